@@ -1,0 +1,1 @@
+"""Hyperliquid: number formatting, action wire format, signing, payload parsing and clients."""
