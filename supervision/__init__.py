@@ -1,0 +1,1 @@
+"""Supervision on pykka: supervisors, stable handles, fencing, the journal, injected time."""
