@@ -116,7 +116,7 @@ class ThreadTimers:
                 continue
             try:
                 call.callback()
-            except Exception as exc:  # noqa: BLE001 - reported, the timer thread must survive
+            except Exception as exc:
                 if self._on_error is not None:
                     self._on_error(exc)
                 else:
