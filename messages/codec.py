@@ -74,8 +74,10 @@ def _compile_type(tp: Any) -> tuple[Encoder | None, Decoder | None]:
     supertype = getattr(tp, "__supertype__", None)
     if supertype is not None:  # NewType
         return _compile_type(supertype)
-    if tp in (int, str, bool, bytes, float, type(None), typing.Any):
+    if tp is typing.Any or tp is type(None):
         return None, None
+    if tp in _PRIMITIVES:
+        return None, _PRIMITIVES[tp]
     if tp is Decimal:
         return str, _decode_decimal
     if tp is ClientOrderId:
@@ -109,6 +111,25 @@ def _compile_type(tp: Any) -> tuple[Encoder | None, Decoder | None]:
             [p[1] for p in pairs], tuple
         )
     raise TypeError(f"codec cannot encode fields of type {tp!r}")
+
+
+def _checked(kind: type, name: str) -> Decoder:
+    def check(value: Any) -> Any:
+        # bool is an int subclass; a bool where an int belongs is a corrupt record.
+        if type(value) is not kind and not (kind is float and type(value) is int):
+            raise CodecError(f"expected {name}, got {type(value).__name__}")
+        return value
+
+    return check
+
+
+_PRIMITIVES: dict[Any, Decoder] = {
+    int: _checked(int, "an int"),
+    str: _checked(str, "a string"),
+    bool: _checked(bool, "a bool"),
+    bytes: _checked(bytes, "bytes"),
+    float: _checked(float, "a float"),
+}
 
 
 def _enum_value(value: enum.Enum) -> Any:
@@ -196,7 +217,13 @@ def _decode_tagged(tag: Any, fields: Any) -> Any:
         if name not in decoders:
             raise CodecError(f"{codec.tag}: unknown field {str(name)[:64]!r}")
         dec = decoders[name]
-        kwargs[name] = raw if dec is None else dec(raw)
+        if dec is None:
+            kwargs[name] = raw
+            continue
+        try:
+            kwargs[name] = dec(raw)
+        except (TypeError, ValueError) as exc:
+            raise CodecError(f"{codec.tag}.{name}: {exc}") from exc
     try:
         return codec.cls(**kwargs)
     except (TypeError, ValueError) as exc:
