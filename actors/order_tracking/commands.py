@@ -1,0 +1,253 @@
+"""Handlers for what execution tells the tracker: new orders, cancels, modifies, sends."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import TYPE_CHECKING
+
+from actors.order_tracking.lifecycle import Trigger
+from actors.order_tracking.records import OrderRecord, PendingModify
+from actors.order_tracking.stage import Stage
+from messages.commands import CancelAll, CancelOrder, ModifyOrder, SubmitOrder
+from messages.enums import OrderState, RequestKind
+from messages.ids import ClientOrderId
+from messages.tracking import (
+    CancelTarget,
+    CommandRejected,
+    ModifyTarget,
+    OrderDenied,
+    RequestSent,
+    SignCancels,
+    SignModifies,
+    SignOrders,
+)
+from messages.venue import RequestFailed
+
+if TYPE_CHECKING:
+    from actors.order_tracking.core import OrderTrackerCore
+
+S = OrderState
+
+
+def _reject(
+    stage: Stage, command: str, cloid: ClientOrderId | None, strategy: str, reason: str, now: int
+) -> None:
+    stage.send(
+        CommandRejected(
+            command=command, client_order_id=cloid, strategy_id=strategy, reason=reason,
+            ts_init=now,
+        )
+    )
+
+
+def _expiry_ms(core: OrderTrackerCore, now: int) -> int | None:
+    expiry = core.config.submit_expiry_s
+    return None if expiry is None else (now + core.config.ns(expiry)) // 1_000_000
+
+
+def on_submit(core: OrderTrackerCore, stage: Stage, msg: SubmitOrder, now: int) -> None:
+    if stage.get(msg.client_order_id) is not None:
+        _reject(stage, "SubmitOrder", msg.client_order_id, msg.strategy_id,
+                "duplicate client order id", now)
+        return
+    record = OrderRecord.from_submit(msg, now)
+    expires = _expiry_ms(core, now)
+    grace = core.config.ns(core.config.not_found_grace_s)
+    record = _track(stage, record, now, expires_after_ms=expires,
+                    deadline_ns=None if expires is None else expires * 1_000_000 + grace)
+    stage.send(SignOrders(orders=(msg,), expires_after_ms=expires, ts_init=now))
+
+
+def _track(stage: Stage, record: OrderRecord, now: int, **changes: object) -> OrderRecord:
+    return stage.create(record, Trigger.TRACK, now, **changes)
+
+
+def on_denied(core: OrderTrackerCore, stage: Stage, msg: OrderDenied, now: int) -> None:
+    record = stage.get(msg.order.client_order_id)
+    if record is None:
+        record = _track(stage, OrderRecord.from_submit(msg.order, now), now)
+    stage.fire(record, Trigger.DENY, now, extra={"reason": msg.reason})
+
+
+def on_sent(core: OrderTrackerCore, stage: Stage, msg: RequestSent, now: int) -> None:
+    cfg = core.config
+    for cloid in msg.client_order_ids:
+        record = stage.get(cloid)
+        if record is None:
+            continue
+        if msg.kind is RequestKind.SUBMIT:
+            changes: dict[str, object] = {"sent_ns": now}
+            if msg.expires_after_ms is not None:
+                changes["expires_after_ms"] = msg.expires_after_ms
+            if record.state is S.PENDING_CREATE:
+                changes["deadline_ns"] = now + cfg.ns(cfg.submit_timeout_s)
+                sent = stage.fire(record, Trigger.SEND, now, changes=changes)
+                if sent is not None and sent.cancel_queued:
+                    _request_cancel(stage, sent, now)
+            else:
+                # Evidence from the stream beat our own bookkeeping; keep what it established.
+                stage.update(record, now, **changes)
+        elif msg.kind is RequestKind.CANCEL and record.state is S.PENDING_CANCEL:
+            stage.update(record, now, deadline_ns=now + cfg.ns(cfg.cancel_timeout_s))
+
+
+def on_request_failed(core: OrderTrackerCore, stage: Stage, msg: RequestFailed, now: int) -> None:
+    for cloid in msg.client_order_ids:
+        record = stage.get(cloid)
+        if record is None or record.state.is_terminal:
+            continue
+        reason = f"{msg.kind.value.lower()} request failed: {msg.reason}"
+        if msg.kind is RequestKind.SUBMIT:
+            if msg.definitive:
+                stage.fire(record, Trigger.REJECT, now, extra={"reason": reason})
+            else:
+                _uncertain(core, stage, record, now, reason)
+        elif msg.kind in (RequestKind.CANCEL, RequestKind.CANCEL_ALL):
+            if record.state is not S.PENDING_CANCEL:
+                continue
+            if msg.definitive:
+                stage.fire(record, Trigger.CANCEL_REJECTED, now, extra={"reason": reason})
+            else:
+                _uncertain(core, stage, record, now, reason)
+        elif msg.kind is RequestKind.MODIFY and record.pending_modify is not None:
+            if msg.definitive:
+                modify_rejected(stage, record, now, reason)
+            else:
+                _uncertain(core, stage, record, now, reason,
+                           changes={"pending_modify": None})
+
+
+def _uncertain(
+    core: OrderTrackerCore,
+    stage: Stage,
+    record: OrderRecord,
+    now: int,
+    reason: str,
+    changes: dict[str, object] | None = None,
+) -> None:
+    fields: dict[str, object] = {"deadline_ns": now + core.config.ns(core.config.unknown_requery_s)}
+    fields.update(changes or {})
+    new = stage.fire(record, Trigger.UNCERTAIN, now, changes=fields, extra={"reason": reason})
+    if new is not None:
+        core.request_status(stage, (new.client_order_id,), now, reason)
+
+
+def modify_rejected(stage: Stage, record: OrderRecord, now: int, reason: str) -> None:
+    deferred = record.deferred_cancel
+    new = stage.fire(record, Trigger.MODIFY_REJECTED, now,
+                     changes={"pending_modify": None, "deferred_cancel": None},
+                     extra={"reason": reason})
+    if new is not None and deferred is not None:
+        # The venue cancelled the order while our modify was in flight; now that the modify
+        # failed, that cancel stands.
+        stage.fire(new, Trigger.CANCELLED, now, extra={"reason": deferred})
+
+
+def _request_cancel(stage: Stage, record: OrderRecord, now: int) -> OrderRecord | None:
+    new = stage.fire(record, Trigger.REQUEST_CANCEL, now,
+                     changes={"before_cancel": record.state, "cancel_queued": False,
+                              "deadline_ns": None})
+    if new is not None:
+        stage.send(SignCancels(targets=(_target(new),), ts_init=now))
+    return new
+
+
+def _target(record: OrderRecord) -> CancelTarget:
+    return CancelTarget(
+        client_order_id=record.client_order_id,
+        trading_pair=record.trading_pair,
+        exchange_order_id=record.exchange_order_id,
+        by_exchange_id=record.external,
+    )
+
+
+def on_cancel(core: OrderTrackerCore, stage: Stage, msg: CancelOrder, now: int) -> None:
+    record = stage.get(msg.client_order_id)
+    if record is None:
+        _reject(stage, "CancelOrder", msg.client_order_id, msg.strategy_id, "unknown order", now)
+        return
+    _cancel_one(stage, record, now, msg.strategy_id, batch=None)
+
+
+def _cancel_one(
+    stage: Stage, record: OrderRecord, now: int, strategy: str,
+    batch: list[CancelTarget] | None,
+) -> None:
+    state = record.state
+    if state.is_terminal:
+        _reject(stage, "CancelOrder", record.client_order_id, strategy,
+                f"order is already {state.value}", now)
+    elif state is S.PENDING_CANCEL:
+        _reject(stage, "CancelOrder", record.client_order_id, strategy,
+                "a cancel is already in flight", now)
+    elif state is S.PENDING_CREATE:
+        # Not on the wire yet: the cancel goes out right after the order does (cancel by cloid
+        # cannot overtake an order the venue has not seen).
+        if not record.cancel_queued:
+            stage.update(record, now, cancel_queued=True)
+    else:
+        new = stage.fire(record, Trigger.REQUEST_CANCEL, now,
+                         changes={"before_cancel": state, "deadline_ns": None})
+        if new is not None:
+            if batch is None:
+                stage.send(SignCancels(targets=(_target(new),), ts_init=now))
+            else:
+                batch.append(_target(new))
+
+
+def on_cancel_all(core: OrderTrackerCore, stage: Stage, msg: CancelAll, now: int) -> None:
+    batch: list[CancelTarget] = []
+    for record in list(stage.all_orders()):
+        if record.state.is_terminal or record.state is S.PENDING_CANCEL:
+            continue
+        if msg.trading_pair is not None and record.trading_pair != msg.trading_pair:
+            continue
+        if msg.strategy_id is not None and record.strategy_id != msg.strategy_id:
+            continue
+        _cancel_one(stage, record, now, msg.strategy_id or "", batch)
+    if batch:
+        stage.send(SignCancels(targets=tuple(batch), ts_init=now))
+
+
+def on_modify(core: OrderTrackerCore, stage: Stage, msg: ModifyOrder, now: int) -> None:
+    record = stage.get(msg.client_order_id)
+    reason = None
+    if record is None:
+        reason = "unknown order"
+    elif record.state not in (S.OPEN, S.PARTIALLY_FILLED):
+        reason = f"only OPEN or PARTIALLY_FILLED orders can be modified ({record.state.value})"
+    elif record.pending_modify is not None:
+        reason = "a modify is already in flight"
+    elif record.external:
+        reason = "external orders cannot be modified"
+    elif msg.amount is not None and msg.amount <= record.filled:
+        reason = f"new amount {msg.amount} is not above the filled amount {record.filled}"
+    if reason is not None or record is None:
+        _reject(stage, "ModifyOrder", msg.client_order_id, msg.strategy_id, reason or "", now)
+        return
+    pending = PendingModify(price=msg.price, amount=msg.amount, trigger_price=msg.trigger_price,
+                            sent_ns=now)
+    new = stage.update(record, now, pending_modify=pending)
+    target_order = new.as_submit()
+    target_order = SubmitOrder(
+        client_order_id=target_order.client_order_id,
+        trading_pair=target_order.trading_pair,
+        side=target_order.side,
+        order_type=target_order.order_type,
+        amount=msg.amount if msg.amount is not None else target_order.amount,
+        price=msg.price if msg.price is not None else target_order.price,
+        time_in_force=target_order.time_in_force,
+        trigger_price=msg.trigger_price if msg.trigger_price is not None
+        else target_order.trigger_price,
+        reduce_only=target_order.reduce_only,
+        strategy_id=target_order.strategy_id,
+    )
+    stage.send(SignModifies(
+        targets=(ModifyTarget(client_order_id=new.client_order_id,
+                              exchange_order_id=new.exchange_order_id, order=target_order),),
+        ts_init=now,
+    ))
+
+
+def remaining(record: OrderRecord) -> Decimal:
+    return record.amount - record.filled

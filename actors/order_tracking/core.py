@@ -1,0 +1,311 @@
+"""`OrderTrackerCore`: the single writer of order state, with no threads and no I/O.
+
+Every input goes through `handle(message, now_ns)`: the handler computes its changes in a
+`Stage`; if anything changed, the input is appended to the journal (``[now_ns, message]``) and
+only then applied. Replaying the journal through the same handlers with ``replay=True``
+rebuilds the state exactly and publishes nothing (events and requests are dropped), so a
+recovered tracker never emits an event twice.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import OrderedDict
+from collections.abc import Callable, Iterable
+from typing import Any, Protocol
+
+import attrs
+import msgpack
+
+from actors.order_tracking import commands, evidence, upkeep
+from actors.order_tracking.lifecycle import Trigger
+from actors.order_tracking.records import ZERO, OrderRecord, record_from_list, record_to_list
+from actors.order_tracking.stage import Stage, TrackerConfig
+from messages import codec
+from messages.commands import CancelAll, CancelOrder, ModifyOrder, SubmitOrder
+from messages.enums import OrderState, OrderType, TimeInForce, VenueOrderStatus
+from messages.ids import ClientOrderId, ExchangeOrderId
+from messages.tracking import (
+    CancelTarget,
+    OrderDenied,
+    OrderFill,
+    ReconcileAll,
+    ReconcileRequested,
+    RequestSent,
+    SignCancels,
+    TrackedOrder,
+    TrackerRecovered,
+    TrackerTick,
+)
+from messages.venue import (
+    CancelAnswered,
+    FillReported,
+    FillsReported,
+    ModifyAnswered,
+    OpenOrdersReported,
+    OrderNotFoundReported,
+    OrderStatusReported,
+    RequestFailed,
+    SubmitAnswered,
+)
+
+log = logging.getLogger(__name__)
+SNAPSHOT_VERSION = 1
+
+
+class JournalWriter(Protocol):
+    def append(self, payload: bytes) -> int: ...
+
+
+@attrs.frozen
+class Outcome:
+    """What one input produced: order events (for subscribers) and requests for other actors."""
+
+    events: tuple[object, ...] = ()
+    outbox: tuple[object, ...] = ()
+
+
+Handler = Callable[["OrderTrackerCore", Stage, Any, int], None]
+
+_HANDLERS: dict[type, Handler] = {
+    SubmitOrder: commands.on_submit,
+    OrderDenied: commands.on_denied,
+    RequestSent: commands.on_sent,
+    RequestFailed: commands.on_request_failed,
+    CancelOrder: commands.on_cancel,
+    CancelAll: commands.on_cancel_all,
+    ModifyOrder: commands.on_modify,
+    SubmitAnswered: evidence.on_submit_answered,
+    CancelAnswered: evidence.on_cancel_answered,
+    ModifyAnswered: evidence.on_modify_answered,
+    OrderStatusReported: evidence.on_status,
+    OrderNotFoundReported: evidence.on_not_found,
+    FillReported: evidence.on_fill,
+    FillsReported: evidence.on_fills,
+    OpenOrdersReported: evidence.on_open_orders,
+    TrackerTick: upkeep.on_tick,
+    TrackerRecovered: upkeep.on_recovered,
+    ReconcileAll: upkeep.on_reconcile_all,
+}
+
+INPUT_TYPES = tuple(_HANDLERS)
+
+
+class OrderTrackerCore:
+    def __init__(self, config: TrackerConfig | None = None,
+                 journal: JournalWriter | None = None) -> None:
+        self.config = config or TrackerConfig()
+        self.journal = journal
+        self.orders: dict[ClientOrderId, OrderRecord] = {}
+        self.oid_index: dict[ExchangeOrderId, ClientOrderId] = {}
+        self.sequence = 0
+        self.last_fill_ms: int | None = None
+        self.forgotten_fill_keys: OrderedDict[tuple[int, int], None] = OrderedDict()
+        self.unmatched_fills: list[FillReported] = []
+        self.journaled = 0
+        """Records appended since start (drives snapshot cadence)."""
+
+    # --- the one entry point --------------------------------------------------------------
+    def handle(self, message: object, now_ns: int, *, replay: bool = False) -> Outcome:
+        handler = _HANDLERS.get(type(message))
+        if handler is None:
+            raise TypeError(f"the order tracker does not handle {type(message).__name__}")
+        stage = Stage(self)
+        handler(self, stage, message, now_ns)
+        self._match_unmatched(stage, now_ns)
+        if stage.changed:
+            if not replay and self.journal is not None:
+                self.journal.append(encode_record(message, now_ns))
+                self.journaled += 1
+            self._commit(stage)
+        if replay:
+            return Outcome()
+        return Outcome(tuple(stage.events), tuple(stage.outbox))
+
+    def _commit(self, stage: Stage) -> None:
+        orders = self.orders
+        for cloid in stage.removed:
+            record = orders.pop(cloid, None)
+            if record is not None:
+                for oid in (record.exchange_order_id, *record.replaced_oids):
+                    if oid is not None and self.oid_index.get(oid) == cloid:
+                        del self.oid_index[oid]
+        orders.update(stage.orders)
+        self.oid_index.update(stage.oids)
+        for record in stage.orders.values():
+            for oid in record.replaced_oids:
+                self.oid_index[oid] = record.client_order_id
+        self.sequence = stage.sequence
+        self.last_fill_ms = stage.last_fill_ms
+        window = self.forgotten_fill_keys
+        for key in stage.fill_keys_forgotten:
+            window[key] = None
+        while len(window) > self.config.fill_key_window:
+            window.popitem(last=False)
+        if stage.unmatched_remove:
+            self.unmatched_fills = [
+                f for f in self.unmatched_fills
+                if (int(f.trade_id), int(f.exchange_order_id)) not in stage.unmatched_remove
+            ]
+        if stage.unmatched_add:
+            self.unmatched_fills.extend(stage.unmatched_add)
+            del self.unmatched_fills[: max(0, len(self.unmatched_fills)
+                                           - self.config.unmatched_fill_limit)]
+
+    def _match_unmatched(self, stage: Stage, now: int) -> None:
+        """Book buffered fills whose order became known through this input."""
+        if not self.unmatched_fills or not stage.orders:
+            return
+        for fill in list(self.unmatched_fills):
+            key = (int(fill.trade_id), int(fill.exchange_order_id))
+            if key in stage.unmatched_remove:
+                continue
+            record = None
+            if fill.client_order_id is not None:
+                record = stage.orders.get(fill.client_order_id)
+            if record is None:
+                cloid = stage.oids.get(fill.exchange_order_id)
+                record = stage.orders.get(cloid) if cloid is not None else None
+            if record is not None:
+                stage.unmatched_remove.add(key)
+                evidence.book_fill(self, stage, record, fill, now)
+
+    # --- requests to the venue side ------------------------------------------------------
+    def request_status(
+        self, stage: Stage, cloids: tuple[ClientOrderId, ...], now: int, reason: str
+    ) -> None:
+        self.request_reconcile(stage, cloids, now, reason, open_orders=False, fills=False)
+
+    def request_fills(self, stage: Stage, now: int, reason: str) -> None:
+        self.request_reconcile(stage, (), now, reason, open_orders=False, fills=True)
+
+    def request_reconcile(
+        self, stage: Stage, cloids: tuple[ClientOrderId, ...], now: int, reason: str,
+        *, open_orders: bool, fills: bool,
+    ) -> None:
+        since = None
+        if fills:
+            lookback = int(self.config.fills_lookback_s * 1000)
+            if stage.last_fill_ms is not None:
+                since = stage.last_fill_ms - lookback
+            else:
+                oldest = min((r.created_ns for r in stage.all_orders()
+                              if not r.state.is_terminal), default=now)
+                since = oldest // 1_000_000 - lookback
+        stage.send(ReconcileRequested(client_order_ids=cloids, open_orders=open_orders,
+                                      fills_since_ms=since, reason=reason, ts_init=now))
+
+    def adopt(self, stage: Stage, report: OrderStatusReported, now: int) -> None:
+        if report.status not in (VenueOrderStatus.OPEN, VenueOrderStatus.TRIGGERED):
+            return
+        cloid = report.client_order_id or ClientOrderId.derive(
+            "external", int(report.exchange_order_id)
+        )
+        if stage.get(cloid) is not None:
+            return
+        record = OrderRecord(
+            client_order_id=cloid, trading_pair=report.trading_pair, side=report.side,
+            order_type=OrderType.LIMIT, time_in_force=TimeInForce.GTC, price=report.price,
+            trigger_price=None, amount=report.remaining_amount, reduce_only=False,
+            strategy_id="", external=True, exchange_order_id=report.exchange_order_id,
+            state=OrderState.OPEN, filled=ZERO, fills=(),
+            created_ns=now, updated_ns=now,
+        )
+        adopted = stage.create(record, Trigger.ADOPT, now)
+        if self.config.external_orders == "cancel":
+            new = stage.fire(adopted, Trigger.REQUEST_CANCEL, now,
+                             changes={"before_cancel": adopted.state})
+            if new is not None:
+                stage.send(SignCancels(targets=(CancelTarget(
+                    client_order_id=new.client_order_id, trading_pair=new.trading_pair,
+                    exchange_order_id=new.exchange_order_id, by_exchange_id=True,
+                ),), ts_init=now))
+
+    # --- queries ---------------------------------------------------------------------------
+    def get(self, cloid: ClientOrderId) -> TrackedOrder | None:
+        record = self.orders.get(cloid)
+        return None if record is None else record.view()
+
+    def open_orders(
+        self, trading_pair: str | None = None, strategy_id: str | None = None
+    ) -> tuple[TrackedOrder, ...]:
+        return tuple(
+            r.view() for r in sorted(self.orders.values(), key=lambda r: r.created_ns)
+            if not r.state.is_terminal
+            and (trading_pair is None or r.trading_pair == trading_pair)
+            and (strategy_id is None or r.strategy_id == strategy_id)
+        )
+
+    def orders_of_pair(self, trading_pair: str) -> tuple[TrackedOrder, ...]:
+        return tuple(r.view() for r in self.orders.values() if r.trading_pair == trading_pair)
+
+    def fills(self, cloid: ClientOrderId) -> tuple[OrderFill, ...]:
+        record = self.orders.get(cloid)
+        return () if record is None else record.fills
+
+    def state_digest(self) -> dict[str, Any]:
+        """Everything that defines the tracker's state (equality = same state)."""
+        return {
+            "orders": {c: record_to_list(r) for c, r in sorted(self.orders.items())},
+            "sequence": self.sequence,
+            "last_fill_ms": self.last_fill_ms,
+            "forgotten": list(self.forgotten_fill_keys),
+            "unmatched": [codec.to_primitive(f) for f in self.unmatched_fills],
+        }
+
+    # --- persistence -----------------------------------------------------------------------
+    def snapshot(self) -> bytes:
+        packed: bytes = msgpack.packb({
+            "v": SNAPSHOT_VERSION,
+            "sequence": self.sequence,
+            "last_fill_ms": self.last_fill_ms,
+            "orders": [record_to_list(r) for r in self.orders.values()],
+            "forgotten": [list(k) for k in self.forgotten_fill_keys],
+            "unmatched": [codec.to_primitive(f) for f in self.unmatched_fills],
+        }, use_bin_type=True)
+        return packed
+
+    def restore(self, snapshot: bytes | None, records: Iterable[bytes]) -> int:
+        """Rebuild state from a snapshot and the journal records after it; returns how many
+        records were replayed. Publishes nothing."""
+        if snapshot is not None:
+            self._load_snapshot(snapshot)
+        replayed = 0
+        for payload in records:
+            now_ns, message = decode_record(payload)
+            self.handle(message, now_ns, replay=True)
+            replayed += 1
+        return replayed
+
+    def _load_snapshot(self, snapshot: bytes) -> None:
+        data = msgpack.unpackb(snapshot, raw=False)
+        if data.get("v") != SNAPSHOT_VERSION:
+            raise ValueError(f"unsupported tracker snapshot version {data.get('v')!r}")
+        self.orders = {}
+        self.oid_index = {}
+        for item in data["orders"]:
+            record = record_from_list(item)
+            self.orders[record.client_order_id] = record
+            for oid in (record.exchange_order_id, *record.replaced_oids):
+                if oid is not None:
+                    self.oid_index[oid] = record.client_order_id
+        self.sequence = data["sequence"]
+        self.last_fill_ms = data["last_fill_ms"]
+        self.forgotten_fill_keys = OrderedDict((tuple(k), None) for k in data["forgotten"])
+        self.unmatched_fills = [codec.from_primitive(f) for f in data["unmatched"]]
+
+
+def encode_record(message: object, now_ns: int) -> bytes:
+    packed: bytes = msgpack.packb([now_ns, codec.to_primitive(message)], use_bin_type=True)
+    return packed
+
+
+def decode_record(payload: bytes) -> tuple[int, object]:
+    try:
+        now_ns, primitive = msgpack.unpackb(payload, raw=False)
+    except (ValueError, TypeError, msgpack.UnpackException) as exc:
+        raise codec.CodecError(f"not a tracker journal record: {exc}") from exc
+    message = codec.from_primitive(primitive)
+    if type(message) not in _HANDLERS:
+        raise codec.CodecError(f"journal record holds a {type(message).__name__}")
+    return now_ns, message

@@ -1,0 +1,227 @@
+"""The tracker's internal order record, its public view and its snapshot encoding.
+
+Records are immutable: every change builds a new record, so a change computed for an input can
+be journaled before it replaces the old one (validate → journal → apply).
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+import attrs
+
+from messages import orders
+from messages.commands import SubmitOrder
+from messages.enums import LiquiditySide, OrderSide, OrderState, OrderType, TimeInForce
+from messages.ids import ClientOrderId, ExchangeOrderId, TradeId
+from messages.tracking import OrderFill, TrackedOrder
+
+ZERO = Decimal(0)
+
+
+@attrs.frozen(kw_only=True)
+class PendingModify:
+    price: Decimal | None
+    amount: Decimal | None
+    trigger_price: Decimal | None
+    sent_ns: int
+
+
+@attrs.frozen(kw_only=True)
+class Awaiting:
+    """The venue has reported a terminal outcome; its fills have not all arrived yet."""
+
+    target: OrderState
+    expected_filled: Decimal
+    reason: str
+    attempts: int
+
+
+@attrs.frozen(kw_only=True)
+class OrderRecord:
+    client_order_id: ClientOrderId
+    trading_pair: str
+    side: OrderSide
+    order_type: OrderType
+    time_in_force: TimeInForce
+    price: Decimal | None
+    trigger_price: Decimal | None
+    amount: Decimal
+    reduce_only: bool
+    strategy_id: str
+    external: bool
+    exchange_order_id: ExchangeOrderId | None
+    state: OrderState
+    filled: Decimal
+    fills: tuple[OrderFill, ...]
+    created_ns: int
+    updated_ns: int
+    before_cancel: OrderState | None = None
+    cancel_queued: bool = False
+    """A cancel arrived before the order was sent; it goes out as soon as the order does."""
+    replaced_oids: tuple[ExchangeOrderId, ...] = ()
+    pending_modify: PendingModify | None = None
+    deferred_cancel: str | None = None
+    """A venue cancel of the current oid that arrived while a modify was pending."""
+    awaiting: Awaiting | None = None
+    deadline_ns: int | None = None
+    sent_ns: int | None = None
+    expires_after_ms: int | None = None
+    not_found: int = 0
+    terminal_ns: int | None = None
+
+    @classmethod
+    def from_submit(cls, order: SubmitOrder, now_ns: int) -> OrderRecord:
+        return cls(
+            client_order_id=order.client_order_id,
+            trading_pair=order.trading_pair,
+            side=order.side,
+            order_type=order.order_type,
+            time_in_force=order.effective_time_in_force,
+            price=order.price,
+            trigger_price=order.trigger_price,
+            amount=order.amount,
+            reduce_only=order.reduce_only,
+            strategy_id=order.strategy_id,
+            external=False,
+            exchange_order_id=None,
+            state=OrderState.PENDING_CREATE,
+            filled=ZERO,
+            fills=(),
+            created_ns=now_ns,
+            updated_ns=now_ns,
+        )
+
+    def has_fill(self, trade_id: int, exchange_order_id: int) -> bool:
+        return any(
+            f.trade_id == trade_id and f.exchange_order_id == exchange_order_id for f in self.fills
+        )
+
+    def as_submit(self) -> SubmitOrder:
+        """The order as a command (what the signer needs to place or replace it)."""
+        return SubmitOrder(
+            client_order_id=self.client_order_id,
+            trading_pair=self.trading_pair,
+            side=self.side,
+            order_type=self.order_type,
+            amount=self.amount,
+            price=self.price,
+            time_in_force=self.time_in_force,
+            trigger_price=self.trigger_price,
+            reduce_only=self.reduce_only,
+            strategy_id=self.strategy_id,
+        )
+
+    def view(self) -> TrackedOrder:
+        return TrackedOrder(
+            client_order_id=self.client_order_id,
+            exchange_order_id=self.exchange_order_id,
+            trading_pair=self.trading_pair,
+            side=self.side,
+            order_type=self.order_type,
+            time_in_force=self.time_in_force,
+            price=self.price,
+            trigger_price=self.trigger_price,
+            amount=self.amount,
+            filled_amount=self.filled,
+            reduce_only=self.reduce_only,
+            state=self.state,
+            strategy_id=self.strategy_id,
+            external=self.external,
+            fills=self.fills,
+            created_ns=self.created_ns,
+            updated_ns=self.updated_ns,
+        )
+
+
+def make_event(
+    event_cls: type[orders.OrderEvent],
+    record: OrderRecord,
+    *,
+    sequence: int,
+    ts_event: int,
+    ts_init: int,
+    **extra: Any,
+) -> orders.OrderEvent:
+    return event_cls(
+        client_order_id=record.client_order_id,
+        exchange_order_id=record.exchange_order_id,
+        trading_pair=record.trading_pair,
+        side=record.side,
+        order_type=record.order_type,
+        price=record.price,
+        amount=record.amount,
+        filled_amount=record.filled,
+        order_state=record.state,
+        strategy_id=record.strategy_id,
+        sequence=sequence,
+        ts_event=ts_event,
+        ts_init=ts_init,
+        **extra,
+    )
+
+
+# --- snapshot encoding ------------------------------------------------------------------
+
+
+def _d(value: Decimal | None) -> str | None:
+    return None if value is None else str(value)
+
+
+def _D(value: str | None) -> Decimal | None:  # noqa: N802 - mirrors _d
+    return None if value is None else Decimal(value)
+
+
+def _fill_to_list(f: OrderFill) -> list[Any]:
+    return [f.trade_id, f.exchange_order_id, str(f.price), str(f.amount), str(f.fee),
+            f.fee_asset, f.liquidity.value, f.ts_event]
+
+
+def _fill_from_list(v: list[Any]) -> OrderFill:
+    return OrderFill(
+        trade_id=TradeId(v[0]), exchange_order_id=ExchangeOrderId(v[1]), price=Decimal(v[2]),
+        amount=Decimal(v[3]), fee=Decimal(v[4]), fee_asset=v[5], liquidity=LiquiditySide(v[6]),
+        ts_event=v[7],
+    )
+
+
+def record_to_list(r: OrderRecord) -> list[Any]:
+    pm = r.pending_modify
+    aw = r.awaiting
+    return [
+        str(r.client_order_id), r.trading_pair, r.side.value, r.order_type.value,
+        r.time_in_force.value, _d(r.price), _d(r.trigger_price), str(r.amount), r.reduce_only,
+        r.strategy_id, r.external, r.exchange_order_id, r.state.value, str(r.filled),
+        [_fill_to_list(f) for f in r.fills], r.created_ns, r.updated_ns,
+        None if r.before_cancel is None else r.before_cancel.value, r.cancel_queued,
+        list(r.replaced_oids),
+        None if pm is None else [_d(pm.price), _d(pm.amount), _d(pm.trigger_price), pm.sent_ns],
+        r.deferred_cancel,
+        None if aw is None else [aw.target.value, str(aw.expected_filled), aw.reason, aw.attempts],
+        r.deadline_ns, r.sent_ns, r.expires_after_ms, r.not_found, r.terminal_ns,
+    ]
+
+
+def record_from_list(v: list[Any]) -> OrderRecord:
+    pm, aw = v[20], v[22]
+    return OrderRecord(
+        client_order_id=ClientOrderId(v[0]), trading_pair=v[1], side=OrderSide(v[2]),
+        order_type=OrderType(v[3]), time_in_force=TimeInForce(v[4]), price=_D(v[5]),
+        trigger_price=_D(v[6]), amount=Decimal(v[7]), reduce_only=v[8], strategy_id=v[9],
+        external=v[10], exchange_order_id=None if v[11] is None else ExchangeOrderId(v[11]),
+        state=OrderState(v[12]), filled=Decimal(v[13]),
+        fills=tuple(_fill_from_list(f) for f in v[14]), created_ns=v[15], updated_ns=v[16],
+        before_cancel=None if v[17] is None else OrderState(v[17]), cancel_queued=v[18],
+        replaced_oids=tuple(ExchangeOrderId(o) for o in v[19]),
+        pending_modify=None if pm is None else PendingModify(
+            price=_D(pm[0]), amount=_D(pm[1]), trigger_price=_D(pm[2]), sent_ns=pm[3]
+        ),
+        deferred_cancel=v[21],
+        awaiting=None if aw is None else Awaiting(
+            target=OrderState(aw[0]), expected_filled=Decimal(aw[1]), reason=aw[2],
+            attempts=aw[3],
+        ),
+        deadline_ns=v[23], sent_ns=v[24], expires_after_ms=v[25], not_found=v[26],
+        terminal_ns=v[27],
+    )

@@ -1,0 +1,190 @@
+"""One input's changes, staged: computed first, journaled, then applied (or dropped on error).
+
+Handlers never mutate the tracker's state directly. They read through a `Stage`, which overlays
+the changes computed so far on the committed state, and write into it. The tracker journals the
+input only if the stage holds a change, then commits the stage in one step — so a handler that
+raises leaves the state and the journal exactly as they were.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any, Literal
+
+import attrs
+
+from actors.order_tracking.lifecycle import Trigger, transition
+from actors.order_tracking.records import OrderRecord, make_event
+from messages import orders
+from messages.enums import OrderState
+from messages.ids import ClientOrderId, ExchangeOrderId
+
+if TYPE_CHECKING:
+    from actors.order_tracking.core import OrderTrackerCore
+
+
+@attrs.frozen(kw_only=True)
+class TrackerConfig:
+    submit_timeout_s: float = 10.0
+    """SUBMITTED with no answer for this long → UNKNOWN (reconcile)."""
+    cancel_timeout_s: float = 10.0
+    """PENDING_CANCEL with no answer for this long → UNKNOWN (reconcile)."""
+    modify_timeout_s: float = 10.0
+    submit_expiry_s: float | None = 30.0
+    """Orders are sent with expiresAfter = tracked time + this; None disables it (then "never
+    placed" is inferred from repeated not-found answers, which is weaker)."""
+    not_found_grace_s: float = 2.0
+    """How far past expiresAfter a not-found answer proves the order was never placed."""
+    not_found_limit: int = 5
+    """Without an expiry: not-found answers needed (and `lost_min_age_s`) to give up."""
+    lost_min_age_s: float = 60.0
+    unknown_requery_s: float = 3.0
+    fill_wait_s: float = 3.0
+    """How long to wait for fills the venue has reported before querying them."""
+    fill_wait_attempts: int = 3
+    retention_s: float = 600.0
+    """Terminal orders stay in memory (queries, late fills) this long; they stay journaled."""
+    open_orders_grace_s: float = 5.0
+    """Orders sent this recently may be missing from an open-orders snapshot; don't query."""
+    external_orders: Literal["adopt", "cancel"] = "adopt"
+    fill_key_window: int = 100_000
+    """Fill keys of evicted orders remembered for deduplication."""
+    unmatched_fill_limit: int = 10_000
+    unmatched_fill_ttl_s: float = 120.0
+    fills_lookback_s: float = 5.0
+    """Margin subtracted from the last seen fill time when querying fills."""
+
+    def ns(self, seconds: float) -> int:
+        return int(seconds * 1e9)
+
+
+class Stage:
+    """The changes one input makes. Reads see staged changes over the committed state."""
+
+    __slots__ = (
+        "changed", "core", "events", "fill_keys_forgotten", "last_fill_ms", "oids", "orders",
+        "outbox", "removed", "sequence", "unmatched_add", "unmatched_remove",
+    )
+
+    def __init__(self, core: OrderTrackerCore) -> None:
+        self.core = core
+        self.orders: dict[ClientOrderId, OrderRecord] = {}
+        self.removed: set[ClientOrderId] = set()
+        self.oids: dict[ExchangeOrderId, ClientOrderId] = {}
+        self.events: list[object] = []
+        self.outbox: list[object] = []
+        self.sequence = core.sequence
+        self.last_fill_ms = core.last_fill_ms
+        self.unmatched_add: list[Any] = []
+        self.unmatched_remove: set[tuple[int, int]] = set()
+        self.fill_keys_forgotten: list[tuple[int, int]] = []
+        self.changed = False
+
+    # --- reads ----------------------------------------------------------------------------
+    def get(self, cloid: ClientOrderId) -> OrderRecord | None:
+        if cloid in self.removed:
+            return None
+        staged = self.orders.get(cloid)
+        return staged if staged is not None else self.core.orders.get(cloid)
+
+    def by_oid(self, oid: ExchangeOrderId) -> OrderRecord | None:
+        cloid = self.oids.get(oid) or self.core.oid_index.get(oid)
+        return None if cloid is None else self.get(cloid)
+
+    def all_orders(self) -> Iterator[OrderRecord]:
+        for cloid in self.core.orders.keys() | self.orders.keys():
+            record = self.get(cloid)
+            if record is not None:
+                yield record
+
+    # --- writes ---------------------------------------------------------------------------
+    def put(self, record: OrderRecord) -> None:
+        self.orders[record.client_order_id] = record
+        self.removed.discard(record.client_order_id)
+        if record.exchange_order_id is not None:
+            self.oids[record.exchange_order_id] = record.client_order_id
+        self.changed = True
+
+    def remove(self, record: OrderRecord) -> None:
+        self.orders.pop(record.client_order_id, None)
+        self.removed.add(record.client_order_id)
+        self.changed = True
+
+    def emit(
+        self,
+        event_cls: type[orders.OrderEvent],
+        record: OrderRecord,
+        now: int,
+        ts_event: int | None,
+        **extra: Any,
+    ) -> orders.OrderEvent:
+        self.sequence += 1
+        event = make_event(
+            event_cls, record, sequence=self.sequence, ts_event=ts_event or now, ts_init=now,
+            **extra,
+        )
+        self.events.append(event)
+        self.changed = True
+        return event
+
+    def send(self, message: object) -> None:
+        self.outbox.append(message)
+
+    def fire(
+        self,
+        record: OrderRecord,
+        trigger: Trigger,
+        now: int,
+        *,
+        ts_event: int | None = None,
+        changes: dict[str, Any] | None = None,
+        extra: dict[str, Any] | None = None,
+    ) -> OrderRecord | None:
+        """Apply ``trigger`` through the lifecycle table; None (and no change) if it does not
+        apply in the record's state. ``changes`` are other record fields to set at the same
+        time; ``extra`` are the event's own fields (reason, fill details…)."""
+        before = record.before_cancel
+        if before is OrderState.OPEN and record.filled > 0:
+            before = OrderState.PARTIALLY_FILLED  # filled while the cancel was in flight
+        result = transition(record.state, trigger, before)
+        if result is None:
+            return None
+        target, event_cls = result
+        fields: dict[str, Any] = {"state": target, "updated_ns": now}
+        if changes:
+            fields.update(changes)
+        if target.is_terminal and not record.state.is_terminal:
+            fields.setdefault("terminal_ns", now)
+            fields["deadline_ns"] = None
+            fields["awaiting"] = None
+            fields["pending_modify"] = None
+        if target is not OrderState.PENDING_CANCEL and record.state is OrderState.PENDING_CANCEL:
+            fields.setdefault("before_cancel", None)
+        new = attrs.evolve(record, **fields)
+        self.put(new)
+        self.emit(event_cls, new, now, ts_event, **(extra or {}))
+        return new
+
+    def create(
+        self, record: OrderRecord, trigger: Trigger, now: int, **changes: Any
+    ) -> OrderRecord:
+        """Start tracking ``record`` through a row that begins from no state (TRACK, ADOPT)."""
+        result = transition(None, trigger)
+        if result is None:
+            raise ValueError(f"{trigger} does not start an order")
+        target, event_cls = result
+        new = attrs.evolve(record, state=changes.pop("state", target), **changes)
+        self.put(new)
+        self.emit(event_cls, new, now, None)
+        return new
+
+    def update(self, record: OrderRecord, now: int, **changes: Any) -> OrderRecord:
+        """Change bookkeeping fields without a lifecycle transition (no event)."""
+        new = attrs.evolve(record, updated_ns=now, **changes)
+        self.put(new)
+        return new
+
+
+def filled_at_venue(original: Decimal | None, remaining: Decimal) -> Decimal | None:
+    return None if original is None else original - remaining

@@ -1,0 +1,216 @@
+"""The order tracker's protocol: what execution tells it, what it asks for, what it answers.
+
+`TrackedOrder` is the immutable picture of one order that queries return; `OrderFill` is one
+booked fill inside it.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import attrs
+
+from messages.commands import SubmitOrder
+from messages.enums import LiquiditySide, OrderSide, OrderState, OrderType, RequestKind, TimeInForce
+from messages.ids import ClientOrderId, ExchangeOrderId, TradeId
+
+
+@attrs.frozen(kw_only=True)
+class OrderFill:
+    trade_id: TradeId
+    exchange_order_id: ExchangeOrderId
+    price: Decimal
+    amount: Decimal
+    fee: Decimal
+    fee_asset: str
+    liquidity: LiquiditySide
+    ts_event: int
+
+
+@attrs.frozen(kw_only=True)
+class TrackedOrder:
+    """An order as the tracker knows it (query answer)."""
+
+    client_order_id: ClientOrderId
+    exchange_order_id: ExchangeOrderId | None
+    trading_pair: str
+    side: OrderSide
+    order_type: OrderType
+    time_in_force: TimeInForce
+    price: Decimal | None
+    trigger_price: Decimal | None
+    amount: Decimal
+    filled_amount: Decimal
+    reduce_only: bool
+    state: OrderState
+    strategy_id: str
+    external: bool
+    """Adopted from the venue (not placed by this runtime)."""
+    fills: tuple[OrderFill, ...]
+    created_ns: int
+    updated_ns: int
+
+    @property
+    def remaining_amount(self) -> Decimal:
+        return self.amount - self.filled_amount
+
+    @property
+    def average_fill_price(self) -> Decimal | None:
+        if not self.fills:
+            return None
+        notional = sum((f.price * f.amount for f in self.fills), Decimal(0))
+        size = sum((f.amount for f in self.fills), Decimal(0))
+        return notional / size if size else None
+
+    @property
+    def fees(self) -> Decimal:
+        return sum((f.fee for f in self.fills), Decimal(0))
+
+
+@attrs.frozen(kw_only=True)
+class OrderDenied:
+    """Execution refused an order before it was sent (risk, precision, unknown market…).
+
+    The tracker records it (so the strategy hears OrderFailed) though nothing left the process.
+    """
+
+    order: SubmitOrder
+    reason: str
+    ts_init: int
+
+
+@attrs.frozen(kw_only=True)
+class RequestSent:
+    """A signed request left the process (its bytes were written to the venue connection).
+
+    ``expires_after_ms`` is the action's ``expiresAfter``: once the venue's clock is past it, an
+    order the venue does not know was provably never placed.
+    """
+
+    kind: RequestKind
+    client_order_ids: tuple[ClientOrderId, ...]
+    nonce: int
+    expires_after_ms: int | None
+    ts_init: int
+
+
+@attrs.frozen(kw_only=True)
+class TrackerTick:
+    """Periodic clock tick: deadlines, retention, re-queries."""
+
+    ts_init: int
+
+
+@attrs.frozen(kw_only=True)
+class TrackerRecovered:
+    """Journal recovery finished: orders that were about to be sent may be live — reconcile."""
+
+    ts_init: int
+
+
+@attrs.frozen(kw_only=True)
+class ReconcileAll:
+    """Reconcile every live order with the venue (e.g. after the user stream reconnected)."""
+
+    reason: str
+    ts_init: int
+
+
+@attrs.frozen(kw_only=True)
+class GetOrder:
+    client_order_id: ClientOrderId
+
+
+@attrs.frozen(kw_only=True)
+class GetOpenOrders:
+    trading_pair: str | None = None
+    strategy_id: str | None = None
+
+
+@attrs.frozen(kw_only=True)
+class GetOrderFills:
+    client_order_id: ClientOrderId
+
+
+@attrs.frozen(kw_only=True)
+class ReconcileRequested:
+    """The tracker asks the venue side for evidence.
+
+    ``client_order_ids``: query each order's status by cloid. ``open_orders``: fetch the account's
+    open orders (full reconciliation). ``fills_since_ms``: fetch fills from that venue time on.
+    """
+
+    client_order_ids: tuple[ClientOrderId, ...]
+    open_orders: bool
+    fills_since_ms: int | None
+    reason: str
+    ts_init: int
+
+
+@attrs.frozen(kw_only=True)
+class CommandRejected:
+    """A command the tracker could not act on (unknown order, order already terminal…)."""
+
+    command: str
+    client_order_id: ClientOrderId | None
+    strategy_id: str
+    reason: str
+    ts_init: int
+
+
+@attrs.frozen(kw_only=True)
+class FillUnmatched:
+    """A fill for no order the tracker knows (kept briefly in case its order shows up)."""
+
+    exchange_order_id: ExchangeOrderId
+    trade_id: TradeId
+    trading_pair: str
+    amount: Decimal
+    ts_init: int
+
+
+@attrs.frozen(kw_only=True)
+class CancelTarget:
+    """What the signer needs to cancel one order."""
+
+    client_order_id: ClientOrderId
+    trading_pair: str
+    exchange_order_id: ExchangeOrderId | None
+    by_exchange_id: bool
+    """Cancel by ``exchange_order_id`` (external orders without our cloid)."""
+
+
+@attrs.frozen(kw_only=True)
+class SignCancels:
+    """Tracker → signer: cancel these orders (one batched action)."""
+
+    targets: tuple[CancelTarget, ...]
+    ts_init: int
+
+
+@attrs.frozen(kw_only=True)
+class SignOrders:
+    """Tracker → signer: place these tracked orders (one batched action).
+
+    ``expires_after_ms`` is the venue time after which the action must be rejected; the tracker
+    chooses it so that, once it has passed, "the venue does not know this cloid" proves the
+    order was never placed.
+    """
+
+    orders: tuple[SubmitOrder, ...]
+    expires_after_ms: int | None
+    ts_init: int
+
+
+@attrs.frozen(kw_only=True)
+class ModifyTarget:
+    client_order_id: ClientOrderId
+    exchange_order_id: ExchangeOrderId | None
+    order: SubmitOrder
+    """The order as it will be after the modify (new price/amount)."""
+
+
+@attrs.frozen(kw_only=True)
+class SignModifies:
+    targets: tuple[ModifyTarget, ...]
+    ts_init: int
