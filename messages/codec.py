@@ -25,7 +25,17 @@ from typing import Any
 import attrs
 import msgpack
 
-from messages import account, commands, feed, market, orders, supervision, tracking, venue
+from messages import (
+    account,
+    commands,
+    execution,
+    feed,
+    market,
+    orders,
+    supervision,
+    tracking,
+    venue,
+)
 from messages.ids import ClientOrderId
 
 CODEC_VERSION = 1
@@ -58,7 +68,8 @@ _BY_CLASS: dict[type, _ClassCodec] = {}
 
 def _message_classes() -> list[type]:
     found: list[type] = []
-    for module in (commands, orders, market, feed, supervision, venue, account, tracking):
+    for module in (commands, orders, market, feed, supervision, venue, account, tracking,
+                   execution):
         for value in vars(module).values():
             if (
                 isinstance(value, type)

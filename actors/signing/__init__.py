@@ -1,0 +1,1 @@
+"""The signer's logic: nonces that only grow (across restarts) and batched action signing."""

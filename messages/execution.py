@@ -1,0 +1,79 @@
+"""Messages between the signer, execution and the network threads execution owns."""
+
+from __future__ import annotations
+
+import attrs
+
+from messages.enums import RequestKind
+from messages.ids import ClientOrderId
+
+
+@attrs.frozen(kw_only=True)
+class SignedAction:
+    """A signed venue request, ready to send (signer → execution).
+
+    ``body`` is the exact request body (JSON bytes) — signatures are in it, keys never are.
+    ``client_order_ids`` are in the order of the action's entries, so positional answers map
+    back to orders. ``weight`` is how many orders/cancels it carries (rate-limit accounting).
+    """
+
+    request_id: int
+    kind: RequestKind
+    client_order_ids: tuple[ClientOrderId, ...]
+    body: bytes
+    nonce: int
+    expires_after_ms: int | None
+    weight: int
+    ts_init: int
+
+
+@attrs.frozen(kw_only=True)
+class ScheduleCancel:
+    """Set (``time_ms``) or clear (``None``) the venue's dead-man switch (execution → signer)."""
+
+    time_ms: int | None
+    ts_init: int
+
+
+@attrs.frozen(kw_only=True)
+class ResponseReceived:
+    """A network thread's answer to a request execution sent (network thread → execution).
+
+    ``status`` is the HTTP status (0 when the request failed before an answer: ``error`` says
+    why); for WS ``post`` answers it is 200 and ``body`` is the post response payload.
+    """
+
+    request_id: int
+    transport: str
+    status: int
+    body: bytes
+    error: str
+    ts_init: int
+
+
+@attrs.frozen(kw_only=True)
+class RequestExpired:
+    """Execution's own deadline for a request passed with no answer (timer → execution)."""
+
+    request_id: int
+    ts_init: int
+
+
+@attrs.frozen(kw_only=True)
+class ConnectionStateChanged:
+    """A network thread's connection opened or closed (network thread → its actor)."""
+
+    connection: str
+    connected: bool
+    reason: str
+    ts_init: int
+
+
+@attrs.frozen(kw_only=True)
+class FrameReceived:
+    """One raw WebSocket frame (reader thread → stream actor); parsed in the actor."""
+
+    connection: str
+    connection_id: int
+    data: bytes
+    ts_init: int
