@@ -7,6 +7,8 @@ events past tense (`OrderFilled`); prices and sizes are `Decimal`, times integer
 from messages.account import (
     AccountStateReported,
     FundingPaid,
+    LiquidationReported,
+    NonUserCancelReported,
     PositionReported,
     RateLimitReported,
 )
@@ -98,11 +100,13 @@ __all__ = [
     "FillReported",
     "FillsReported",
     "FundingPaid",
+    "LiquidationReported",
     "LiquiditySide",
     "MarketChannel",
     "MidsUpdated",
     "ModifyAnswered",
     "ModifyOrder",
+    "NonUserCancelReported",
     "OpenOrdersReported",
     "OrderAccepted",
     "OrderAdopted",

@@ -6,6 +6,8 @@ from decimal import Decimal
 
 import attrs
 
+from messages.ids import ExchangeOrderId
+
 
 @attrs.frozen(kw_only=True)
 class PositionReported:
@@ -52,4 +54,32 @@ class RateLimitReported:
     cumulative_volume: Decimal
     requests_used: int
     requests_cap: int
+    ts_init: int
+    requests_surplus: int | None = None
+    """Reserved requests not yet used (``nRequestsSurplus``); None when the venue omits it."""
+
+
+@attrs.frozen(kw_only=True)
+class LiquidationReported:
+    """The venue liquidated the account (userEvents ``liquidation``)."""
+
+    liquidation_id: int
+    liquidator: str
+    liquidated_user: str
+    liquidated_notional: Decimal
+    liquidated_account_value: Decimal
+    ts_init: int
+
+
+@attrs.frozen(kw_only=True)
+class NonUserCancelReported:
+    """The venue cancelled one of the account's orders on its own (userEvents ``nonUserCancel``).
+
+    The event names only the coin and the oid: no side, price, size or reason, so it cannot be an
+    `OrderStatusReported`; the tracker resolves the order by ``exchange_order_id`` (and may query
+    ``orderStatus`` for the reason).
+    """
+
+    exchange_order_id: ExchangeOrderId
+    trading_pair: str
     ts_init: int

@@ -21,9 +21,12 @@ class ChildFailed:
     child_id: str
     incarnation: int
     phase: str
+    """handler | on_start | on_stop | hung | escalated (a sub-supervisor gave up)."""
     error_type: str
     error_message: str
     ts_init: int
+    fatal: bool = False
+    """A BaseException (SystemExit, KeyboardInterrupt, ...): the whole tree stops."""
 
 
 @attrs.frozen(kw_only=True)
@@ -35,6 +38,18 @@ class ChildRestarted:
     """Back-off waited before the restart."""
     handed_over: int
     """Messages carried over from the dead incarnation's mailbox and the restart stash."""
+    ts_init: int
+
+
+@attrs.frozen(kw_only=True)
+class ChildRestartScheduled:
+    """A restart was decided; it happens after ``delay_ns`` (0: at once)."""
+
+    supervisor: str
+    child_id: str
+    delay_ns: int
+    attempt: int
+    """Consecutive restarts of this child (back-off attempt; 0 without back-off)."""
     ts_init: int
 
 
@@ -64,3 +79,7 @@ class DeadLetter:
     message_type: str
     reason: str
     ts_init: int
+    incarnation: int = 0
+    """The target's latest incarnation when the message was given up."""
+    message_repr: str = ""
+    """``repr`` of the message, truncated to 200 characters."""

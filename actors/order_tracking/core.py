@@ -22,6 +22,7 @@ from actors.order_tracking.lifecycle import Trigger
 from actors.order_tracking.records import ZERO, OrderRecord, record_from_list, record_to_list
 from actors.order_tracking.stage import Stage, TrackerConfig
 from messages import codec
+from messages.account import NonUserCancelReported
 from messages.commands import CancelAll, CancelOrder, ModifyOrder, SubmitOrder
 from messages.enums import OrderState, OrderType, TimeInForce, VenueOrderStatus
 from messages.ids import ClientOrderId, ExchangeOrderId
@@ -83,6 +84,7 @@ _HANDLERS: dict[type, Handler] = {
     FillReported: evidence.on_fill,
     FillsReported: evidence.on_fills,
     OpenOrdersReported: evidence.on_open_orders,
+    NonUserCancelReported: evidence.on_non_user_cancel,
     TrackerTick: upkeep.on_tick,
     TrackerRecovered: upkeep.on_recovered,
     ReconcileAll: upkeep.on_reconcile_all,

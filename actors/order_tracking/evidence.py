@@ -21,6 +21,7 @@ from actors.order_tracking.records import Awaiting, OrderRecord
 from actors.order_tracking.stage import Stage, filled_at_venue
 from messages import orders
 from messages.enums import EvidenceSource, OrderState, SubmitOutcome, VenueOrderStatus
+from messages.account import NonUserCancelReported
 from messages.ids import ClientOrderId, ExchangeOrderId
 from messages.tracking import FillUnmatched, OrderFill
 from messages.venue import (
@@ -257,6 +258,20 @@ def apply_status(
         # A status string this version does not know: ask the venue, never guess.
         core.request_status(stage, (record.client_order_id,), now,
                             f"unrecognized status {msg.raw_status!r}")
+
+
+def on_non_user_cancel(
+    core: OrderTrackerCore, stage: Stage, msg: NonUserCancelReported, now: int
+) -> None:
+    """The venue cancelled an order on its own (margin, liquidation…); the event names only the
+    exchange order id, so ask the venue how much had filled before finishing it."""
+    record = stage.by_oid(msg.exchange_order_id)
+    if record is None or record.state.is_terminal:
+        return
+    if msg.exchange_order_id in record.replaced_oids:
+        return
+    core.request_status(stage, (record.client_order_id,), now, "cancelled by the venue")
+    stage.fire(record, Trigger.CANCELLED, now, extra={"reason": "nonUserCancel"})
 
 
 def on_not_found(

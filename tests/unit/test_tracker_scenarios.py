@@ -502,3 +502,17 @@ def test_accepted_event_carries_the_exchange_id() -> None:
     h.answer(cloid, oid=12)
     accepted = [e for e in h.order_events(cloid) if isinstance(e, OrderAccepted)]
     assert accepted[0].exchange_order_id == 12
+
+
+def test_non_user_cancel_is_resolved_by_exchange_id() -> None:
+    from messages import NonUserCancelReported
+
+    h = Harness()
+    cloid = h.submit(1)
+    h.answer(cloid, oid=55)
+    out = h.send(NonUserCancelReported(exchange_order_id=ExchangeOrderId(55), trading_pair=PAIR,
+                                       ts_init=h.now))
+    assert _state(h, cloid) is S.CANCELLED
+    assert any(isinstance(o, ReconcileRequested) for o in out.outbox)
+    h.fill(cloid, 55, 1, "0.5")  # a fill from before the venue's cancel is still booked
+    assert _filled(h, cloid) == Decimal("0.5")
