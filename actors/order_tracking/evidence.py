@@ -20,8 +20,8 @@ from actors.order_tracking.lifecycle import Trigger
 from actors.order_tracking.records import Awaiting, OrderRecord
 from actors.order_tracking.stage import Stage, filled_at_venue
 from messages import orders
-from messages.enums import EvidenceSource, OrderState, SubmitOutcome, VenueOrderStatus
 from messages.account import NonUserCancelReported
+from messages.enums import EvidenceSource, OrderState, SubmitOutcome, VenueOrderStatus
 from messages.ids import ClientOrderId, ExchangeOrderId
 from messages.tracking import FillUnmatched, OrderFill
 from messages.venue import (
