@@ -48,6 +48,9 @@ class ResponseReceived:
     status: int
     body: bytes
     error: str
+    written: bool
+    """Whether the request's bytes were written before the failure (if written, it may have
+    executed; if not, the venue certainly never saw it)."""
     ts_init: int
 
 
@@ -76,4 +79,27 @@ class FrameReceived:
     connection: str
     connection_id: int
     data: bytes
+    ts_init: int
+
+
+@attrs.frozen(kw_only=True)
+class SetTradingState:
+    """Operator or risk switch: ``halted`` refuses new orders (cancels still go through)."""
+
+    halted: bool
+    reason: str
+    ts_init: int
+
+
+@attrs.frozen(kw_only=True)
+class RenewDeadman:
+    """Timer tick: renew the venue's dead-man switch while the runtime is healthy."""
+
+    ts_init: int
+
+
+@attrs.frozen(kw_only=True)
+class DrainQueue:
+    """Timer tick: send requests held back by the request-weight budget."""
+
     ts_init: int

@@ -1,0 +1,1 @@
+"""Execution's logic: order normalisation and risk, request budgets, in-flight requests."""

@@ -1,0 +1,373 @@
+"""`ExecutionCore`: strategy commands in, venue requests out, venue answers back as evidence.
+
+* Commands: a SubmitOrder is normalised and risk-checked, then told to the tracker (which
+  journals it and asks the signer); a refusal becomes `OrderDenied` (the strategy hears
+  OrderFailed). Cancels and modifies go to the tracker, which knows the orders.
+* Signed requests from the signer are sent over the WS ``post`` channel when it is up, else over
+  HTTP; the tracker hears `RequestSent` when the bytes leave. Requests the IP budget cannot pay
+  for wait in a queue (cancels first).
+* Answers are parsed into tracker evidence. A request that got no answer in time is reported as
+  a non-definitive `RequestFailed` (the tracker reconciles); when the WS channel drops, requests
+  in flight on it are resent over HTTP byte for byte — safe, because the venue refuses a reused
+  nonce, and a "duplicate nonce" answer to a resend is read as "outcome unknown", not failure.
+* Reconciliation requests from the tracker become ``/info`` queries whose answers come back as
+  evidence.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import OrderedDict, deque
+from collections.abc import Callable
+from typing import Any
+
+import attrs
+import orjson
+
+from actors.executing.normalize import Normalizer
+from actors.executing.ratelimit import AddressBudget, WeightBudget
+from messages.account import RateLimitReported
+from messages.commands import CancelAll, CancelOrder, ModifyOrder, SubmitOrder
+from messages.enums import OrderSide, RequestKind
+from messages.execution import (
+    ConnectionStateChanged,
+    DrainQueue,
+    RenewDeadman,
+    RequestExpired,
+    ResponseReceived,
+    ScheduleCancel,
+    SetTradingState,
+    SignedAction,
+)
+from messages.ids import ClientOrderId
+from messages.tracking import CommandRejected, OrderDenied, ReconcileRequested, RequestSent
+from messages.venue import RequestFailed
+from venues.hyperliquid import payloads, requests
+from venues.hyperliquid.payloads import CoinMapper, PayloadError
+
+log = logging.getLogger(__name__)
+
+_ACTION_KINDS = (RequestKind.SUBMIT, RequestKind.CANCEL, RequestKind.MODIFY,
+                 RequestKind.CANCEL_ALL)
+DUPLICATE_NONCE = "duplicate nonce"
+
+
+@attrs.frozen(kw_only=True)
+class ExecutionConfig:
+    account: str
+    """The account whose orders these are (the master address in agent-wallet mode)."""
+    request_timeout_s: float = 10.0
+    deadman_s: float | None = None
+    """Keep a dead-man switch this far in the future (None: off; the venue needs >= 5 s)."""
+    deadman_renew_s: float = 15.0
+    modify_cache: int = 100_000
+
+
+@attrs.define
+class Ports:
+    """Where execution's outputs go (the actor wires handles and transports in)."""
+
+    tracker: Callable[[object], None]
+    signer: Callable[[object], None]
+    events: Callable[[object], None]
+    http: Callable[[int, str, bytes], None]
+    ws: Callable[[int, str, bytes], bool]
+    ws_connected: Callable[[], bool]
+    later: Callable[[float, object], None]
+
+
+@attrs.define
+class _InFlight:
+    request_id: int
+    kind: RequestKind
+    cloids: tuple[ClientOrderId, ...]
+    path: str
+    body: bytes
+    transport: str
+    sent_ns: int
+    info_type: str | None = None
+    context: ClientOrderId | None = None
+    resent: bool = False
+    nonce: int = 0
+    expires_after_ms: int | None = None
+
+
+class ExecutionCore:
+    def __init__(
+        self, config: ExecutionConfig, normalizer: Normalizer, ports: Ports,
+        now_ns: Callable[[], int], coins: CoinMapper | None = None,
+    ) -> None:
+        self.config = config
+        self.normalizer = normalizer
+        self.ports = ports
+        self._now_ns = now_ns
+        self.coins = coins or CoinMapper()
+        self.weights = WeightBudget(now_ns())
+        self.address = AddressBudget()
+        self.inflight: dict[int, _InFlight] = {}
+        self._expired: OrderedDict[int, _InFlight] = OrderedDict()
+        self._queue: deque[tuple[int, _InFlight]] = deque()
+        self._drain_scheduled = False
+        self._query_id = 0
+        self._orders: OrderedDict[ClientOrderId, tuple[str, OrderSide]] = OrderedDict()
+        self.stats: dict[str, int] = {"sent_ws": 0, "sent_http": 0, "resent": 0, "denied": 0,
+                                      "queued": 0, "answers": 0, "expired": 0}
+
+    # --- strategy commands ---------------------------------------------------------------
+    def submit(self, order: SubmitOrder) -> None:
+        now = self._now_ns()
+        if not self.address.can_order():
+            result: SubmitOrder | str = (
+                f"address request budget exhausted ({self.address.used}/{self.address.cap})")
+        else:
+            result = self.normalizer.submit(order)
+        if isinstance(result, str):
+            self.stats["denied"] += 1
+            self.ports.tracker(OrderDenied(order=order, reason=result, ts_init=now))
+            return
+        self._orders[order.client_order_id] = (order.trading_pair, order.side)
+        while len(self._orders) > self.config.modify_cache:
+            self._orders.popitem(last=False)
+        self.ports.tracker(result)
+
+    def cancel(self, command: CancelOrder | CancelAll) -> None:
+        self.ports.tracker(command)
+
+    def modify(self, command: ModifyOrder) -> None:
+        known = self._orders.get(command.client_order_id)
+        if known is None:
+            self.ports.tracker(command)  # the tracker knows it, or rejects it
+            return
+        result = self.normalizer.modify(command, known[1], known[0])
+        if isinstance(result, str):
+            self.ports.events(CommandRejected(
+                command="ModifyOrder", client_order_id=command.client_order_id,
+                strategy_id=command.strategy_id, reason=result, ts_init=self._now_ns()))
+            return
+        self.ports.tracker(result)
+
+    def set_trading_state(self, message: SetTradingState) -> None:
+        self.normalizer.halted = message.reason or "halted" if message.halted else None
+
+    # --- signed requests -----------------------------------------------------------------
+    def signed(self, action: SignedAction) -> None:
+        entry = _InFlight(request_id=action.request_id, kind=action.kind,
+                          cloids=action.client_order_ids, path="/exchange", body=action.body,
+                          transport="", sent_ns=0, nonce=action.nonce,
+                          expires_after_ms=action.expires_after_ms)
+        weight = requests.exchange_weight(action.weight)
+        if action.kind in _ACTION_KINDS:
+            self.address.charge(action.weight)
+        self._dispatch(entry, weight, urgent=action.kind is RequestKind.CANCEL)
+
+    def _dispatch(self, entry: _InFlight, weight: int, *, urgent: bool = False) -> None:
+        now = self._now_ns()
+        if self._queue or not self.weights.try_take(weight, now):
+            self.stats["queued"] += 1
+            if urgent:
+                self._queue.appendleft((weight, entry))
+            else:
+                self._queue.append((weight, entry))
+            self._schedule_drain(weight, now)
+            return
+        self._send(entry, now)
+
+    def _schedule_drain(self, weight: int, now: int) -> None:
+        if not self._drain_scheduled:
+            self._drain_scheduled = True
+            self.ports.later(max(0.01, self.weights.wait_s(weight, now)), DrainQueue(ts_init=now))
+
+    def drain(self) -> None:
+        self._drain_scheduled = False
+        now = self._now_ns()
+        while self._queue:
+            weight, entry = self._queue[0]
+            if not self.weights.try_take(weight, now):
+                self._schedule_drain(weight, now)
+                return
+            self._queue.popleft()
+            self._send(entry, now)
+
+    def _send(self, entry: _InFlight, now: int) -> None:
+        kind = "action" if entry.path == "/exchange" else "info"
+        entry.sent_ns = now
+        if self.ports.ws_connected() and self.ports.ws(entry.request_id, kind, entry.body):
+            entry.transport = "ws"
+            self.stats["sent_ws"] += 1
+        else:
+            entry.transport = "http"
+            self.ports.http(entry.request_id, entry.path, entry.body)
+            self.stats["sent_http"] += 1
+        self.inflight[entry.request_id] = entry
+        if entry.kind in _ACTION_KINDS and entry.cloids:
+            self.ports.tracker(RequestSent(kind=entry.kind, client_order_ids=entry.cloids,
+                                           nonce=entry.nonce,
+                                           expires_after_ms=entry.expires_after_ms,
+                                           ts_init=now))
+        self.ports.later(self.config.request_timeout_s,
+                         RequestExpired(request_id=entry.request_id, ts_init=now))
+
+    # --- network events ------------------------------------------------------------------
+    def connection_changed(self, message: ConnectionStateChanged) -> None:
+        if message.connected:
+            return
+        for entry in [e for e in self.inflight.values() if e.transport == "ws"]:
+            # The answer is lost with the connection: resend the identical bytes over HTTP.
+            entry.transport = "http"
+            entry.resent = True
+            self.stats["resent"] += 1
+            self.ports.http(entry.request_id, entry.path, entry.body)
+
+    def expired(self, message: RequestExpired) -> None:
+        entry = self.inflight.pop(message.request_id, None)
+        if entry is None:
+            return
+        self.stats["expired"] += 1
+        self._expired[entry.request_id] = entry
+        while len(self._expired) > 10_000:
+            self._expired.popitem(last=False)
+        if entry.kind in _ACTION_KINDS and entry.cloids:
+            self.ports.tracker(RequestFailed(
+                kind=entry.kind, client_order_ids=entry.cloids,
+                reason=f"no answer within {self.config.request_timeout_s}s", definitive=False,
+                ts_init=self._now_ns()))
+
+    def response(self, message: ResponseReceived) -> None:
+        entry = self.inflight.pop(message.request_id, None)
+        late = False
+        if entry is None:
+            entry = self._expired.pop(message.request_id, None)
+            late = True
+        if entry is None:
+            log.debug("answer for unknown request %d", message.request_id)
+            return
+        self.stats["answers"] += 1
+        now = self._now_ns()
+        failure = self._transport_failure(entry, message, now)
+        if failure is not None:
+            if entry.kind in _ACTION_KINDS and entry.cloids and not (late and
+                                                                     not failure.definitive):
+                self.ports.tracker(failure)
+            return
+        try:
+            payload = orjson.loads(message.body)
+        except orjson.JSONDecodeError:
+            self._malformed(entry, "the venue's answer is not JSON", now)
+            return
+        try:
+            self._interpret(entry, payload, now)
+        except PayloadError as exc:
+            self._malformed(entry, str(exc), now)
+
+    def _transport_failure(
+        self, entry: _InFlight, message: ResponseReceived, now: int
+    ) -> RequestFailed | None:
+        status = message.status
+        if status == 200:
+            return None
+        if status == 429:
+            self.weights.exhaust(now)
+            reason, definitive = "rate limited by the venue (HTTP 429)", True
+        elif status == 0:
+            reason = f"transport error: {message.error}"
+            definitive = not message.written and not entry.resent
+        elif 400 <= status < 500:
+            reason, definitive = f"HTTP {status}: {message.body[:200]!r}", True
+        else:
+            reason = f"HTTP {status}: {message.error or message.body[:200]!r}"
+            definitive = False
+        log.warning("request %d (%s) failed: %s", entry.request_id, entry.kind.value, reason)
+        return RequestFailed(kind=entry.kind, client_order_ids=entry.cloids, reason=reason,
+                             definitive=definitive, ts_init=now)
+
+    def _malformed(self, entry: _InFlight, reason: str, now: int) -> None:
+        log.error("request %d: unusable answer: %s", entry.request_id, reason)
+        if entry.kind in _ACTION_KINDS and entry.cloids:
+            # We cannot tell what the venue did: reconcile rather than guess.
+            self.ports.tracker(RequestFailed(kind=entry.kind, client_order_ids=entry.cloids,
+                                             reason=f"unusable answer: {reason}",
+                                             definitive=False, ts_init=now))
+
+    def _interpret(self, entry: _InFlight, payload: Any, now: int) -> None:
+        kind = entry.kind
+        answers: Any
+        if kind is RequestKind.SUBMIT:
+            answers = payloads.parse_order_response(payload, entry.cloids, now)
+        elif kind in (RequestKind.CANCEL, RequestKind.CANCEL_ALL):
+            answers = payloads.parse_cancel_response(payload, entry.cloids, now)
+        elif kind is RequestKind.MODIFY:
+            answers = payloads.parse_modify_response(payload, entry.cloids, now)
+        elif kind is RequestKind.SCHEDULE_CANCEL:
+            failed = payloads.default_answer(payloads.parse_exchange_response(payload),
+                                             RequestKind.SCHEDULE_CANCEL, now)
+            if failed is not None:
+                log.warning("dead-man switch not set: %s", failed.reason)
+                self.ports.events(failed)
+            return
+        else:
+            self._interpret_query(entry, payload, now)
+            return
+        if isinstance(answers, RequestFailed):
+            if entry.resent and DUPLICATE_NONCE in answers.reason:
+                # Our resend hit the nonce the first copy used: the first copy reached the
+                # venue, and only the venue's order status can say what it did.
+                answers = attrs.evolve(answers, definitive=False,
+                                       reason="resent after a lost answer: " + answers.reason)
+            self.ports.tracker(answers)
+            return
+        for answer in answers:
+            if hasattr(answer, "client_order_id"):
+                self.ports.tracker(answer)
+
+    # --- reconciliation ------------------------------------------------------------------
+    def reconcile(self, request: ReconcileRequested) -> None:
+        account = self.config.account
+        for cloid in request.client_order_ids:
+            self._query(requests.order_status(account, cloid), "orderStatus", cloid)
+        if request.open_orders:
+            self._query(requests.open_orders(account), "openOrders", None)
+        if request.fills_since_ms is not None:
+            self._query(requests.user_fills_by_time(account, request.fills_since_ms),
+                        "userFillsByTime", None)
+
+    def query_rate_limit(self) -> None:
+        self._query(requests.user_rate_limit(self.config.account), "userRateLimit", None)
+
+    def _query(self, body: dict[str, Any], info_type: str, cloid: ClientOrderId | None) -> None:
+        self._query_id += 1
+        entry = _InFlight(request_id=self._query_id, kind=RequestKind.QUERY, cloids=(),
+                          path="/info", body=orjson.dumps(body), transport="", sent_ns=0,
+                          info_type=info_type, context=cloid)
+        self._dispatch(entry, requests.info_weight(info_type))
+
+    def _interpret_query(self, entry: _InFlight, payload: Any, now: int) -> None:
+        info = entry.info_type
+        if info == "orderStatus":
+            result = payloads.parse_order_status(payload, now, client_order_id=entry.context,
+                                                 coins=self.coins)
+            evidence = result.report
+            if evidence is not None:
+                self.ports.tracker(evidence)
+        elif info == "openOrders":
+            self.ports.tracker(payloads.parse_open_orders(payload, now, coins=self.coins).report)
+        elif info == "userFillsByTime":
+            fills = payloads.parse_user_fills(payload, now, coins=self.coins,
+                                              name="userFillsByTime")
+            self.ports.tracker(fills.report)
+        elif info == "userRateLimit":
+            limit: RateLimitReported = payloads.parse_user_rate_limit(payload, now).report
+            self.address.update(limit)
+            self.ports.events(limit)
+
+    # --- dead-man switch -----------------------------------------------------------------
+    def renew_deadman(self, message: RenewDeadman) -> None:
+        if self.config.deadman_s is None:
+            return
+        now_ms = self._now_ns() // 1_000_000
+        self.ports.signer(ScheduleCancel(time_ms=now_ms + int(self.config.deadman_s * 1000),
+                                         ts_init=self._now_ns()))
+        self.ports.later(self.config.deadman_renew_s, RenewDeadman(ts_init=self._now_ns()))
+
+    def clear_deadman(self) -> None:
+        if self.config.deadman_s is not None:
+            self.ports.signer(ScheduleCancel(time_ms=None, ts_init=self._now_ns()))

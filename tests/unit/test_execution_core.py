@@ -1,0 +1,332 @@
+"""Execution's logic: normalisation and risk, transports, answers, budgets, reconciliation."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+import orjson
+import pytest
+
+from actors.executing.core import ExecutionConfig, ExecutionCore, Ports
+from actors.executing.normalize import Normalizer, Quotes, RiskConfig
+from messages import (
+    BestBidOffer,
+    CancelAnswered,
+    ClientOrderId,
+    OrderSide,
+    OrderType,
+    PriceLevel,
+    SubmitAnswered,
+    SubmitOrder,
+    SubmitOutcome,
+    TimeInForce,
+)
+from messages.enums import RequestKind
+from messages.execution import (
+    ConnectionStateChanged,
+    DrainQueue,
+    RenewDeadman,
+    RequestExpired,
+    ResponseReceived,
+    ScheduleCancel,
+    SignedAction,
+)
+from messages.tracking import OrderDenied, ReconcileRequested, RequestSent
+from messages.venue import FillsReported, OpenOrdersReported, OrderStatusReported, RequestFailed
+from venues.hyperliquid.markets import Market, MarketRegistry
+
+ACCOUNT = "0x" + "ab" * 20
+MARKETS = MarketRegistry([
+    Market(trading_pair="BTC-USD", coin="BTC", asset=0, sz_decimals=5, max_leverage=50),
+    Market(trading_pair="ETH-USD", coin="ETH", asset=1, sz_decimals=4, max_leverage=50),
+])
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.ns = 1_800_000_000_000_000_000
+
+    def __call__(self) -> int:
+        return self.ns
+
+
+class Rig:
+    def __init__(self, *, ws_up: bool = True, risk: RiskConfig | None = None,
+                 deadman: float | None = None) -> None:
+        self.clock = Clock()
+        self.tracker: list[Any] = []
+        self.signer: list[Any] = []
+        self.events: list[Any] = []
+        self.http: list[tuple[int, str, bytes]] = []
+        self.ws: list[tuple[int, str, bytes]] = []
+        self.later: list[tuple[float, object]] = []
+        self.ws_up = ws_up
+        self.quotes = Quotes()
+        ports = Ports(
+            tracker=self.tracker.append, signer=self.signer.append, events=self.events.append,
+            http=lambda i, p, b: self.http.append((i, p, b)),
+            ws=self._ws, ws_connected=lambda: self.ws_up,
+            later=lambda d, m: self.later.append((d, m)),
+        )
+        normalizer = Normalizer(MARKETS, self.quotes, risk or RiskConfig(), self.clock)
+        self.core = ExecutionCore(ExecutionConfig(account=ACCOUNT, deadman_s=deadman),
+                                  normalizer, ports, self.clock)
+
+    def _ws(self, request_id: int, kind: str, body: bytes) -> bool:
+        if not self.ws_up:
+            return False
+        self.ws.append((request_id, kind, body))
+        return True
+
+    def quote(self, pair: str, bid: str, ask: str) -> None:
+        self.quotes.update(BestBidOffer(
+            trading_pair=pair, bid=PriceLevel(price=Decimal(bid), size=Decimal(1), orders=1),
+            ask=PriceLevel(price=Decimal(ask), size=Decimal(1), orders=1), ts_event=0,
+            ts_init=0), self.clock.ns)
+
+
+def _order(**kw: Any) -> SubmitOrder:
+    fields: dict[str, Any] = {
+        "client_order_id": ClientOrderId.derive("ex", 1), "trading_pair": "BTC-USD",
+        "side": OrderSide.BUY, "order_type": OrderType.LIMIT, "amount": Decimal("0.0012345"),
+        "price": Decimal("65432.1"), "strategy_id": "s",
+    }
+    fields.update(kw)
+    return SubmitOrder(**fields)
+
+
+def _signed(kind: RequestKind = RequestKind.SUBMIT, n: int = 1) -> SignedAction:
+    cloids = tuple(ClientOrderId.derive("ex", i) for i in range(n))
+    return SignedAction(request_id=1_800_000_000_000 + n, kind=kind, client_order_ids=cloids,
+                        body=b'{"action":{}}', nonce=1_800_000_000_000 + n,
+                        expires_after_ms=None, weight=n, ts_init=0)
+
+
+def test_limit_orders_are_rounded_passively() -> None:
+    rig = Rig()
+    rig.core.submit(_order())
+    (out,) = rig.tracker
+    assert isinstance(out, SubmitOrder)
+    assert out.amount == Decimal("0.00123")  # sizes round down
+    assert out.price == Decimal("65432")  # 5 significant figures, a buy rounds down
+    rig.core.submit(_order(side=OrderSide.SELL, client_order_id=ClientOrderId.derive("ex", 2)))
+    assert rig.tracker[-1].price == Decimal("65433")  # a sell rounds up
+
+
+def test_market_orders_use_the_mid_and_slippage() -> None:
+    rig = Rig()
+    rig.core.submit(_order(order_type=OrderType.MARKET, price=None, amount=Decimal("0.01")))
+    denied = rig.tracker[-1]
+    assert isinstance(denied, OrderDenied)
+    assert "fresh price" in denied.reason
+    rig.quote("BTC-USD", "60000", "60010")
+    rig.core.submit(_order(order_type=OrderType.MARKET, price=None, amount=Decimal("0.01"),
+                           client_order_id=ClientOrderId.derive("ex", 3)))
+    out = rig.tracker[-1]
+    assert isinstance(out, SubmitOrder)
+    assert out.price is not None
+    assert Decimal("60005") < out.price <= Decimal("60005") * Decimal("1.05")
+    assert out.effective_time_in_force is TimeInForce.IOC
+
+
+@pytest.mark.parametrize(
+    ("order", "reason"),
+    [
+        (_order(trading_pair="DOGE-USD"), "unknown trading pair"),
+        (_order(amount=Decimal("0.0001")), "below the minimum"),
+        (_order(amount=Decimal("0.000001")), "rounds to zero"),
+        (_order(amount=Decimal("100")), "above the limit"),
+    ],
+)
+def test_denials_become_order_denied(order: SubmitOrder, reason: str) -> None:
+    rig = Rig()
+    rig.core.submit(order)
+    (out,) = rig.tracker
+    assert isinstance(out, OrderDenied)
+    assert reason in out.reason
+
+
+def test_price_band_and_halt() -> None:
+    rig = Rig()
+    rig.quote("BTC-USD", "60000", "60010")
+    rig.core.submit(_order(price=Decimal("80000")))
+    assert "from the mid" in rig.tracker[-1].reason
+    from messages.execution import SetTradingState
+
+    rig.core.set_trading_state(SetTradingState(halted=True, reason="operator", ts_init=0))
+    rig.core.submit(_order(price=Decimal("60000"), client_order_id=ClientOrderId.derive("x", 1)))
+    assert "halted" in rig.tracker[-1].reason
+
+
+def test_submit_throttle_per_strategy() -> None:
+    rig = Rig(risk=RiskConfig(max_submits_per_s=2))
+    for n in range(6):
+        rig.core.submit(_order(client_order_id=ClientOrderId.derive("t", n)))
+    denied = [o for o in rig.tracker if isinstance(o, OrderDenied)]
+    assert len(denied) == 2
+    assert "rate" in denied[0].reason
+
+
+def test_signed_actions_go_over_ws_and_are_reported_sent() -> None:
+    rig = Rig()
+    rig.core.signed(_signed())
+    assert len(rig.ws) == 1
+    assert rig.ws[0][1] == "action"
+    sent = rig.tracker[-1]
+    assert isinstance(sent, RequestSent)
+    assert sent.kind is RequestKind.SUBMIT
+    assert any(isinstance(m, RequestExpired) for _, m in rig.later)
+
+
+def test_http_fallback_when_ws_is_down() -> None:
+    rig = Rig(ws_up=False)
+    rig.core.signed(_signed())
+    assert rig.http[0][1] == "/exchange"
+    assert not rig.ws
+
+
+def _answer(rig: Rig, request_id: int, payload: Any, status: int = 200, written: bool = True,
+            error: str = "") -> None:
+    rig.core.response(ResponseReceived(request_id=request_id, transport="ws", status=status,
+                                       body=orjson.dumps(payload) if payload is not None else b"",
+                                       error=error, written=written, ts_init=0))
+
+
+def test_order_answers_become_evidence() -> None:
+    rig = Rig()
+    action = _signed(n=2)
+    rig.core.signed(action)
+    _answer(rig, action.request_id, {"status": "ok", "response": {"type": "order", "data": {
+        "statuses": [{"resting": {"oid": 5}}, {"error": "Order must have minimum value of $10."}]
+    }}})
+    answers = [o for o in rig.tracker if isinstance(o, SubmitAnswered)]
+    assert [a.outcome for a in answers] == [SubmitOutcome.RESTING, SubmitOutcome.REJECTED]
+    assert answers[0].exchange_order_id == 5
+    assert "minimum value" in answers[1].error
+
+
+def test_cancel_answers() -> None:
+    rig = Rig()
+    action = _signed(RequestKind.CANCEL)
+    rig.core.signed(action)
+    _answer(rig, action.request_id, {"status": "ok", "response": {"type": "cancel", "data": {
+        "statuses": ["success"]}}})
+    assert isinstance(rig.tracker[-1], CancelAnswered)
+    assert rig.tracker[-1].success
+
+
+@pytest.mark.parametrize(
+    ("status", "written", "payload", "definitive"),
+    [
+        (200, True, {"status": "err", "response": "L1 error: bad"}, True),
+        (429, True, None, True),
+        (422, True, None, True),
+        (502, True, None, False),
+        (0, False, None, True),
+        (0, True, None, False),
+    ],
+)
+def test_failures_are_definitive_only_when_the_venue_certainly_did_nothing(
+    status: int, written: bool, payload: Any, definitive: bool
+) -> None:
+    rig = Rig()
+    action = _signed()
+    rig.core.signed(action)
+    _answer(rig, action.request_id, payload, status=status, written=written, error="boom")
+    failed = rig.tracker[-1]
+    assert isinstance(failed, RequestFailed)
+    assert failed.definitive is definitive
+
+
+def test_no_answer_in_time_is_not_a_failure_and_late_answers_still_count() -> None:
+    rig = Rig()
+    action = _signed()
+    rig.core.signed(action)
+    rig.core.expired(RequestExpired(request_id=action.request_id, ts_init=0))
+    failed = rig.tracker[-1]
+    assert isinstance(failed, RequestFailed)
+    assert not failed.definitive
+    _answer(rig, action.request_id, {"status": "ok", "response": {"type": "order", "data": {
+        "statuses": [{"resting": {"oid": 9}}]}}})
+    assert isinstance(rig.tracker[-1], SubmitAnswered)
+
+
+def test_ws_loss_resends_identical_bytes_over_http_and_reads_duplicate_nonce_as_unknown() -> (
+    None
+):
+    rig = Rig()
+    action = _signed()
+    rig.core.signed(action)
+    rig.ws_up = False
+    rig.core.connection_changed(ConnectionStateChanged(connection="ws", connected=False,
+                                                       reason="dropped", ts_init=0))
+    assert rig.http == [(action.request_id, "/exchange", action.body)]
+    _answer(rig, action.request_id, {"status": "err",
+                                     "response": f"Invalid nonce: duplicate nonce {action.nonce}"})
+    failed = rig.tracker[-1]
+    assert isinstance(failed, RequestFailed)
+    assert not failed.definitive
+
+
+def test_ip_budget_queues_requests_and_cancels_jump_the_queue() -> None:
+    rig = Rig(ws_up=False)
+    rig.core.weights.tokens = 1
+    rig.core.signed(_signed(n=1))
+    rig.core.signed(_signed(n=2))
+    rig.core.signed(_signed(RequestKind.CANCEL, n=3))
+    assert len(rig.http) == 1
+    assert any(isinstance(m, DrainQueue) for _, m in rig.later)
+    rig.clock.ns += 60 * 10**9
+    rig.core.drain()
+    assert len(rig.http) == 3
+    ids = [i for i, _, _ in rig.http]
+    assert ids[1] == _signed(RequestKind.CANCEL, n=3).request_id
+
+
+def test_reconciliation_queries_and_their_answers() -> None:
+    rig = Rig()
+    cloid = ClientOrderId.derive("ex", 1)
+    rig.core.reconcile(ReconcileRequested(client_order_ids=(cloid,), open_orders=True,
+                                          fills_since_ms=1000, reason="test", ts_init=0))
+    bodies = {orjson.loads(b)["type"]: (i, orjson.loads(b)) for i, _, b in rig.ws}
+    assert set(bodies) == {"orderStatus", "openOrders", "userFillsByTime"}
+    assert bodies["orderStatus"][1]["oid"] == cloid
+    assert bodies["orderStatus"][1]["user"] == ACCOUNT
+    _answer(rig, bodies["orderStatus"][0], {"status": "unknownOid"})
+    _answer(rig, bodies["openOrders"][0], [{"coin": "BTC", "side": "B", "limitPx": "60000.0",
+                                            "sz": "0.1", "oid": 3, "timestamp": 1,
+                                            "origSz": "0.1", "cloid": str(cloid)}])
+    _answer(rig, bodies["userFillsByTime"][0], [])
+    kinds = [type(o).__name__ for o in rig.tracker]
+    assert kinds == ["OrderNotFoundReported", "OpenOrdersReported", "FillsReported"]
+    open_orders = rig.tracker[1]
+    assert isinstance(open_orders, OpenOrdersReported)
+    report = open_orders.orders[0]
+    assert isinstance(report, OrderStatusReported)
+    assert report.client_order_id == cloid
+    assert report.trading_pair == "BTC-USD"
+    assert isinstance(rig.tracker[2], FillsReported)
+
+
+def test_malformed_answers_are_reconciled_not_guessed() -> None:
+    rig = Rig()
+    action = _signed()
+    rig.core.signed(action)
+    rig.core.response(ResponseReceived(request_id=action.request_id, transport="http",
+                                       status=200, body=b"<html>", error="", written=True,
+                                       ts_init=0))
+    failed = rig.tracker[-1]
+    assert isinstance(failed, RequestFailed)
+    assert not failed.definitive
+
+
+def test_deadman_switch_is_renewed() -> None:
+    rig = Rig(deadman=30)
+    rig.core.renew_deadman(RenewDeadman(ts_init=0))
+    schedule = rig.signer[-1]
+    assert isinstance(schedule, ScheduleCancel)
+    assert schedule.time_ms == rig.clock.ns // 1_000_000 + 30_000
+    assert any(isinstance(m, RenewDeadman) for _, m in rig.later)
+    rig.core.clear_deadman()
+    assert rig.signer[-1].time_ms is None

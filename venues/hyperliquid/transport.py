@@ -1,0 +1,233 @@
+"""Network clients for execution: a pool of keep-alive HTTP connections and the WS ``post``
+channel. Both are non-blocking for their caller: a request is handed to a thread and its answer
+comes back through ``deliver`` as a `ResponseReceived` message (the actor tells itself).
+
+Neither retries: whether a failed request may be resent is execution's decision (a resend of
+the identical signed body is safe — the venue refuses a reused nonce — but is answered
+"duplicate nonce", which execution interprets). ``written`` on a failure says whether the
+request's bytes had left: if not, the venue never saw it.
+"""
+
+from __future__ import annotations
+
+import http.client
+import logging
+import threading
+import urllib.parse
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+
+import orjson
+import websocket
+
+from messages.execution import ConnectionStateChanged, ResponseReceived
+from venues.hyperliquid import requests
+
+log = logging.getLogger(__name__)
+
+Deliver = Callable[[object], None]
+Check = Callable[[], None]
+_HEADERS = {"Content-Type": "application/json", "Connection": "keep-alive"}
+
+
+class HttpTransport:
+    def __init__(
+        self,
+        base_url: str,
+        deliver: Deliver,
+        now_ns: Callable[[], int],
+        *,
+        check: Check | None = None,
+        workers: int = 4,
+        timeout_s: float = 10.0,
+    ) -> None:
+        parsed = urllib.parse.urlsplit(base_url)
+        if parsed.scheme not in ("http", "https") or not parsed.hostname:
+            raise ValueError(f"venue URL must be http(s)://host[:port], got {base_url!r}")
+        self._https = parsed.scheme == "https"
+        self._host = parsed.hostname
+        self._port = parsed.port or (443 if self._https else 80)
+        self._deliver = deliver
+        self._now_ns = now_ns
+        self._check = check
+        self._timeout = timeout_s
+        self._local = threading.local()
+        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="venue-http")
+        self._closed = False
+
+    def post(self, request_id: int, path: str, body: bytes) -> None:
+        if self._closed:
+            raise RuntimeError("HTTP transport is closed")
+        self._pool.submit(self._run, request_id, path, body)
+
+    def close(self) -> None:
+        self._closed = True
+        self._pool.shutdown(wait=False, cancel_futures=True)
+
+    def _connection(self) -> http.client.HTTPConnection:
+        conn: http.client.HTTPConnection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            cls = http.client.HTTPSConnection if self._https else http.client.HTTPConnection
+            conn = cls(self._host, self._port, timeout=self._timeout)
+            self._local.conn = conn
+        return conn
+
+    def _drop(self) -> None:
+        conn = getattr(self._local, "conn", None)
+        self._local.conn = None
+        if conn is not None:
+            conn.close()
+
+    def _run(self, request_id: int, path: str, body: bytes) -> None:
+        written = False
+        try:
+            if self._check is not None:
+                self._check()  # a replaced execution must not send
+            conn = self._connection()
+            conn.request("POST", path, body=body, headers=_HEADERS)
+            written = True
+            response = conn.getresponse()
+            data = response.read()
+            status = response.status
+        except (OSError, http.client.HTTPException) as exc:
+            self._drop()
+            self._deliver(ResponseReceived(
+                request_id=request_id, transport="http", status=0, body=b"",
+                error=f"{type(exc).__name__}: {exc}", written=written, ts_init=self._now_ns()))
+            return
+        except Exception as exc:  # noqa: BLE001 - e.g. FencedError: reported, not swallowed
+            self._deliver(ResponseReceived(
+                request_id=request_id, transport="http", status=0, body=b"",
+                error=f"{type(exc).__name__}: {exc}", written=False, ts_init=self._now_ns()))
+            return
+        self._deliver(ResponseReceived(
+            request_id=request_id, transport="http", status=status, body=data, error="",
+            written=True, ts_init=self._now_ns()))
+
+
+class WsPostTransport:
+    """The WS ``post`` channel: one connection, a reader thread, answers matched by id."""
+
+    def __init__(
+        self,
+        ws_url: str,
+        deliver: Deliver,
+        now_ns: Callable[[], int],
+        *,
+        check: Check | None = None,
+        timeout_s: float = 10.0,
+        name: str = "execution-ws",
+    ) -> None:
+        self._url = ws_url
+        self._deliver = deliver
+        self._now_ns = now_ns
+        self._check = check
+        self._timeout = timeout_s
+        self._name = name
+        self._ws: websocket.WebSocket | None = None
+        self._reader: threading.Thread | None = None
+        self._lock = threading.Lock()
+        self.connected = False
+
+    def connect(self) -> None:
+        """Open the connection (blocking up to the timeout) and start the reader thread."""
+        ws = websocket.create_connection(self._url, timeout=self._timeout,
+                                         skip_utf8_validation=True, enable_multithread=True)
+        ws.settimeout(1.0)
+        with self._lock:
+            self._ws = ws
+            self.connected = True
+        self._reader = threading.Thread(target=self._read, args=(ws,), name=self._name,
+                                        daemon=True)
+        self._reader.start()
+
+    def post(self, request_id: int, kind: str, payload: bytes) -> bool:
+        """Send a post; False (nothing written) if the connection is down."""
+        if self._check is not None:
+            self._check()
+        with self._lock:
+            ws = self._ws
+            if ws is None or not self.connected:
+                return False
+            try:
+                ws.send(requests.post_frame(request_id, kind, payload))
+            except (OSError, websocket.WebSocketException):
+                self.connected = False
+                return False
+        return True
+
+    def ping(self) -> bool:
+        with self._lock:
+            ws = self._ws
+            if ws is None or not self.connected:
+                return False
+            try:
+                ws.send(requests.PING)
+            except (OSError, websocket.WebSocketException):
+                self.connected = False
+                return False
+        return True
+
+    def close(self) -> None:
+        with self._lock:
+            ws, self._ws = self._ws, None
+            self.connected = False
+        if ws is not None:
+            ws.close(timeout=1)
+        reader = self._reader
+        if reader is not None and reader is not threading.current_thread():
+            reader.join(timeout=3)
+
+    def _read(self, ws: websocket.WebSocket) -> None:
+        reason = "closed"
+        try:
+            while True:
+                try:
+                    data = ws.recv()
+                except websocket.WebSocketTimeoutException:
+                    if self._ws is not ws:
+                        reason = "closed by us"
+                        return
+                    continue
+                if not data:
+                    reason = "closed by the venue"
+                    return
+                self._on_frame(data)
+        except (OSError, websocket.WebSocketException) as exc:
+            reason = f"{type(exc).__name__}: {exc}"
+        finally:
+            with self._lock:
+                was_current = self._ws is ws
+                if was_current:
+                    self.connected = False
+            if was_current:
+                self._deliver(ConnectionStateChanged(connection=self._name, connected=False,
+                                                     reason=reason, ts_init=self._now_ns()))
+
+    def _on_frame(self, data: str | bytes) -> None:
+        try:
+            frame = orjson.loads(data)
+        except orjson.JSONDecodeError:
+            return  # the greeting text frame, or noise the venue may send
+        if not isinstance(frame, dict) or frame.get("channel") != "post":
+            return
+        body = frame.get("data")
+        if not isinstance(body, dict) or not isinstance(body.get("id"), int):
+            log.warning("post answer without an id: %.200s", data)
+            return
+        response = body.get("response")
+        kind = response.get("type") if isinstance(response, dict) else None
+        payload = response.get("payload") if isinstance(response, dict) else None
+        now = self._now_ns()
+        if kind == "action":
+            self._deliver(ResponseReceived(request_id=body["id"], transport="ws", status=200,
+                                           body=orjson.dumps(payload), error="", written=True,
+                                           ts_init=now))
+        elif kind == "info" and isinstance(payload, dict):
+            self._deliver(ResponseReceived(request_id=body["id"], transport="ws", status=200,
+                                           body=orjson.dumps(payload.get("data")), error="",
+                                           written=True, ts_init=now))
+        else:
+            self._deliver(ResponseReceived(request_id=body["id"], transport="ws", status=500,
+                                           body=b"", error=f"post error: {str(payload)[:200]}",
+                                           written=True, ts_init=now))
