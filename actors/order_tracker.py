@@ -1,0 +1,189 @@
+"""The order tracker actor: the single writer of order state.
+
+Accepts:
+  from execution — SubmitOrder (normalised), OrderDenied, RequestSent, RequestFailed, CancelOrder,
+  CancelAll, ModifyOrder; from the venue side (execution, user stream) — SubmitAnswered,
+  CancelAnswered, ModifyAnswered, OrderStatusReported, OrderNotFoundReported, FillReported,
+  FillsReported, OpenOrdersReported, NonUserCancelReported, ReconcileAll; its own TrackerTick;
+  asks GetOrder / GetOpenOrders / GetOrderFills (answered with TrackedOrder values).
+Emits:
+  every order event (one per lifecycle transition, docs/order-lifecycle.md) to the event sinks
+  (publisher…) and to the strategy that owns the order; CommandRejected / FillUnmatched likewise;
+  SignOrders / SignCancels / SignModifies to the signer; ReconcileRequested to execution.
+Fails:
+  an input is journaled before it is applied; a handler that raises leaves state and journal
+  untouched and crashes the incarnation (the input becomes a dead letter). The next incarnation
+  recovers snapshot + journal in ``on_started`` without publishing anything twice, then
+  reconciles with the venue. A journal that cannot be opened or written fails the start (the
+  supervisor retries and escalates); a replaced incarnation cannot append (fenced journal).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import attrs
+
+from actors.order_tracking.core import OrderTrackerCore, Outcome
+from actors.order_tracking.stage import TrackerConfig
+from messages.orders import OrderEvent
+from messages.tracking import (
+    CommandRejected,
+    FillUnmatched,
+    GetOpenOrders,
+    GetOrder,
+    GetOrderFills,
+    ReconcileRequested,
+    SignCancels,
+    SignModifies,
+    SignOrders,
+    TrackerRecovered,
+    TrackerTick,
+)
+from supervision.actor import SupervisedActor
+from supervision.handle import Handle
+from supervision.journal import Durability, Journal
+from supervision.spec import ChildContext
+
+log = logging.getLogger(__name__)
+
+
+@attrs.frozen(kw_only=True)
+class OrderTrackerSettings:
+    journal_dir: Path
+    tracker: TrackerConfig = attrs.field(factory=TrackerConfig)
+    durability: Durability = Durability.PAGE_CACHE
+    tick_s: float = 0.25
+    snapshot_every: int = 20_000
+    """Write a snapshot (and compact the journal) after this many journaled inputs."""
+
+
+@attrs.frozen(kw_only=True)
+class TrackerPeers:
+    """Paths of the actors the tracker talks to (resolved to stable handles at start)."""
+
+    signer: str
+    execution: str
+    event_sinks: tuple[str, ...] = ()
+    strategy_path: Callable[[str], str | None] = lambda strategy_id: None
+
+
+class OrderTracker(SupervisedActor):
+    def __init__(self, ctx: ChildContext, *, settings: OrderTrackerSettings,
+                 peers: TrackerPeers) -> None:
+        super().__init__(ctx)
+        self.settings = settings
+        self.peers = peers
+        self.core: OrderTrackerCore | None = None
+        self.journal: Journal | None = None
+        self._signer: Handle | None = None
+        self._execution: Handle | None = None
+        self._sinks: tuple[Handle, ...] = ()
+        self._strategies: dict[str, Handle | None] = {}
+        self._since_snapshot = 0
+
+    def on_started(self) -> None:
+        lookup = self.ctx.lookup
+        self._signer = lookup(self.peers.signer)
+        self._execution = lookup(self.peers.execution)
+        self._sinks = tuple(lookup(p) for p in self.peers.event_sinks)
+        started = time.perf_counter()
+        journal = Journal.open(self.settings.journal_dir, fence=self.fence,
+                               durability=self.settings.durability, clock=self.clock,
+                               timers=self.timers)
+        self.journal = journal
+        recovery = journal.recover()
+        core = OrderTrackerCore(self.settings.tracker, journal)
+        replayed = core.restore(recovery.snapshot, (payload for _, payload in recovery.records))
+        self.core = core
+        log.info("%s: recovered %d orders (%d journal records replayed, %d torn bytes dropped) "
+                 "in %.1f ms", self.child_id, len(core.orders), replayed,
+                 recovery.truncated_bytes, (time.perf_counter() - started) * 1e3)
+        now = self.clock.time_ns()
+        self._route(core.handle(TrackerRecovered(ts_init=now), now))
+        self._schedule_tick()
+
+    def handle(self, message: object) -> object:
+        core = self.core
+        assert core is not None
+        if isinstance(message, GetOrder):
+            return core.get(message.client_order_id)
+        if isinstance(message, GetOpenOrders):
+            return core.open_orders(message.trading_pair, message.strategy_id)
+        if isinstance(message, GetOrderFills):
+            return core.fills(message.client_order_id)
+        if isinstance(message, TrackerTick):
+            self._schedule_tick()
+        now = self.clock.time_ns()
+        before = core.journaled
+        self._route(core.handle(message, now))
+        self._since_snapshot += core.journaled - before
+        if self._since_snapshot >= self.settings.snapshot_every:
+            self._snapshot()
+        return None
+
+    def on_stopping(self) -> None:
+        journal = self.journal
+        if journal is None:
+            return
+        try:
+            if self.core is not None and self.fence.is_current:
+                self._snapshot()
+        finally:
+            journal.close()
+            self.journal = None
+
+    # --- internals ---------------------------------------------------------------------------
+    def _schedule_tick(self) -> None:
+        fence, handle, clock = self.fence, self.self_handle, self.clock
+
+        def tick() -> None:
+            # A replaced incarnation's timer must not start a second tick chain.
+            if fence.is_current:
+                handle.tell(TrackerTick(ts_init=clock.time_ns()))
+
+        self.timers.call_later(self.settings.tick_s, tick)
+
+    def _snapshot(self) -> None:
+        journal, core = self.journal, self.core
+        assert journal is not None
+        assert core is not None
+        journal.sync()
+        journal.write_snapshot(core.snapshot(), journal.last_seq)
+        journal.compact()
+        self._since_snapshot = 0
+
+    def _strategy(self, strategy_id: str) -> Handle | None:
+        if strategy_id not in self._strategies:
+            path = self.peers.strategy_path(strategy_id) if strategy_id else None
+            self._strategies[strategy_id] = None if path is None else self.ctx.lookup(path)
+        return self._strategies[strategy_id]
+
+    def _route(self, out: Outcome) -> None:
+        for event in out.events:
+            for sink in self._sinks:
+                sink.tell(event)
+            if isinstance(event, OrderEvent):
+                owner = self._strategy(event.strategy_id)
+                if owner is not None:
+                    owner.tell(event)
+        signer, execution = self._signer, self._execution
+        assert signer is not None
+        assert execution is not None
+        for message in out.outbox:
+            if isinstance(message, SignOrders | SignCancels | SignModifies):
+                signer.tell(message)
+            elif isinstance(message, ReconcileRequested):
+                execution.tell(message)
+            elif isinstance(message, CommandRejected | FillUnmatched):
+                for sink in self._sinks:
+                    sink.tell(message)
+                if isinstance(message, CommandRejected):
+                    owner = self._strategy(message.strategy_id)
+                    if owner is not None:
+                        owner.tell(message)
+            else:
+                raise TypeError(f"no route for {type(message).__name__}")
