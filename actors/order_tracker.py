@@ -57,8 +57,9 @@ class OrderTrackerSettings:
     tracker: TrackerConfig = attrs.field(factory=TrackerConfig)
     durability: Durability = Durability.PAGE_CACHE
     tick_s: float = 0.25
-    snapshot_every: int = 20_000
-    """Write a snapshot (and compact the journal) after this many journaled inputs."""
+    snapshot_every: int = 3_000
+    """Write a snapshot (and compact the journal) after this many journaled inputs; bounds the
+    replay after a crash (scripts/bench tracker: 10k open orders + 3k records < 0.1 s)."""
 
 
 @attrs.frozen(kw_only=True)

@@ -53,13 +53,14 @@ def _identity(value: Any) -> Any:
 
 
 class _ClassCodec:
-    __slots__ = ("cls", "decoders", "encoders", "tag")
+    __slots__ = ("cls", "decoders", "encoders", "fast_decode", "tag")
 
     def __init__(self, cls: type, tag: str) -> None:
         self.cls = cls
         self.tag = tag
         self.encoders: tuple[tuple[str, Encoder | None], ...] = ()
         self.decoders: dict[str, Decoder | None] = {}
+        self.fast_decode: Callable[[dict[str, Any]], Any] | None = None
 
 
 _BY_TAG: dict[str, _ClassCodec] = {}
@@ -216,12 +217,56 @@ def _decode_nested(value: Any) -> Any:
     return _decode_tagged(value[0], value[1])
 
 
+class _MismatchError(Exception):
+    """The fast decoder met something unusual; the generic path decides (and explains)."""
+
+
+def _compile_fast_decode(codec: _ClassCodec) -> Callable[[dict[str, Any]], Any]:
+    """A decoder specialised for one class: every field read once, no per-field dispatch.
+
+    It only handles the complete, well-typed case; anything else (missing or unknown fields,
+    wrong types, values the class refuses) raises `_MismatchError` and the generic decoder reports
+    precisely what is wrong.
+    """
+    names = list(codec.decoders)
+    namespace: dict[str, Any] = {"Cls": codec.cls, "Mismatch": _MismatchError}
+    lines = ["def fast(f):", f"    if len(f) != {len(names)}:", "        raise Mismatch"]
+    args = []
+    for i, name in enumerate(names):
+        dec = codec.decoders[name]
+        lines.append(f"    v{i} = f[{name!r}]")
+        if dec is not None:
+            namespace[f"d{i}"] = dec
+            lines.append(f"    v{i} = d{i}(v{i})")
+        args.append(f"{name}=v{i}")
+    lines.append(f"    return Cls({', '.join(args)})")
+    source = "\n".join(lines) + "\n"
+    exec(compile(source, f"<codec {codec.tag}>", "exec"), namespace)  # noqa: S102
+    fast: Callable[[dict[str, Any]], Any] = namespace["fast"]
+
+    def guarded(fields: dict[str, Any]) -> Any:
+        try:
+            return fast(fields)
+        except (_MismatchError, KeyError, TypeError, ValueError):
+            return _MISMATCH
+
+    return guarded
+
+
+_MISMATCH = object()
+
+
 def _decode_tagged(tag: Any, fields: Any) -> Any:
     codec = _BY_TAG.get(tag) if isinstance(tag, str) else None
     if codec is None:
         raise CodecError(f"unknown message tag {str(tag)[:64]!r}")
     if not isinstance(fields, dict):
         raise CodecError(f"{codec.tag}: fields must be a map")
+    fast = codec.fast_decode
+    if fast is not None:
+        result = fast(fields)
+        if result is not _MISMATCH:
+            return result
     decoders = codec.decoders
     kwargs: dict[str, Any] = {}
     for name, raw in fields.items():
@@ -257,6 +302,7 @@ def _register_all() -> None:
             encoders.append((field.name, enc))
             codec.decoders[field.name] = dec
         codec.encoders = tuple(encoders)
+        codec.fast_decode = _compile_fast_decode(codec)
 
 
 _register_all()

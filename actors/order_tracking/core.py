@@ -112,7 +112,7 @@ class OrderTrackerCore:
         handler = _HANDLERS.get(type(message))
         if handler is None:
             raise TypeError(f"the order tracker does not handle {type(message).__name__}")
-        stage = Stage(self)
+        stage = Stage(self, replay)
         handler(self, stage, message, now_ns)
         self._match_unmatched(stage, now_ns)
         if stage.changed:

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import attrs
 
 from actors.order_tracking.lifecycle import Trigger, transition
-from actors.order_tracking.records import OrderRecord, make_event
+from actors.order_tracking.records import OrderRecord, evolve_record, make_event
 from messages import orders
 from messages.enums import OrderState
 from messages.ids import ClientOrderId, ExchangeOrderId
@@ -64,11 +64,13 @@ class Stage:
 
     __slots__ = (
         "changed", "core", "events", "fill_keys_forgotten", "last_fill_ms", "oids", "orders",
-        "outbox", "removed", "sequence", "unmatched_add", "unmatched_remove",
+        "outbox", "removed", "replay", "sequence", "unmatched_add", "unmatched_remove",
     )
 
-    def __init__(self, core: OrderTrackerCore) -> None:
+    def __init__(self, core: OrderTrackerCore, replay: bool = False) -> None:
         self.core = core
+        self.replay = replay
+        """Replaying the journal: events only advance the sequence (they are never published)."""
         self.orders: dict[ClientOrderId, OrderRecord] = {}
         self.removed: set[ClientOrderId] = set()
         self.oids: dict[ExchangeOrderId, ClientOrderId] = {}
@@ -118,14 +120,16 @@ class Stage:
         now: int,
         ts_event: int | None,
         **extra: Any,
-    ) -> orders.OrderEvent:
+    ) -> orders.OrderEvent | None:
         self.sequence += 1
+        self.changed = True
+        if self.replay:
+            return None
         event = make_event(
             event_cls, record, sequence=self.sequence, ts_event=ts_event or now, ts_init=now,
             **extra,
         )
         self.events.append(event)
-        self.changed = True
         return event
 
     def send(self, message: object) -> None:
@@ -161,7 +165,7 @@ class Stage:
             fields["pending_modify"] = None
         if target is not OrderState.PENDING_CANCEL and record.state is OrderState.PENDING_CANCEL:
             fields.setdefault("before_cancel", None)
-        new = attrs.evolve(record, **fields)
+        new: OrderRecord = evolve_record(record, fields)
         self.put(new)
         self.emit(event_cls, new, now, ts_event, **(extra or {}))
         return new
@@ -174,14 +178,16 @@ class Stage:
         if result is None:
             raise ValueError(f"{trigger} does not start an order")
         target, event_cls = result
-        new = attrs.evolve(record, state=changes.pop("state", target), **changes)
+        changes.setdefault("state", target)
+        new: OrderRecord = evolve_record(record, changes)
         self.put(new)
         self.emit(event_cls, new, now, None)
         return new
 
     def update(self, record: OrderRecord, now: int, **changes: Any) -> OrderRecord:
         """Change bookkeeping fields without a lifecycle transition (no event)."""
-        new = attrs.evolve(record, updated_ns=now, **changes)
+        changes["updated_ns"] = now
+        new: OrderRecord = evolve_record(record, changes)
         self.put(new)
         return new
 
