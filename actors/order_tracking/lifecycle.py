@@ -85,8 +85,11 @@ _ROWS: list[tuple[OrderState | None, Trigger, Target, type[orders.OrderEvent]]] 
 ]
 for _state in (S.PENDING_CREATE, S.SUBMITTED, S.UNKNOWN):
     _ROWS.append((_state, Trigger.ACCEPT, S.OPEN, orders.OrderAccepted))
-    _ROWS.append((_state, Trigger.REJECT, S.FAILED, orders.OrderFailed))
     _ROWS.append((_state, Trigger.NEVER_PLACED, S.FAILED, orders.OrderFailed))
+for _state in (S.PENDING_CREATE, S.SUBMITTED, S.UNKNOWN, S.OPEN, S.PENDING_CANCEL):
+    # The venue's rejection is final even after an ack (it is no longer live); an order with
+    # fills is never failed — that contradiction is reported as an anomaly instead.
+    _ROWS.append((_state, Trigger.REJECT, S.FAILED, orders.OrderFailed))
 for _state in (S.PENDING_CREATE, S.SUBMITTED, S.OPEN, S.PARTIALLY_FILLED, S.UNKNOWN):
     _ROWS.append((_state, Trigger.FILL, S.PARTIALLY_FILLED, orders.OrderFilled))
 for _state in _NOT_TERMINAL:
