@@ -1,0 +1,211 @@
+"""Every fault the simulator injects, shown to happen over real sockets."""
+
+from __future__ import annotations
+
+import concurrent.futures
+import time
+from collections.abc import Iterator
+from decimal import Decimal
+
+import pytest
+from hyperliquid.info import Info
+from hyperliquid.utils.error import ClientError, ServerError
+
+from supervision.clock import ManualClock
+from tests.helpers import eventually
+from venues.hyperliquid.signing import L1Signer
+from venues.simulator import (
+    DEMO_ADDRESS,
+    DEMO_PRIVATE_KEY,
+    FlowConfig,
+    RunningSimulator,
+    SimulatorConfig,
+    start_simulator,
+)
+from venues.simulator.core import SimulatorCore
+from venues.simulator.model import OrderRequest
+from venues.simulator.testing import HttpClient, WsClient, signed_body
+
+TIMEOUT = 5.0
+MAKER = "0x" + "ee" * 20
+
+
+@pytest.fixture
+def sim() -> Iterator[RunningSimulator]:
+    config = SimulatorConfig(flow=FlowConfig(enabled=False))
+    with start_simulator(config, clock=ManualClock(start_ns=time.time_ns())) as s:
+        s.fund(MAKER, 10**7)
+        yield s
+
+
+def bid_at(sim: RunningSimulator, px: int) -> None:
+    """A maker bid at ``px``: one l2Book change on ETH."""
+
+    def place(core: SimulatorCore) -> None:
+        core.engine.place(MAKER, OrderRequest(asset=1, is_buy=True, px=Decimal(px), sz=Decimal(1)))
+        core.after_change()
+
+    sim.call(place)
+
+
+def top_bid(frame: dict[str, object]) -> str:
+    data = frame["data"]
+    assert isinstance(data, dict)
+    return str(data["levels"][0][0]["px"])
+
+
+@pytest.fixture
+def book_client(sim: RunningSimulator) -> Iterator[WsClient]:
+    bid_at(sim, 2000)
+    client = WsClient(sim.ws_url, timeout=TIMEOUT)
+    client.subscribe({"type": "l2Book", "coin": "ETH"})
+    assert top_bid(client.recv_channel("l2Book")) == "2000.0"
+    yield client
+    client.close()
+
+
+def test_drop_every_ws_connection(sim: RunningSimulator) -> None:
+    clients = [WsClient(sim.ws_url, timeout=TIMEOUT) for _ in range(3)]
+    eventually(lambda: sim.ws_connection_count() == 3, timeout=TIMEOUT)
+    assert sim.drop_ws_connections() == 3
+    for client in clients:
+        with pytest.raises((ConnectionError, OSError)):
+            client.recv()
+        client.close()
+    eventually(lambda: sim.ws_connection_count() == 0, timeout=TIMEOUT)
+    again = WsClient(sim.ws_url, timeout=TIMEOUT)  # reconnecting works
+    http = HttpClient(sim.base_url, timeout=TIMEOUT)
+    try:
+        assert http.post("/_control/drop_ws", {}) == (200, {"ok": True, "dropped": 1})
+        with pytest.raises((ConnectionError, OSError)):
+            again.recv()
+    finally:
+        again.close()
+        http.close()
+
+
+def test_delay_responses(sim: RunningSimulator) -> None:
+    http = HttpClient(sim.base_url, timeout=TIMEOUT)
+    try:
+        sim.set_faults(delay_s=0.3)
+        started = time.monotonic()
+        assert http.post("/info", {"type": "allMids"})[0] == 200
+        assert time.monotonic() - started >= 0.3
+        sim.clear_faults()
+        assert http.post("/info", {"type": "allMids"})[0] == 200
+    finally:
+        http.close()
+
+
+def test_drop_duplicate_and_reorder_ws_messages(
+    sim: RunningSimulator, book_client: WsClient
+) -> None:
+    sim.set_faults(ws_drop_next=1)
+    bid_at(sim, 2001)
+    bid_at(sim, 2002)
+    assert top_bid(book_client.recv_channel("l2Book")) == "2002.0"  # 2001 was dropped
+
+    sim.set_faults(ws_duplicate_next=1)
+    bid_at(sim, 2003)
+    bid_at(sim, 2004)
+    got = [top_bid(book_client.recv_channel("l2Book")) for _ in range(3)]
+    assert got == ["2003.0", "2003.0", "2004.0"]
+
+    sim.set_faults(ws_reorder_next=1)
+    bid_at(sim, 2005)
+    bid_at(sim, 2006)
+    got = [top_bid(book_client.recv_channel("l2Book")) for _ in range(2)]
+    assert got == ["2006.0", "2005.0"]
+    counts = sim.call(lambda core: dict(core.faults.counts))
+    assert counts == {"http_errors": 0, "ws_dropped": 1, "ws_duplicated": 1, "ws_reordered": 1}
+
+
+def test_http_429_then_5xx_for_the_next_requests(sim: RunningSimulator) -> None:
+    info = Info(sim.base_url, skip_ws=True, timeout=TIMEOUT)
+    sim.set_faults(http_error_status=429, http_error_count=2)
+    for _ in range(2):
+        with pytest.raises(ClientError) as client_error:
+            info.all_mids()
+        assert client_error.value.status_code == 429
+    assert info.all_mids()["ETH"] == "3500.0"
+    http = HttpClient(sim.base_url, timeout=TIMEOUT)
+    try:
+        assert http.post("/_control/faults", {"http_error_status": 503,
+                                              "http_error_count": 1})[0] == 200
+    finally:
+        http.close()
+    with pytest.raises(ServerError) as server_error:
+        info.user_state(DEMO_ADDRESS)
+    assert server_error.value.status_code == 503
+    assert info.user_state(DEMO_ADDRESS)["withdrawable"] == "1000000.0"
+
+
+def test_stall_holds_http_and_ws_until_released(
+    sim: RunningSimulator, book_client: WsClient
+) -> None:
+    http = HttpClient(sim.base_url, timeout=TIMEOUT)
+    try:
+        sim.stall()
+        with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+            pending = pool.submit(http.post, "/info", {"type": "allMids"})
+            with pytest.raises(concurrent.futures.TimeoutError):
+                pending.result(timeout=0.3)
+            bid_at(sim, 2010)  # queued for the WebSocket, not sent while stalled
+            sim.unstall()
+            assert pending.result(timeout=TIMEOUT)[0] == 200
+        assert top_bid(book_client.recv_channel("l2Book")) == "2010.0"
+        sim.stall(seconds=0.2)  # a stall with a duration ends by itself
+        assert http.post("/info", {"type": "allMids"})[0] == 200
+    finally:
+        http.close()
+
+
+def test_restart_keeps_state(sim: RunningSimulator, book_client: WsClient) -> None:
+    signer = L1Signer(DEMO_PRIVATE_KEY, is_mainnet=False)
+    nonce = sim.call(lambda core: core.engine.now_ms())
+    action = {"type": "order", "orders": [{"a": 1, "b": True, "p": "1900", "s": "0.1",
+                                           "r": False, "t": {"limit": {"tif": "Gtc"}}}],
+              "grouping": "na"}
+    http = HttpClient(sim.base_url, timeout=TIMEOUT)
+    try:
+        _, placed = http.post("/exchange", signed_body(signer, action, nonce))
+        oid = placed["response"]["data"]["statuses"][0]["resting"]["oid"]
+    finally:
+        http.close()
+    book_client.recv_channel("l2Book")  # the book update of that order
+    port = sim.port
+    sim.restart(downtime_s=0.1)
+    with pytest.raises((ConnectionError, OSError)):
+        book_client.recv()
+    assert sim.port == port
+    http = HttpClient(sim.base_url, timeout=TIMEOUT)
+    try:
+        _, orders = http.post("/info", {"type": "openOrders", "user": DEMO_ADDRESS})
+        assert [o["oid"] for o in orders] == [oid]
+        _, again = http.post("/exchange", signed_body(signer, action, nonce))
+        assert again == {"status": "err", "response": f"Invalid nonce: duplicate nonce {nonce}"}
+        watcher = WsClient(sim.ws_url, timeout=TIMEOUT)
+        # A restart requested over the control endpoint answers first, then restarts.
+        assert http.post("/_control/restart", {"downtime_s": 0.0}) == (200, {"ok": True})
+        with pytest.raises((ConnectionError, OSError)):
+            watcher.recv()
+        watcher.close()
+    finally:
+        http.close()
+
+    def answers() -> bool:
+        client = HttpClient(sim.base_url, timeout=TIMEOUT)
+        try:
+            return client.post("/info", {"type": "allMids"})[0] == 200
+        except OSError:
+            return False
+        finally:
+            client.close()
+
+    eventually(answers, timeout=TIMEOUT)
+    fresh = WsClient(sim.ws_url, timeout=TIMEOUT)
+    try:
+        fresh.subscribe({"type": "l2Book", "coin": "ETH"})
+        assert top_bid(fresh.recv_channel("l2Book")) == "2000.0"
+    finally:
+        fresh.close()

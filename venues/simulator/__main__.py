@@ -1,0 +1,5 @@
+import sys
+
+from venues.simulator.cli import main
+
+sys.exit(main())

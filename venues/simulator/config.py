@@ -1,0 +1,173 @@
+"""Simulator configuration: coins, funded accounts, fees, synthetic flow, network flag.
+
+Everything has a default, so ``SimulatorConfig()`` is a working exchange: four coins with
+mainnet-like size decimals, the public demo account funded, mainnet tier-0 fees and a gentle
+synthetic market. ``load_config(path)`` reads the same fields from TOML (see docs/simulator.md).
+"""
+
+from __future__ import annotations
+
+import tomllib
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Any
+
+import attrs
+
+from venues.hyperliquid.keys import SecretKey, keccak256
+from venues.hyperliquid.wire import check_address
+
+# A PUBLIC THROWAWAY key: anyone can derive it from the seed string. It exists so the simulator
+# and the runtime work out of the box offline. Never fund it on a real network.
+DEMO_PRIVATE_KEY = "0x" + keccak256(b"perpetuum-demo-key").hex()
+DEMO_ADDRESS = SecretKey(DEMO_PRIVATE_KEY).address
+DEMO_USDC = Decimal(1_000_000)
+
+
+def _decimal(value: Any) -> Decimal:
+    if isinstance(value, Decimal):
+        return value
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        raise ValueError(f"expected a number, got {value!r}")
+    try:
+        out = Decimal(str(value))
+    except InvalidOperation:
+        raise ValueError(f"expected a number, got {value!r}") from None
+    if not out.is_finite():
+        raise ValueError(f"expected a finite number, got {value!r}")
+    return out
+
+
+@attrs.frozen(kw_only=True)
+class CoinSpec:
+    """One perpetual: its asset id is its position in ``SimulatorConfig.coins``."""
+
+    name: str
+    sz_decimals: int
+    max_leverage: int
+    mid: Decimal = attrs.field(converter=_decimal)
+
+    def __attrs_post_init__(self) -> None:
+        if not self.name or not 0 <= self.sz_decimals <= 6:
+            raise ValueError(f"bad coin {self.name!r}: szDecimals must be in 0..6")
+        if self.max_leverage < 1 or self.mid <= 0:
+            raise ValueError(f"bad coin {self.name!r}: maxLeverage >= 1 and mid > 0 required")
+
+
+DEFAULT_COINS = (
+    CoinSpec(name="BTC", sz_decimals=5, max_leverage=40, mid=Decimal(100000)),
+    CoinSpec(name="ETH", sz_decimals=4, max_leverage=25, mid=Decimal(3500)),
+    CoinSpec(name="SOL", sz_decimals=2, max_leverage=20, mid=Decimal(150)),
+    CoinSpec(name="HYPE", sz_decimals=2, max_leverage=10, mid=Decimal(30)),
+)
+
+
+@attrs.frozen(kw_only=True)
+class FeeSchedule:
+    maker: Decimal = attrs.field(default=Decimal("0.00015"), converter=_decimal)
+    taker: Decimal = attrs.field(default=Decimal("0.00045"), converter=_decimal)
+
+
+@attrs.frozen(kw_only=True)
+class FlowConfig:
+    """Synthetic participants: a random-walk mid, makers quoting ``levels`` per side, takers."""
+
+    enabled: bool = True
+    steps_per_second: float = 2.0
+    levels: int = 10
+    taker_probability: float = 0.3
+    # Largest mid move per step, in ticks.
+    max_move_ticks: int = 3
+
+    def __attrs_post_init__(self) -> None:
+        if self.steps_per_second <= 0 or self.levels < 1 or not 0 <= self.taker_probability <= 1:
+            raise ValueError("flow: steps_per_second > 0, levels >= 1, taker_probability in [0,1]")
+
+
+@attrs.frozen(kw_only=True)
+class AccountSpec:
+    """A funded account. ``master`` makes it a sub-account the master may trade through
+    ``vaultAddress``."""
+
+    address: str = attrs.field(converter=check_address)
+    usdc: Decimal = attrs.field(converter=_decimal)
+    master: str | None = attrs.field(
+        default=None, converter=attrs.converters.optional(check_address)
+    )
+
+
+@attrs.frozen(kw_only=True)
+class SimulatorConfig:
+    coins: tuple[CoinSpec, ...] = DEFAULT_COINS
+    accounts: tuple[AccountSpec, ...] = (AccountSpec(address=DEMO_ADDRESS, usdc=DEMO_USDC),)
+    fees: FeeSchedule = FeeSchedule()
+    flow: FlowConfig = FlowConfig()
+    seed: int = 1
+    # False = expect testnet signatures (source "b", hyperliquidChain "Testnet"), like the
+    # official SDK does for any base URL that is not mainnet's.
+    is_mainnet: bool = False
+    host: str = "127.0.0.1"
+    port: int = 0
+    idle_timeout_s: float = 60.0
+    # The venue's per-address budget (10 000 + 1 per USDC traded). Off by default so long
+    # offline sessions and benchmarks are not throttled; turn on to test throttling.
+    enforce_address_rate_limit: bool = False
+    # BENCHMARK ONLY: skip signature recovery and attribute every action to
+    # ``unverified_signer``. Never use it to test a client's signing.
+    verify_signatures: bool = True
+    unverified_signer: str = DEMO_ADDRESS
+
+    def __attrs_post_init__(self) -> None:
+        names = [c.name for c in self.coins]
+        if not names or len(set(names)) != len(names):
+            raise ValueError("coins must be non-empty with unique names")
+        if self.idle_timeout_s <= 0:
+            raise ValueError("idle_timeout_s must be > 0")
+
+    def with_funding(self, address: str, usdc: Decimal) -> SimulatorConfig:
+        """A copy with ``usdc`` more on ``address`` (added to an existing entry)."""
+        address = check_address(address)
+        accounts = list(self.accounts)
+        for i, spec in enumerate(accounts):
+            if spec.address == address:
+                accounts[i] = attrs.evolve(spec, usdc=spec.usdc + usdc)
+                break
+        else:
+            accounts.append(AccountSpec(address=address, usdc=usdc))
+        return attrs.evolve(self, accounts=tuple(accounts))
+
+
+_TOP_KEYS = {
+    "coins", "accounts", "fees", "flow", "seed", "is_mainnet", "host", "port",
+    "idle_timeout_s", "enforce_address_rate_limit",
+}
+
+
+def config_from_dict(data: dict[str, Any], base: SimulatorConfig | None = None) -> SimulatorConfig:
+    """Build a config from parsed TOML; unknown keys are an error (typos must not pass)."""
+    base = base or SimulatorConfig()
+    unknown = set(data) - _TOP_KEYS
+    if unknown:
+        raise ValueError(f"unknown simulator config keys: {sorted(unknown)}")
+    changes: dict[str, Any] = {}
+    try:
+        if "coins" in data:
+            changes["coins"] = tuple(CoinSpec(**c) for c in data["coins"])
+        if "accounts" in data:
+            changes["accounts"] = tuple(AccountSpec(**a) for a in data["accounts"])
+        if "fees" in data:
+            changes["fees"] = FeeSchedule(**data["fees"])
+        if "flow" in data:
+            changes["flow"] = FlowConfig(**data["flow"])
+    except TypeError as exc:
+        raise ValueError(f"bad simulator config: {exc}") from None
+    for key in ("seed", "is_mainnet", "host", "port", "idle_timeout_s",
+                "enforce_address_rate_limit"):
+        if key in data:
+            changes[key] = data[key]
+    return attrs.evolve(base, **changes)
+
+
+def load_config(path: str | Path, base: SimulatorConfig | None = None) -> SimulatorConfig:
+    with open(path, "rb") as fh:
+        return config_from_dict(tomllib.load(fh), base)

@@ -1,0 +1,266 @@
+"""WebSocket protocol logic: subscriptions, fan-out of engine events, ``post`` and ping.
+
+Transport-free: a connection is an id plus an `Outbox` that accepts text frames. The server
+shell feeds received frames to `on_text` and engine events to `publish`.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from collections.abc import Callable
+from typing import Any, Protocol
+
+import orjson
+
+from venues.simulator import render
+from venues.simulator.actions import DESERIALIZE_TEXT, DeserializeError, address
+from venues.simulator.engine import Engine
+from venues.simulator.info_service import aggregate_by_time
+from venues.simulator.model import (
+    BookChanged,
+    Event,
+    Fill,
+    FillsHappened,
+    OrderUpdated,
+    SystemCanceled,
+    TradePrinted,
+)
+
+log = logging.getLogger(__name__)
+
+CONNECTED_TEXT = "Websocket connection established."
+Key = tuple[Any, ...]
+Handler = Callable[[Any], Any]
+
+
+class Outbox(Protocol):
+    def send(self, text: str) -> None: ...
+
+
+def frame(channel: str, data: Any) -> str:
+    return orjson.dumps({"channel": channel, "data": data}).decode()
+
+
+class WsHub:
+    def __init__(self, engine: Engine, info: Handler, exchange: Handler) -> None:
+        self._engine = engine
+        self._info = info
+        self._exchange = exchange
+        self._outboxes: dict[int, Outbox] = {}
+        self._subs: dict[int, dict[Key, dict[str, Any]]] = {}
+        self._index: dict[Key, set[int]] = defaultdict(set)
+        self._last_bbo: dict[str, str] = {}
+        self._last_mids: str = ""
+
+    # --- connections -------------------------------------------------------------------------
+
+    def connect(self, conn_id: int, outbox: Outbox) -> None:
+        self._outboxes[conn_id] = outbox
+        self._subs[conn_id] = {}
+
+    def disconnect(self, conn_id: int) -> None:
+        self._outboxes.pop(conn_id, None)
+        for key in self._subs.pop(conn_id, {}):
+            self._index[key].discard(conn_id)
+
+    def connections(self) -> list[int]:
+        return list(self._outboxes)
+
+    def subscriber_count(self, key: Key) -> int:
+        return len(self._index.get(key, ()))
+
+    def _send(self, conn_id: int, text: str) -> None:
+        outbox = self._outboxes.get(conn_id)
+        if outbox is not None:
+            outbox.send(text)
+
+    def _fan_out(self, key: Key, text: str) -> None:
+        for conn_id in list(self._index.get(key, ())):
+            self._send(conn_id, text)
+
+    # --- inbound -----------------------------------------------------------------------------
+
+    def on_text(self, conn_id: int, text: str) -> None:
+        try:
+            msg = orjson.loads(text)
+        except orjson.JSONDecodeError:
+            self._send(conn_id, frame("error", f"Invalid JSON: {text[:100]}"))
+            return
+        method = msg.get("method") if isinstance(msg, dict) else None
+        if method == "ping":
+            self._send(conn_id, '{"channel":"pong"}')
+        elif method in ("subscribe", "unsubscribe"):
+            self._subscription(conn_id, method, msg.get("subscription"))
+        elif method == "post":
+            self._post(conn_id, msg)
+        else:
+            self._send(conn_id, frame("error", f"Unknown method: {text[:100]}"))
+
+    def _key(self, sub: Any) -> Key | None:
+        if not isinstance(sub, dict) or not isinstance(sub.get("type"), str):
+            return None
+        kind = sub["type"]
+        coin = sub.get("coin")
+        try:
+            if kind in ("l2Book", "trades", "bbo"):
+                if coin not in self._engine.books:
+                    return None
+                if kind == "l2Book":
+                    n_sig, mantissa = sub.get("nSigFigs"), sub.get("mantissa")
+                    if n_sig not in (None, 2, 3, 4, 5) or mantissa not in (None, 1, 2, 5):
+                        return None
+                    return (kind, coin, n_sig, mantissa if n_sig == 5 else None)
+                return (kind, coin)
+            if kind == "allMids":
+                return (kind,) if not sub.get("dex") else None
+            if kind in ("orderUpdates", "userEvents", "user", "notification", "userFills"):
+                user = address(sub.get("user"), "user")
+                if kind == "userFills":
+                    return (kind, user, bool(sub.get("aggregateByTime")))
+                return ("userEvents" if kind == "user" else kind, user)
+        except DeserializeError:
+            return None
+        return None
+
+    def _subscription(self, conn_id: int, method: str, sub: Any) -> None:
+        key = self._key(sub)
+        shown = orjson.dumps(sub).decode()
+        if key is None:
+            self._send(conn_id, frame("error", f"Invalid subscription {shown}"))
+            return
+        subs = self._subs[conn_id]
+        if method == "subscribe":
+            if key in subs:
+                self._send(conn_id, frame("error", f"Already subscribed: {shown}"))
+                return
+            subs[key] = sub
+            self._index[key].add(conn_id)
+        else:
+            if key not in subs:
+                self._send(conn_id, frame("error", f"Already unsubscribed: {shown}"))
+                return
+            del subs[key]
+            self._index[key].discard(conn_id)
+        self._send(conn_id, frame("subscriptionResponse", {"method": method, "subscription": sub}))
+        if method == "subscribe":
+            self._snapshot(conn_id, key)
+
+    def _snapshot(self, conn_id: int, key: Key) -> None:
+        """What a new subscriber receives at once (documented in docs/simulator.md)."""
+        engine = self._engine
+        kind = key[0]
+        if kind == "l2Book":
+            self._send(conn_id, frame("l2Book", render.l2_book(engine, key[1], key[2], key[3])))
+        elif kind == "bbo":
+            self._send(conn_id, frame("bbo", self._bbo(key[1], render.bbo_levels(engine, key[1]))))
+        elif kind == "allMids":
+            # Every engine change is published at once, so this is also what every other
+            # subscriber last received.
+            self._last_mids = frame("allMids", {"mids": self._mids()})
+            self._send(conn_id, self._last_mids)
+        elif kind == "userFills":
+            fills = engine.reg.fills(key[1])[-2000:]
+            self._send(conn_id, frame("userFills", self._user_fills(key, fills, snapshot=True)))
+
+    def _post(self, conn_id: int, msg: dict[str, Any]) -> None:
+        post_id = msg.get("id")
+        request = msg.get("request")
+        if not isinstance(post_id, int) or not isinstance(request, dict):
+            self._send(conn_id, frame("error", "Invalid post request: needs an integer id"))
+            return
+        kind, payload = request.get("type"), request.get("payload")
+        try:
+            if kind == "info":
+                data = self._info(payload)
+                info_type = payload.get("type") if isinstance(payload, dict) else None
+                response = {"type": "info", "payload": {"type": info_type, "data": data}}
+            elif kind == "action":
+                response = {"type": "action", "payload": self._exchange(payload)}
+            else:
+                response = {"type": "error", "payload": f"Unknown post type {str(kind)[:40]}"}
+        except DeserializeError as exc:
+            response = {"type": "error", "payload": f"422 Unprocessable Entity: {exc}"}
+        self._send(conn_id, frame("post", {"id": post_id, "response": response}))
+
+    # --- outbound ----------------------------------------------------------------------------
+
+    def _mids(self) -> dict[str, str]:
+        return {c.name: render.px(self._engine.mark(c.name)) for c in self._engine.coins}
+
+    def _user_fills(self, key: Key, fills: list[Fill], *, snapshot: bool) -> dict[str, Any]:
+        if key[2]:
+            fills = aggregate_by_time(fills)
+        data: dict[str, Any] = {"user": key[1], "fills": [render.fill(f) for f in fills]}
+        if snapshot:
+            data = {"isSnapshot": True, **data}
+        return data
+
+    def _wanted(self, key: Key) -> bool:
+        return bool(self._index.get(key))
+
+    def _bbo(self, coin: str, levels: list[dict[str, Any] | None]) -> dict[str, Any]:
+        return {"coin": coin, "time": self._engine.now_ms(), "bbo": levels}
+
+    def publish(self, events: list[Event]) -> None:
+        if not events or not self._outboxes:
+            return
+        coins: set[str] = set()
+        trades: dict[str, list[TradePrinted]] = defaultdict(list)
+        updates: dict[str, list[OrderUpdated]] = defaultdict(list)
+        fills: dict[str, list[Fill]] = defaultdict(list)
+        cancels: dict[str, list[SystemCanceled]] = defaultdict(list)
+        for ev in events:
+            if isinstance(ev, BookChanged):
+                coins.add(ev.coin)
+            elif isinstance(ev, TradePrinted):
+                coins.add(ev.coin)
+                trades[ev.coin].append(ev)
+            elif isinstance(ev, OrderUpdated):
+                updates[ev.user].append(ev)
+            elif isinstance(ev, FillsHappened):
+                fills[ev.user].extend(ev.fills)
+            else:
+                cancels[ev.user].append(ev)
+        for coin in sorted(coins):
+            self._publish_book(coin)
+            if trades.get(coin) and self._wanted(("trades", coin)):
+                data = [render.trade(t) for t in trades[coin]]
+                self._fan_out(("trades", coin), frame("trades", data))
+        if coins and self._wanted(("allMids",)):
+            mids = frame("allMids", {"mids": self._mids()})
+            if mids != self._last_mids:
+                self._last_mids = mids
+                self._fan_out(("allMids",), mids)
+        for user, ups in updates.items():
+            if self._wanted(("orderUpdates", user)):
+                data = [render.ws_order(u) for u in ups]
+                self._fan_out(("orderUpdates", user), frame("orderUpdates", data))
+        for user, fs in fills.items():
+            for aggregate in (False, True):
+                key = ("userFills", user, aggregate)
+                if self._wanted(key):
+                    payload = self._user_fills(key, fs, snapshot=False)
+                    self._fan_out(key, frame("userFills", payload))
+            if self._wanted(("userEvents", user)):
+                event = {"fills": [render.fill(f) for f in fs]}
+                self._fan_out(("userEvents", user), frame("user", event))
+        for user, cs in cancels.items():
+            if self._wanted(("userEvents", user)):
+                gone = {"nonUserCancel": [{"coin": c.coin, "oid": c.oid} for c in cs]}
+                self._fan_out(("userEvents", user), frame("user", gone))
+
+    def _publish_book(self, coin: str) -> None:
+        engine = self._engine
+        for key in [k for k in self._index if k[0] == "l2Book" and k[1] == coin]:
+            if self._wanted(key):
+                self._fan_out(key, frame("l2Book", render.l2_book(engine, coin, key[2], key[3])))
+        levels = render.bbo_levels(engine, coin)
+        shown = orjson.dumps(levels).decode()
+        if shown != self._last_bbo.get(coin):
+            self._last_bbo[coin] = shown
+            if self._wanted(("bbo", coin)):
+                self._fan_out(("bbo", coin), frame("bbo", self._bbo(coin, levels)))
+
+
+__all__ = ["CONNECTED_TEXT", "DESERIALIZE_TEXT", "Outbox", "WsHub", "frame"]
