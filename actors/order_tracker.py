@@ -5,10 +5,12 @@ Accepts:
   CancelAll, ModifyOrder; from the venue side (execution, user stream) — SubmitAnswered,
   CancelAnswered, ModifyAnswered, OrderStatusReported, OrderNotFoundReported, FillReported,
   FillsReported, OpenOrdersReported, NonUserCancelReported, ReconcileAll; its own TrackerTick;
-  asks GetOrder / GetOpenOrders / GetOrderFills (answered with TrackedOrder values).
+  asks GetOrder / GetOpenOrders / GetOrderFills (answered with TrackedOrder values);
+  SendOpenOrders (answered by telling the requester an OpenOrdersSnapshot — no blocking ask).
 Emits:
   every order event (one per lifecycle transition, docs/order-lifecycle.md) to the event sinks
-  (publisher…) and to the strategy that owns the order; CommandRejected / FillUnmatched likewise;
+  (publisher…) and to the strategy that owns the order; CommandRejected / FillUnmatched to the
+  diagnostic sinks and the owning strategy;
   SignOrders / SignCancels / SignModifies to the signer; ReconcileRequested to execution.
 Fails:
   an input is journaled before it is applied; a handler that raises leaves state and journal
@@ -36,7 +38,9 @@ from messages.tracking import (
     GetOpenOrders,
     GetOrder,
     GetOrderFills,
+    OpenOrdersSnapshot,
     ReconcileRequested,
+    SendOpenOrders,
     SignCancels,
     SignModifies,
     SignOrders,
@@ -69,6 +73,9 @@ class TrackerPeers:
     signer: str
     execution: str
     event_sinks: tuple[str, ...] = ()
+    """Receive every order event (publisher, monitor…)."""
+    diagnostic_sinks: tuple[str, ...] = ()
+    """Receive CommandRejected and FillUnmatched (besides the owning strategy)."""
     strategy_path: Callable[[str], str | None] = lambda strategy_id: None
 
 
@@ -83,6 +90,7 @@ class OrderTracker(SupervisedActor):
         self._signer: Handle | None = None
         self._execution: Handle | None = None
         self._sinks: tuple[Handle, ...] = ()
+        self._diagnostics: tuple[Handle, ...] = ()
         self._strategies: dict[str, Handle | None] = {}
         self._since_snapshot = 0
 
@@ -91,6 +99,7 @@ class OrderTracker(SupervisedActor):
         self._signer = lookup(self.peers.signer)
         self._execution = lookup(self.peers.execution)
         self._sinks = tuple(lookup(p) for p in self.peers.event_sinks)
+        self._diagnostics = tuple(lookup(p) for p in self.peers.diagnostic_sinks)
         started = time.perf_counter()
         journal = Journal.open(self.settings.journal_dir, fence=self.fence,
                                durability=self.settings.durability, clock=self.clock,
@@ -116,6 +125,11 @@ class OrderTracker(SupervisedActor):
             return core.open_orders(message.trading_pair, message.strategy_id)
         if isinstance(message, GetOrderFills):
             return core.fills(message.client_order_id)
+        if isinstance(message, SendOpenOrders):
+            self.ctx.lookup(message.reply_to).tell(OpenOrdersSnapshot(
+                orders=core.open_orders(strategy_id=message.strategy_id),
+                ts_init=self.clock.time_ns()))
+            return None
         if isinstance(message, TrackerTick):
             self._schedule_tick()
         now = self.clock.time_ns()
@@ -152,6 +166,8 @@ class OrderTracker(SupervisedActor):
         journal, core = self.journal, self.core
         assert journal is not None
         assert core is not None
+        if journal.last_seq == journal.snapshot_seq:
+            return  # nothing journaled since the last snapshot
         journal.sync()
         journal.write_snapshot(core.snapshot(), journal.last_seq)
         journal.compact()
@@ -180,7 +196,7 @@ class OrderTracker(SupervisedActor):
             elif isinstance(message, ReconcileRequested):
                 execution.tell(message)
             elif isinstance(message, CommandRejected | FillUnmatched):
-                for sink in self._sinks:
+                for sink in self._diagnostics:
                     sink.tell(message)
                 if isinstance(message, CommandRejected):
                     owner = self._strategy(message.strategy_id)

@@ -32,6 +32,7 @@ from messages import (
     feed,
     market,
     orders,
+    status,
     supervision,
     tracking,
     venue,
@@ -70,7 +71,7 @@ _BY_CLASS: dict[type, _ClassCodec] = {}
 def _message_classes() -> list[type]:
     found: list[type] = []
     for module in (commands, orders, market, feed, supervision, venue, account, tracking,
-                   execution):
+                   execution, status):
         for value in vars(module).values():
             if (
                 isinstance(value, type)

@@ -103,3 +103,27 @@ class DrainQueue:
     """Timer tick: send requests held back by the request-weight budget."""
 
     ts_init: int
+
+
+@attrs.frozen(kw_only=True)
+class FlushBatch:
+    """The signer's note to itself: everything queued before this is one batch."""
+
+    ts_init: int
+
+
+@attrs.frozen(kw_only=True)
+class Reconnect:
+    """Timer tick: try to (re)open a connection (back-off comes from a supervision policy)."""
+
+    connection: str
+    attempt: int
+    ts_init: int
+
+
+@attrs.frozen(kw_only=True)
+class SendPing:
+    """Timer tick: keep a connection alive before the venue's idle timeout."""
+
+    connection: str
+    ts_init: int

@@ -214,3 +214,18 @@ class ModifyTarget:
 class SignModifies:
     targets: tuple[ModifyTarget, ...]
     ts_init: int
+
+
+@attrs.frozen(kw_only=True)
+class SendOpenOrders:
+    """Ask the tracker, without blocking, to tell ``reply_to`` an `OpenOrdersSnapshot`."""
+
+    strategy_id: str | None
+    reply_to: str
+    """The requester's path in the supervision tree."""
+
+
+@attrs.frozen(kw_only=True)
+class OpenOrdersSnapshot:
+    orders: tuple[TrackedOrder, ...]
+    ts_init: int

@@ -89,6 +89,16 @@ def load_key_file(path: str) -> SecretKey:
         return SecretKey(fh.read())
 
 
+def load_key_env(name: str) -> SecretKey:
+    """A key held (0x-hex) in an environment variable."""
+    import os
+
+    value = os.environ.get(name)
+    if not value:
+        raise InvalidKeyError(f"environment variable {name} is not set or empty")
+    return SecretKey(value)
+
+
 def load_keystore(path: str, password: str) -> SecretKey:
     """An eth-account encrypted JSON keystore."""
     import json

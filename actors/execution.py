@@ -1,0 +1,222 @@
+"""The execution actor: strategy commands in, signed venue requests out, answers back.
+
+Accepts: SubmitOrder, CancelOrder, CancelAll, ModifyOrder (strategies, operators);
+  SignedAction (signer); ReconcileRequested (order tracker); BestBidOffer / BookSnapshot (market
+  stream, for market-order reference prices); SetTradingState; and from its own network threads
+  and timers ResponseReceived, ConnectionStateChanged, RequestExpired, DrainQueue, RenewDeadman,
+  Reconnect, SendPing.
+Emits: normalised SubmitOrder / OrderDenied / cancels / modifies, RequestSent and the venue's
+  answers and query results (SubmitAnswered, CancelAnswered, ModifyAnswered, RequestFailed,
+  OrderStatusReported, OrderNotFoundReported, OpenOrdersReported, FillsReported) to the order
+  tracker; ScheduleCancel to the signer; CommandRejected / RateLimitReported to the event sinks.
+Never blocks: requests are handed to network threads (WS ``post``, HTTP fallback) whose answers
+  come back as messages. The WS channel reconnects with a `supervision.policy.Backoff`.
+Fails: every send is fenced (a replaced incarnation cannot reach the venue). Requests in flight
+  when an incarnation dies get no answer here: the tracker's deadlines turn their orders UNKNOWN
+  and reconciliation decides.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from collections.abc import Callable
+
+import attrs
+import websocket
+
+from actors.executing.core import ExecutionConfig, ExecutionCore, Ports
+from actors.executing.normalize import Normalizer, Quotes, RiskConfig
+from messages.commands import CancelAll, CancelOrder, ModifyOrder, SubmitOrder, SubscribeMarket
+from messages.enums import MarketChannel
+from messages.execution import (
+    ConnectionStateChanged,
+    DrainQueue,
+    Reconnect,
+    RenewDeadman,
+    RequestExpired,
+    ResponseReceived,
+    SendPing,
+    SetTradingState,
+    SignedAction,
+)
+from messages.market import BestBidOffer, BookSnapshot
+from messages.tracking import ReconcileRequested
+from supervision.actor import SupervisedActor
+from supervision.handle import Handle
+from supervision.policy import Backoff
+from supervision.spec import ChildContext
+from venues.hyperliquid.markets import MarketRegistry
+from venues.hyperliquid.payloads import CoinMapper
+from venues.hyperliquid.transport import HttpTransport, WsPostTransport
+
+log = logging.getLogger(__name__)
+POST = "post"
+
+
+@attrs.frozen(kw_only=True)
+class ExecutionSettings:
+    base_url: str
+    config: ExecutionConfig
+    markets: MarketRegistry = attrs.field(repr=False)
+    risk: RiskConfig = attrs.field(factory=RiskConfig)
+    use_ws_post: bool = True
+    http_workers: int = 4
+    ping_interval_s: float = 30.0
+    reconnect: Backoff = attrs.field(factory=lambda: Backoff(min_s=0.5, max_s=15.0))
+    quote_pairs: tuple[str, ...] = ()
+    """Pairs whose best bid/offer execution follows for market-order reference prices."""
+    tracker: str = "order_tracker"
+    signer: str = "signer"
+    market_stream: str | None = "market_stream"
+    event_sinks: tuple[str, ...] = ()
+
+
+def ws_url_of(base_url: str) -> str:
+    """The venue's WS endpoint for a REST base URL (http→ws, https→wss, + /ws)."""
+    return "ws" + base_url.removeprefix("http").rstrip("/") + "/ws"
+
+
+class Execution(SupervisedActor):
+    def __init__(self, ctx: ChildContext, *, settings: ExecutionSettings) -> None:
+        super().__init__(ctx)
+        self.settings = settings
+        self.core: ExecutionCore | None = None
+        self._http: HttpTransport | None = None
+        self._ws: WsPostTransport | None = None
+        self._rng = random.Random()  # noqa: S311 - back-off jitter
+        self._reconnect_scheduled = False
+        self._sinks: tuple[Handle, ...] = ()
+
+    # --- lifecycle -------------------------------------------------------------------------
+    def on_started(self) -> None:
+        s = self.settings
+        lookup = self.ctx.lookup
+        tracker, signer = lookup(s.tracker), lookup(s.signer)
+        self._sinks = tuple(lookup(p) for p in s.event_sinks)
+        me = self.self_handle
+        clock = self.clock
+        self._http = HttpTransport(s.base_url, me.tell, clock.time_ns, check=self.fence.check,
+                                   workers=s.http_workers,
+                                   timeout_s=s.config.request_timeout_s)
+        if s.use_ws_post:
+            # A short connect timeout: on_started must not stall on an unreachable WS endpoint
+            # (HTTP works meanwhile and the channel reconnects in the background).
+            self._ws = WsPostTransport(ws_url_of(s.base_url), me.tell, clock.time_ns,
+                                       check=self.fence.check, timeout_s=3.0,
+                                       name=f"{self.child_id}-post")
+        http, fence, timers = self._http, self.fence, self.timers
+
+        def later(delay_s: float, message: object) -> None:
+            def fire() -> None:
+                if fence.is_current:  # timers of a replaced incarnation stay silent
+                    me.tell(message)
+            timers.call_later(delay_s, fire)
+
+        ports = Ports(
+            tracker=tracker.tell, signer=signer.tell, events=self._emit,
+            http=http.post, ws=self._ws_post, ws_connected=self._ws_up, later=later,
+        )
+        self._later: Callable[[float, object], None] = later
+        normalizer = Normalizer(s.markets, Quotes(), s.risk, clock.time_ns)
+        self.core = ExecutionCore(s.config, normalizer, ports, clock.time_ns, CoinMapper())
+        if self._ws is not None:
+            self._connect_post(attempt=1)
+        self.core.query_rate_limit()
+        self.core.renew_deadman(RenewDeadman(ts_init=clock.time_ns()))
+        if s.market_stream is not None:
+            stream = lookup(s.market_stream)
+            for pair in s.quote_pairs:
+                stream.tell(SubscribeMarket(trading_pair=pair, channels=(MarketChannel.BBO,),
+                                            subscriber_id=self.child_id))
+
+    def on_stopping(self) -> None:
+        core = self.core
+        if core is not None and self.fence.is_current:
+            core.clear_deadman()
+        if self._ws is not None:
+            self._ws.close()
+        if self._http is not None:
+            self._http.close()
+
+    # --- messages ----------------------------------------------------------------------------
+    def handle(self, message: object) -> None:
+        core = self.core
+        assert core is not None
+        if isinstance(message, ResponseReceived):
+            core.response(message)
+        elif isinstance(message, SignedAction):
+            core.signed(message)
+        elif isinstance(message, SubmitOrder):
+            core.submit(message)
+        elif isinstance(message, CancelOrder | CancelAll):
+            core.cancel(message)
+        elif isinstance(message, ModifyOrder):
+            core.modify(message)
+        elif isinstance(message, BestBidOffer | BookSnapshot):
+            core.normalizer.quotes.update(message, self.clock.time_ns())
+        elif isinstance(message, ReconcileRequested):
+            core.reconcile(message)
+        elif isinstance(message, RequestExpired):
+            core.expired(message)
+        elif isinstance(message, DrainQueue):
+            core.drain()
+        elif isinstance(message, RenewDeadman):
+            core.renew_deadman(message)
+        elif isinstance(message, SetTradingState):
+            core.set_trading_state(message)
+        elif isinstance(message, ConnectionStateChanged):
+            core.connection_changed(message)
+            if not message.connected:
+                log.warning("%s: WS post channel lost (%s); using HTTP", self.child_id,
+                            message.reason)
+                self._schedule_reconnect(1)
+        elif isinstance(message, Reconnect):
+            self._reconnect_scheduled = False
+            self._connect_post(message.attempt)
+        elif isinstance(message, SendPing):
+            self._ping()
+        else:
+            raise TypeError(f"execution does not handle {type(message).__name__}")
+
+    # --- the WS post channel -----------------------------------------------------------------
+    def _ws_up(self) -> bool:
+        return self._ws is not None and self._ws.connected
+
+    def _ws_post(self, request_id: int, kind: str, body: bytes) -> bool:
+        return self._ws is not None and self._ws.post(request_id, kind, body)
+
+    def _connect_post(self, attempt: int) -> None:
+        ws = self._ws
+        if ws is None or ws.connected:
+            return
+        try:
+            ws.connect()
+        except (OSError, websocket.WebSocketException) as exc:
+            log.warning("%s: WS post channel unavailable (%s); HTTP until it returns",
+                        self.child_id, exc)
+            self._schedule_reconnect(attempt + 1)
+            return
+        log.info("%s: WS post channel connected", self.child_id)
+        self._later(self.settings.ping_interval_s,
+                    SendPing(connection=POST, ts_init=self.clock.time_ns()))
+
+    def _schedule_reconnect(self, attempt: int) -> None:
+        if self._reconnect_scheduled:
+            return
+        self._reconnect_scheduled = True
+        delay = self.settings.reconnect.delay_s(attempt, self._rng)
+        self._later(delay, Reconnect(connection=POST, attempt=attempt,
+                                     ts_init=self.clock.time_ns()))
+
+    def _ping(self) -> None:
+        ws = self._ws
+        if ws is None or not ws.connected:
+            return
+        if ws.ping():
+            self._later(self.settings.ping_interval_s,
+                        SendPing(connection=POST, ts_init=self.clock.time_ns()))
+
+    def _emit(self, event: object) -> None:
+        for sink in self._sinks:
+            sink.tell(event)

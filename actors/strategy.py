@@ -1,0 +1,231 @@
+"""The strategy base actor: subclass it to write a strategy.
+
+Accepts: BookSnapshot, BestBidOffer, TradeReceived (from the market stream), order events for
+  its own orders and CommandRejected (from the order tracker), OpenOrdersSnapshot, feed events,
+  and its own StrategyTimer.
+Emits: SubmitOrder, CancelOrder, CancelAll, ModifyOrder to execution; SubscribeMarket to the
+  market stream; SendOpenOrders to the tracker at start.
+Override the ``on_*`` hooks; place orders with `buy` / `sell` (they return the client order id
+at once — the outcome arrives later as order events), `cancel`, `cancel_all`, `modify`.
+Client order ids are derived from (run id, strategy id, incarnation, counter), so every id is
+recomputable and a restarted strategy never reuses one.
+Fails: an exception in a hook crashes the incarnation; the supervisor restarts it, and the new
+  incarnation learns its live orders from the tracker (OpenOrdersSnapshot) before trading.
+"""
+
+from __future__ import annotations
+
+import logging
+from decimal import Decimal
+
+import attrs
+
+from messages.commands import CancelAll, CancelOrder, ModifyOrder, SubmitOrder, SubscribeMarket
+from messages.enums import MarketChannel, OrderSide, OrderType, TimeInForce
+from messages.feed import FeedConnected, FeedLost, FeedStale
+from messages.ids import ClientOrderId
+from messages.market import BestBidOffer, BookSnapshot, TradeReceived
+from messages.orders import OrderEvent, OrderFilled
+from messages.tracking import CommandRejected, OpenOrdersSnapshot, SendOpenOrders, TrackedOrder
+from supervision.actor import SupervisedActor
+from supervision.handle import Handle
+from supervision.spec import ChildContext
+
+log = logging.getLogger(__name__)
+
+
+@attrs.frozen(kw_only=True)
+class StrategyTimer:
+    name: str
+    ts_init: int
+
+
+@attrs.frozen(kw_only=True)
+class StrategySettings:
+    strategy_id: str
+    trading_pairs: tuple[str, ...]
+    run_id: str
+    """Differs per runtime run, so cloids of different runs never collide."""
+    channels: tuple[MarketChannel, ...] = (MarketChannel.BOOK, MarketChannel.TRADES,
+                                           MarketChannel.BBO)
+    execution: str = "execution"
+    market_stream: str = "market_stream"
+    tracker: str = "order_tracker"
+
+
+@attrs.define
+class LiveOrder:
+    """The strategy's own view of one of its orders, kept from order events."""
+
+    client_order_id: ClientOrderId
+    trading_pair: str
+    side: OrderSide
+    price: Decimal | None
+    amount: Decimal
+    filled: Decimal
+    state: str
+    exchange_order_id: int | None
+
+
+class Strategy(SupervisedActor):
+    def __init__(self, ctx: ChildContext, *, settings: StrategySettings) -> None:
+        super().__init__(ctx)
+        self.settings = settings
+        self.strategy_id = settings.strategy_id
+        self.orders: dict[ClientOrderId, LiveOrder] = {}
+        self.positions: dict[str, Decimal] = {}
+        self.ready = False
+        """True once the tracker told us our live orders (after a restart: don't trade blind)."""
+        self._counter = 0
+        self._execution: Handle | None = None
+        self._seed = f"{settings.run_id}/{settings.strategy_id}/{ctx.incarnation}"
+
+    # --- hooks for subclasses ----------------------------------------------------------------
+    def on_strategy_start(self) -> None:
+        """Called once the strategy knows its live orders."""
+
+    def on_book(self, book: BookSnapshot) -> None: ...
+
+    def on_bbo(self, bbo: BestBidOffer) -> None: ...
+
+    def on_trade(self, trade: TradeReceived) -> None: ...
+
+    def on_order_event(self, event: OrderEvent) -> None: ...
+
+    def on_command_rejected(self, rejection: CommandRejected) -> None:
+        log.info("%s: %s rejected: %s", self.strategy_id, rejection.command, rejection.reason)
+
+    def on_feed(self, event: FeedConnected | FeedLost | FeedStale) -> None: ...
+
+    def on_timer(self, name: str) -> None: ...
+
+    # --- actions ----------------------------------------------------------------------------
+    def next_client_order_id(self) -> ClientOrderId:
+        self._counter += 1
+        return ClientOrderId.derive(self._seed, self._counter)
+
+    def submit(self, **fields: object) -> ClientOrderId:
+        cloid = self.next_client_order_id()
+        order = SubmitOrder(client_order_id=cloid, strategy_id=self.strategy_id,
+                            ts_init=self.clock.time_ns(), **fields)  # type: ignore[arg-type]
+        self.orders[cloid] = LiveOrder(
+            client_order_id=cloid, trading_pair=order.trading_pair, side=order.side,
+            price=order.price, amount=order.amount, filled=Decimal(0), state="PENDING_CREATE",
+            exchange_order_id=None)
+        self._send(order)
+        return cloid
+
+    def buy(self, trading_pair: str, amount: Decimal, price: Decimal | None = None, *,
+            order_type: OrderType = OrderType.LIMIT,
+            time_in_force: TimeInForce = TimeInForce.GTC, **fields: object) -> ClientOrderId:
+        return self.submit(trading_pair=trading_pair, side=OrderSide.BUY, amount=amount,
+                           price=price, order_type=order_type, time_in_force=time_in_force,
+                           **fields)
+
+    def sell(self, trading_pair: str, amount: Decimal, price: Decimal | None = None, *,
+             order_type: OrderType = OrderType.LIMIT,
+             time_in_force: TimeInForce = TimeInForce.GTC, **fields: object) -> ClientOrderId:
+        return self.submit(trading_pair=trading_pair, side=OrderSide.SELL, amount=amount,
+                           price=price, order_type=order_type, time_in_force=time_in_force,
+                           **fields)
+
+    def cancel(self, client_order_id: ClientOrderId) -> None:
+        self._send(CancelOrder(client_order_id=client_order_id, strategy_id=self.strategy_id,
+                               ts_init=self.clock.time_ns()))
+
+    def cancel_all(self, trading_pair: str | None = None) -> None:
+        self._send(CancelAll(trading_pair=trading_pair, strategy_id=self.strategy_id,
+                             ts_init=self.clock.time_ns()))
+
+    def modify(self, client_order_id: ClientOrderId, *, price: Decimal | None = None,
+               amount: Decimal | None = None) -> None:
+        self._send(ModifyOrder(client_order_id=client_order_id, price=price, amount=amount,
+                               strategy_id=self.strategy_id, ts_init=self.clock.time_ns()))
+
+    def schedule(self, delay_s: float, name: str) -> None:
+        fence, me, clock = self.fence, self.self_handle, self.clock
+
+        def fire() -> None:
+            if fence.is_current:
+                me.tell(StrategyTimer(name=name, ts_init=clock.time_ns()))
+
+        self.timers.call_later(delay_s, fire)
+
+    def position(self, trading_pair: str) -> Decimal:
+        return self.positions.get(trading_pair, Decimal(0))
+
+    def live_orders(self, trading_pair: str | None = None) -> list[LiveOrder]:
+        return [o for o in self.orders.values()
+                if trading_pair is None or o.trading_pair == trading_pair]
+
+    # --- plumbing ---------------------------------------------------------------------------
+    def _send(self, message: object) -> None:
+        assert self._execution is not None
+        self._execution.tell(message)
+
+    def on_started(self) -> None:
+        s = self.settings
+        self._execution = self.ctx.lookup(s.execution)
+        stream = self.ctx.lookup(s.market_stream)
+        for pair in s.trading_pairs:
+            stream.tell(SubscribeMarket(trading_pair=pair, channels=s.channels,
+                                        subscriber_id=self.child_id))
+        self.ctx.lookup(s.tracker).tell(SendOpenOrders(strategy_id=self.strategy_id,
+                                                       reply_to=self.child_id))
+
+    def handle(self, message: object) -> None:
+        if isinstance(message, BookSnapshot):
+            if self.ready:
+                self.on_book(message)
+        elif isinstance(message, BestBidOffer):
+            if self.ready:
+                self.on_bbo(message)
+        elif isinstance(message, TradeReceived):
+            if self.ready:
+                self.on_trade(message)
+        elif isinstance(message, OrderEvent):
+            self._track(message)
+            self.on_order_event(message)
+        elif isinstance(message, CommandRejected):
+            self.on_command_rejected(message)
+        elif isinstance(message, OpenOrdersSnapshot):
+            for order in message.orders:
+                self._adopt(order)
+            if not self.ready:
+                self.ready = True
+                self.on_strategy_start()
+        elif isinstance(message, FeedConnected | FeedLost | FeedStale):
+            self.on_feed(message)
+        elif isinstance(message, StrategyTimer):
+            self.on_timer(message.name)
+        else:
+            log.debug("%s ignores %s", self.strategy_id, type(message).__name__)
+
+    def _adopt(self, order: TrackedOrder) -> None:
+        self.orders[order.client_order_id] = LiveOrder(
+            client_order_id=order.client_order_id, trading_pair=order.trading_pair,
+            side=order.side, price=order.price, amount=order.amount,
+            filled=order.filled_amount, state=order.state.value,
+            exchange_order_id=order.exchange_order_id)
+
+    def _track(self, event: OrderEvent) -> None:
+        if isinstance(event, OrderFilled):
+            signed = event.fill_amount if event.side is OrderSide.BUY else -event.fill_amount
+            pair = event.trading_pair
+            self.positions[pair] = self.positions.get(pair, Decimal(0)) + signed
+        if event.order_state.is_terminal:
+            self.orders.pop(event.client_order_id, None)
+            return
+        live = self.orders.get(event.client_order_id)
+        if live is None:
+            live = LiveOrder(client_order_id=event.client_order_id,
+                             trading_pair=event.trading_pair, side=event.side,
+                             price=event.price, amount=event.amount,
+                             filled=event.filled_amount, state=event.order_state.value,
+                             exchange_order_id=event.exchange_order_id)
+            self.orders[event.client_order_id] = live
+        live.price = event.price
+        live.amount = event.amount
+        live.filled = event.filled_amount
+        live.state = event.order_state.value
+        live.exchange_order_id = event.exchange_order_id

@@ -1,0 +1,209 @@
+"""The runtime's configuration: a TOML file plus command-line overrides.
+
+Every field has a default so ``scripts/run`` with no arguments works (the embedded local
+exchange and the demo strategy). Bad values raise `ConfigError` naming the key; keys are never
+accepted inline (only a key file, an environment variable or an encrypted keystore).
+"""
+
+from __future__ import annotations
+
+import tomllib
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Any, Literal
+
+import attrs
+
+from messages.pairs import validate_trading_pair
+
+Network = Literal["sim", "testnet", "mainnet"]
+NETWORK_URLS = {
+    "mainnet": "https://api.hyperliquid.xyz",
+    "testnet": "https://api.hyperliquid-testnet.xyz",
+}
+
+
+class ConfigError(ValueError):
+    pass
+
+
+@attrs.frozen(kw_only=True)
+class VenueConfig:
+    network: Network = "sim"
+    url: str | None = None
+    """Any Hyperliquid-compatible endpoint (a standalone local exchange…); signs for testnet
+    unless ``network = "mainnet"``."""
+    confirm_mainnet: bool = False
+
+
+@attrs.frozen(kw_only=True)
+class AccountConfig:
+    key_file: Path | None = None
+    key_env: str | None = None
+    keystore: Path | None = None
+    keystore_password_env: str | None = None
+    account: str | None = None
+    """The master account when the key is an agent (API) wallet."""
+    vault: str | None = None
+
+
+@attrs.frozen(kw_only=True)
+class SimulatorSettings:
+    seed: int = 7
+    config: Path | None = None
+    port: int = 0
+
+
+@attrs.frozen(kw_only=True)
+class PublisherSettings:
+    address: str = "tcp://127.0.0.1:5556"
+    format: Literal["json", "msgpack"] = "json"
+    market_data: bool = False
+    hwm: int = 1_000_000
+
+
+@attrs.frozen(kw_only=True)
+class ExecutionTuning:
+    use_ws_post: bool = True
+    request_timeout_s: float = 10.0
+    deadman_s: float | None = None
+    expires_after_s: float | None = 30.0
+
+
+@attrs.frozen(kw_only=True)
+class RiskSettings:
+    max_order_notional: Decimal = Decimal(1_000_000)
+    price_band: Decimal | None = Decimal("0.10")
+    max_submits_per_s: float = 50.0
+
+
+@attrs.frozen(kw_only=True)
+class StrategyConfig:
+    kind: Literal["market_maker", "none"] = "market_maker"
+    id: str = "mm"
+    trading_pair: str = "BTC-USD"
+    edge_bps: Decimal = Decimal("-0.5")
+    requote_bps: Decimal = Decimal("0.5")
+    quote_notional: Decimal = Decimal(25)
+    max_position_notional: Decimal = Decimal(200)
+
+
+@attrs.frozen(kw_only=True)
+class RuntimeConfig:
+    venue: VenueConfig = attrs.field(factory=VenueConfig)
+    account: AccountConfig = attrs.field(factory=AccountConfig)
+    simulator: SimulatorSettings = attrs.field(factory=SimulatorSettings)
+    publisher: PublisherSettings = attrs.field(factory=PublisherSettings)
+    execution: ExecutionTuning = attrs.field(factory=ExecutionTuning)
+    risk: RiskSettings = attrs.field(factory=RiskSettings)
+    strategy: StrategyConfig = attrs.field(factory=StrategyConfig)
+    data_dir: Path = Path("var")
+    external_orders: Literal["adopt", "cancel"] = "adopt"
+    cancel_on_exit: bool = True
+    status_interval_s: float = 1.0
+
+    @property
+    def base_url(self) -> str | None:
+        if self.venue.url:
+            return self.venue.url.rstrip("/")
+        return NETWORK_URLS.get(self.venue.network)
+
+    @property
+    def is_mainnet(self) -> bool:
+        return self.venue.network == "mainnet"
+
+
+_SECTIONS: dict[str, type] = {
+    "venue": VenueConfig, "account": AccountConfig, "simulator": SimulatorSettings,
+    "publisher": PublisherSettings, "execution": ExecutionTuning, "risk": RiskSettings,
+    "strategy": StrategyConfig,
+}
+
+
+def _convert(section: str, cls: type, values: dict[str, Any]) -> Any:
+    fields = {f.name: f for f in attrs.fields(cls)}
+    kwargs: dict[str, Any] = {}
+    for key, value in values.items():
+        if key in ("key", "private_key", "secret"):
+            raise ConfigError(f"[{section}] {key}: keys are never read from the configuration; "
+                              "use key_file, key_env or keystore")
+        if key not in fields:
+            raise ConfigError(f"[{section}] unknown setting {key!r} "
+                              f"(known: {', '.join(sorted(fields))})")
+        kwargs[key] = _coerce(f"[{section}] {key}", fields[key], value)
+    try:
+        return cls(**kwargs)
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"[{section}] {exc}") from exc
+
+
+def _coerce(where: str, field: Any, value: Any) -> Any:
+    text = str(field.type)
+    if "Decimal" in text and value is not None:
+        try:
+            return Decimal(str(value))
+        except InvalidOperation:
+            raise ConfigError(f"{where}: not a number: {value!r}") from None
+    if "Path" in text and value is not None:
+        return Path(str(value))
+    if "float" in text and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    return value
+
+
+def from_dict(data: dict[str, Any]) -> RuntimeConfig:
+    kwargs: dict[str, Any] = {}
+    for key, value in data.items():
+        if key in _SECTIONS:
+            if not isinstance(value, dict):
+                raise ConfigError(f"[{key}] must be a table")
+            kwargs[key] = _convert(key, _SECTIONS[key], value)
+        elif key in ("data_dir",):
+            kwargs[key] = Path(str(value))
+        elif key in ("external_orders", "cancel_on_exit", "status_interval_s"):
+            kwargs[key] = value
+        else:
+            raise ConfigError(f"unknown top-level setting {key!r}")
+    config = RuntimeConfig(**kwargs)
+    validate(config)
+    return config
+
+
+def load(path: Path | None) -> RuntimeConfig:
+    if path is None:
+        return RuntimeConfig()
+    try:
+        with open(path, "rb") as fh:
+            data = tomllib.load(fh)
+    except FileNotFoundError:
+        raise ConfigError(f"configuration file not found: {path}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    return from_dict(data)
+
+
+def validate(config: RuntimeConfig) -> None:
+    venue = config.venue
+    if venue.network not in ("sim", "testnet", "mainnet"):
+        raise ConfigError(f"[venue] network must be sim, testnet or mainnet, not "
+                          f"{venue.network!r}")
+    if venue.network == "mainnet" and not venue.confirm_mainnet:
+        raise ConfigError("mainnet trades real money: pass --i-understand-this-is-mainnet "
+                          "(or [venue] confirm_mainnet = true) to proceed")
+    if venue.network != "sim" and not (config.account.key_file or config.account.key_env
+                                       or config.account.keystore):
+        raise ConfigError(f"network {venue.network!r} needs a key: --key-file, --key-env or "
+                          "--keystore")
+    if venue.url is not None and not venue.url.startswith(("http://", "https://")):
+        raise ConfigError(f"[venue] url must start with http:// or https://, got {venue.url!r}")
+    if config.external_orders not in ("adopt", "cancel"):
+        raise ConfigError("external_orders must be 'adopt' or 'cancel'")
+    if config.strategy.kind not in ("market_maker", "none"):
+        raise ConfigError(f"[strategy] kind must be market_maker or none, not "
+                          f"{config.strategy.kind!r}")
+    try:
+        validate_trading_pair(config.strategy.trading_pair)
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"[strategy] trading_pair: {exc}") from None
+    if config.publisher.format not in ("json", "msgpack"):
+        raise ConfigError("[publisher] format must be json or msgpack")

@@ -1,0 +1,329 @@
+"""The launcher behind ``scripts/run``: resolve the venue and the key, start the tree, show a
+status line, stop cleanly.
+
+With no arguments it starts the embedded local exchange, funds the demo key, and runs the demo
+market maker. Ctrl-C (or ``--duration``) cancels the runtime's open orders first, then stops
+the actors in reverse order. If the root supervisor escalates (restarts beyond its intensity),
+the launcher cancels every open order directly at the venue and exits non-zero.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import random
+import signal
+import sys
+import threading
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+import attrs
+
+from messages.commands import CancelAll
+from messages.execution import SetTradingState
+from messages.status import GetStatus, RuntimeStatus
+from messages.tracking import GetOpenOrders
+from supervision.errors import ChildStoppedError
+from supervision.runtime.config import ConfigError, RuntimeConfig, load, validate
+from supervision.runtime.tree import FIVE, Wiring, build_spec
+from supervision.tree import SupervisionTree
+from venues.hyperliquid import keys
+from venues.hyperliquid.bootstrap import InfoClient, VenueUnavailableError, cancel_everything
+from venues.hyperliquid.signing import L1Signer
+
+log = logging.getLogger(__name__)
+EXIT_OK, EXIT_CONFIG, EXIT_VENUE, EXIT_ESCALATED = 0, 2, 3, 4
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="scripts/run",
+        description="Run the perpetuum runtime (default: the embedded local exchange and the "
+                    "demo market maker).")
+    p.add_argument("--config", type=Path, help="TOML configuration file")
+    p.add_argument("--network", choices=("sim", "testnet", "mainnet"))
+    p.add_argument("--venue-url", help="any Hyperliquid-compatible endpoint (signs for testnet "
+                                       "unless --network mainnet)")
+    p.add_argument("--i-understand-this-is-mainnet", dest="confirm_mainnet",
+                   action="store_true", help="required to trade on mainnet")
+    p.add_argument("--key-file", type=Path, help="file holding the 0x-hex private key")
+    p.add_argument("--key-env", help="environment variable holding the 0x-hex private key")
+    p.add_argument("--keystore", type=Path, help="eth-account encrypted keystore (JSON)")
+    p.add_argument("--keystore-password-env",
+                   help="environment variable holding the keystore password (else prompted)")
+    p.add_argument("--account", help="master account address when the key is an agent wallet")
+    p.add_argument("--vault", help="trade for this vault / sub-account")
+    p.add_argument("--data-dir", type=Path, help="journals and nonce state (default ./var)")
+    p.add_argument("--pair", help="trading pair of the demo strategy (default BTC-USD)")
+    p.add_argument("--no-strategy", action="store_true", help="run without the demo strategy")
+    p.add_argument("--publish", help="ZMQ PUB address (default tcp://127.0.0.1:5556)")
+    p.add_argument("--duration", type=float, help="stop after this many seconds")
+    p.add_argument("--chaos-kill-every", type=float, metavar="SECONDS",
+                   help="crash a random one of the five core actors at this interval")
+    p.add_argument("--sim-seed", type=int, help="seed of the embedded local exchange")
+    p.add_argument("--no-cancel-on-exit", action="store_true",
+                   help="leave open orders at the venue when stopping")
+    p.add_argument("--quiet", action="store_true", help="no status line")
+    return p
+
+
+def config_from_args(args: argparse.Namespace) -> RuntimeConfig:
+    config = load(args.config)
+    venue = config.venue
+    if args.network:
+        venue = attrs.evolve(venue, network=args.network)
+    if args.venue_url:
+        network = args.network or ("testnet" if venue.network == "sim" else venue.network)
+        venue = attrs.evolve(venue, url=args.venue_url, network=network)
+    if args.confirm_mainnet:
+        venue = attrs.evolve(venue, confirm_mainnet=True)
+    account = config.account
+    for name in ("key_file", "key_env", "keystore", "keystore_password_env", "account",
+                 "vault"):
+        value = getattr(args, name)
+        if value is not None:
+            account = attrs.evolve(account, **{name: value})
+    strategy = config.strategy
+    if args.pair:
+        strategy = attrs.evolve(strategy, trading_pair=args.pair)
+    if args.no_strategy:
+        strategy = attrs.evolve(strategy, kind="none")
+    publisher = config.publisher
+    if args.publish:
+        publisher = attrs.evolve(publisher, address=args.publish)
+    simulator = config.simulator
+    if args.sim_seed is not None:
+        simulator = attrs.evolve(simulator, seed=args.sim_seed)
+    out = attrs.evolve(config, venue=venue, account=account, strategy=strategy,
+                       publisher=publisher, simulator=simulator)
+    if args.data_dir is not None:
+        out = attrs.evolve(out, data_dir=args.data_dir)
+    if args.no_cancel_on_exit:
+        out = attrs.evolve(out, cancel_on_exit=False)
+    validate(out)
+    return out
+
+
+def load_key(config: RuntimeConfig) -> keys.SecretKey:
+    account = config.account
+    if account.key_file is not None:
+        return keys.load_key_file(str(account.key_file))
+    if account.key_env is not None:
+        return keys.load_key_env(account.key_env)
+    if account.keystore is not None:
+        password_env = account.keystore_password_env
+        if password_env is not None:
+            password = os.environ.get(password_env)
+            if password is None:
+                raise ConfigError(f"environment variable {password_env} is not set")
+        else:
+            import getpass
+
+            password = getpass.getpass(f"password for {account.keystore}: ")
+        return keys.load_keystore(str(account.keystore), password)
+    raise ConfigError("no key configured")
+
+
+class Runtime:
+    """A running runtime: the (optional) embedded exchange and the supervision tree."""
+
+    def __init__(self, config: RuntimeConfig) -> None:
+        self.config = config
+        self.sim: Any = None
+        self.tree: SupervisionTree | None = None
+        self.wiring: Wiring | None = None
+        self.escalated = threading.Event()
+        self.escalation_reason = ""
+        self._chaos_stop = threading.Event()
+
+    def start(self) -> Wiring:
+        cfg = self.config
+        if cfg.venue.network == "sim" and not cfg.venue.url:
+            from venues.simulator import DEMO_PRIVATE_KEY, load_config, start_simulator
+            from venues.simulator.config import SimulatorConfig
+
+            sim_config = load_config(cfg.simulator.config) if cfg.simulator.config else (
+                SimulatorConfig())
+            sim_config = attrs.evolve(sim_config, seed=cfg.simulator.seed,
+                                      port=cfg.simulator.port)
+            self.sim = start_simulator(sim_config)
+            base_url, is_mainnet = self.sim.base_url, False
+            key = load_key(cfg) if (cfg.account.key_file or cfg.account.key_env
+                                    or cfg.account.keystore) else keys.SecretKey(DEMO_PRIVATE_KEY)
+            log.info("embedded local exchange at %s", base_url)
+        else:
+            base = cfg.base_url
+            assert base is not None
+            base_url, is_mainnet = base, cfg.is_mainnet
+            key = load_key(cfg)
+        account = (cfg.account.account or key.address).lower()
+        markets = InfoClient(base_url).markets()
+        run_id = f"{time.time_ns():x}"
+        data_dir = cfg.data_dir / (cfg.venue.network if not cfg.venue.url else "custom") / account
+        self.wiring = Wiring(config=cfg, base_url=base_url, is_mainnet=is_mainnet, key=key,
+                             account=account, markets=markets, run_id=run_id,
+                             data_dir=data_dir)
+        self.tree = SupervisionTree(build_spec(self.wiring), on_escalate=self._escalate).start()
+        log.info("runtime started: account %s, signer %s, %d markets, data in %s", account,
+                 key.address, len(markets), data_dir)
+        return self.wiring
+
+    def _escalate(self, reason: str) -> None:
+        self.escalation_reason = reason
+        self.escalated.set()
+
+    def status(self, timeout: float = 2.0) -> RuntimeStatus | None:
+        tree = self.tree
+        if tree is None or tree.terminated:
+            return None
+        try:
+            status: RuntimeStatus = tree.handle("monitor").ask(GetStatus(), timeout=timeout)
+        except ChildStoppedError:
+            return None
+        return status
+
+    def open_orders(self, timeout: float = 5.0) -> int:
+        assert self.tree is not None
+        orders = self.tree.handle("order_tracker").ask(GetOpenOrders(), timeout=timeout)
+        return len(orders)
+
+    def start_chaos(self, every_s: float, rng: random.Random | None = None) -> threading.Thread:
+        rng = rng or random.Random()  # noqa: S311 - chaos, not crypto
+
+        def run() -> None:
+            while not self._chaos_stop.wait(every_s):
+                tree = self.tree
+                if tree is None or tree.terminated:
+                    return
+                victim = rng.choice(FIVE)
+                if tree.crash(victim):
+                    log.warning("chaos: crashed %s", victim)
+
+        thread = threading.Thread(target=run, name="chaos", daemon=True)
+        thread.start()
+        return thread
+
+    def stop(self, *, cancel: bool, timeout_s: float = 15.0) -> int:
+        self._chaos_stop.set()
+        tree = self.tree
+        remaining = 0
+        if tree is not None and not tree.terminated and cancel:
+            # Halt first: strategies keep quoting while they run, and new orders would race
+            # the cancel-all.
+            execution = tree.handle("execution")
+            execution.tell(SetTradingState(halted=True, reason="shutting down",
+                                           ts_init=time.time_ns()))
+            execution.tell(CancelAll())
+            deadline = time.monotonic() + timeout_s
+            waiter = threading.Event()
+            while time.monotonic() < deadline:
+                try:
+                    remaining = self.open_orders()
+                except (ChildStoppedError, TimeoutError):
+                    break
+                if remaining == 0:
+                    break
+                waiter.wait(0.2)
+            if remaining:
+                log.warning("%d orders still open after cancel-all", remaining)
+        if tree is not None:
+            tree.stop()
+        if self.escalated.is_set() and cancel:
+            self.emergency_cancel()
+        if self.sim is not None:
+            self.sim.stop()
+        return remaining
+
+    def emergency_cancel(self) -> None:
+        """The tree is down: cancel every open order of the account directly."""
+        w = self.wiring
+        if w is None:
+            return
+        from actors.signing.nonce import NonceSource, NonceStore
+
+        nonces = NonceSource(lambda: time.time_ns() // 1_000_000,
+                             NonceStore(w.data_dir / "signer" / "nonce"))
+        try:
+            signer = L1Signer(w.key, is_mainnet=w.is_mainnet)
+            sent = cancel_everything(InfoClient(w.base_url), signer, nonces.next, w.account,
+                                     w.markets, vault_address=w.config.account.vault)
+            log.warning("escalation: %d open orders cancelled directly at the venue", sent)
+        except VenueUnavailableError as exc:
+            log.error("escalation: could not cancel open orders: %s", exc)
+
+
+def format_status(status: RuntimeStatus | None, elapsed_s: float) -> str:
+    if status is None:
+        return f"[{elapsed_s:6.1f}s] runtime stopped"
+    parts = [f"[{elapsed_s:6.1f}s] open {status.open_orders:3d}", f"fills {status.fills:5d}"]
+    for pair in status.pairs:
+        pnl = "n/a" if pair.pnl is None else f"{pair.pnl:+.2f}"
+        mark = "n/a" if pair.mark is None else f"{pair.mark:.6g}"
+        parts.append(f"{pair.trading_pair} pos {pair.position:+.5f} mark {mark} pnl {pnl}")
+    age = "n/a" if status.feed_age_ns is None else f"{status.feed_age_ns / 1e9:.1f}s"
+    parts.append(f"feed age {age}")
+    parts.append(f"restarts {status.restarts}")
+    return " | ".join(parts)
+
+
+def _stdout(line: str) -> None:
+    sys.stdout.write(line + "\n")
+    sys.stdout.flush()
+
+
+def main(argv: Sequence[str] | None = None, out: Callable[[str], None] = _stdout) -> int:
+    args = parser().parse_args(argv)
+    try:
+        config = config_from_args(args)
+    except (ConfigError, keys.InvalidKeyError) as exc:
+        out(f"configuration error: {exc}")
+        return EXIT_CONFIG
+    runtime = Runtime(config)
+    stop = threading.Event()
+
+    def on_signal(_signum: int, _frame: FrameType | None) -> None:
+        stop.set()
+
+    previous = signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+    try:
+        try:
+            wiring = runtime.start()
+        except (ConfigError, keys.InvalidKeyError) as exc:
+            out(f"configuration error: {exc}")
+            return EXIT_CONFIG
+        except VenueUnavailableError as exc:
+            out(f"venue unavailable: {exc}")
+            return EXIT_VENUE
+        out(f"perpetuum: {config.venue.network} venue {wiring.base_url}, account "
+            f"{wiring.account}; events on {config.publisher.address}; Ctrl-C stops")
+        if args.chaos_kill_every:
+            runtime.start_chaos(args.chaos_kill_every)
+            out(f"chaos: crashing one of {', '.join(FIVE)} every {args.chaos_kill_every}s")
+        started = time.monotonic()
+        while not stop.is_set() and not runtime.escalated.is_set():
+            elapsed = time.monotonic() - started
+            if args.duration is not None and elapsed >= args.duration:
+                break
+            if not args.quiet:
+                out(format_status(runtime.status(), elapsed))
+            stop.wait(min(config.status_interval_s,
+                          max(0.05, (args.duration or 1e9) - elapsed)))
+        if runtime.escalated.is_set():
+            out(f"supervision escalated: {runtime.escalation_reason}; cancelling and halting")
+        final = runtime.status()
+        left = runtime.stop(cancel=config.cancel_on_exit)
+        out("final: " + format_status(final, time.monotonic() - started)
+            + (f" | {left} orders left open" if left else ""))
+        return EXIT_ESCALATED if runtime.escalated.is_set() else EXIT_OK
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        if runtime.tree is not None and not runtime.tree.terminated:
+            runtime.tree.stop()
+        if runtime.sim is not None:
+            runtime.sim.stop()

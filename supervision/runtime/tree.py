@@ -1,0 +1,186 @@
+"""The runtime's supervision tree (DESIGN §3).
+
+    runtime (one_for_one)
+    ├── signer          holds the key, owns the nonce, signs (no network)
+    ├── publisher       ZMQ PUB of order events
+    ├── monitor         aggregates the status line
+    ├── order_tracker   single writer of order state, write-ahead journal
+    ├── execution       normalise/risk → tracker; send signed requests; answers → tracker
+    ├── user_stream     orderUpdates / userFills / userEvents → tracker
+    ├── market_stream   l2Book / trades / bbo → subscribers
+    └── strategies      (one_for_one) user strategies
+
+Peers are wired by path; every actor reaches the others through stable handles, so a restart
+of any child is invisible to the rest. Escalation at the root is handled by the launcher
+(cancel everything, halt, exit non-zero).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from pathlib import Path
+
+import attrs
+
+from actors.executing.core import ExecutionConfig
+from actors.executing.normalize import RiskConfig
+from actors.execution import Execution, ExecutionSettings, ws_url_of
+from actors.market_maker import MarketMaker, MarketMakerSettings
+from actors.market_stream import MarketStream
+from actors.monitor import Monitor, MonitorSettings
+from actors.order_tracker import OrderTracker, OrderTrackerSettings, TrackerPeers
+from actors.order_tracking.stage import TrackerConfig
+from actors.publisher import Publisher
+from actors.publishing.core import PublisherConfig
+from actors.signer import Signer, SignerSettings
+from actors.strategy import StrategySettings
+from actors.streaming.common import market_data_key
+from actors.streaming.link import LinkConfig
+from actors.streaming.market import MarketStreamConfig, SubscriptionStore
+from actors.streaming.user import UserStreamConfig
+from actors.user_stream import UserStream
+from supervision.errors import ChildStoppedError
+from supervision.handle import Handle
+from supervision.policy import Backoff, Overflow, Strategy
+from supervision.runtime.config import RuntimeConfig
+from supervision.spec import ChildSpec, SupervisorSpec
+from venues.hyperliquid.keys import SecretKey
+from venues.hyperliquid.markets import MarketRegistry
+
+log = logging.getLogger(__name__)
+
+STRATEGIES = "strategies"
+FIVE = ("market_stream", "user_stream", "order_tracker", "signer", "publisher")
+"""The five actors of the mission (``--chaos-kill-every`` picks among them)."""
+
+
+@attrs.frozen(kw_only=True)
+class Wiring:
+    """What the launcher resolved before building the tree."""
+
+    config: RuntimeConfig
+    base_url: str
+    is_mainnet: bool
+    key: SecretKey = attrs.field(repr=False)
+    account: str
+    markets: MarketRegistry = attrs.field(repr=False)
+    run_id: str
+    data_dir: Path
+
+
+def strategy_path(strategy_id: str) -> str | None:
+    return f"{STRATEGIES}/{strategy_id}" if strategy_id else None
+
+
+def fan_out(lookup: Callable[[str], Handle], *paths: str) -> Callable[[object], None]:
+    """An event sink telling several children; a child already stopped for good is skipped
+    (events emitted while the tree shuts down must not fail their sender)."""
+
+    def sink(event: object) -> None:
+        for path in paths:
+            try:
+                lookup(path).tell(event)
+            except ChildStoppedError:
+                log.debug("event %s not delivered to stopped %s", type(event).__name__, path)
+
+    return sink
+
+
+def build_spec(w: Wiring) -> SupervisorSpec:
+    cfg = w.config
+    pairs = (cfg.strategy.trading_pair,) if cfg.strategy.kind != "none" else ()
+    ws_url = ws_url_of(w.base_url)
+    exchange_backoff = Backoff(min_s=0.5, max_s=15.0, random_factor=0.2)
+    link = LinkConfig(url=ws_url, backoff=Backoff(min_s=0.25, max_s=10.0))
+    subscriptions = SubscriptionStore()
+
+    def directory_of(lookup: Callable[[str], Handle]) -> Callable[[str], Handle | None]:
+        def directory(path: str) -> Handle | None:
+            try:
+                return lookup(path)
+            except KeyError:
+                return None
+        return directory
+
+    signer = ChildSpec(
+        id="signer",
+        factory=lambda ctx: Signer(ctx, settings=SignerSettings(
+            key=w.key, is_mainnet=w.is_mainnet, markets=w.markets,
+            nonce_path=w.data_dir / "signer" / "nonce", vault_address=cfg.account.vault,
+            expires_after_s=cfg.execution.expires_after_s)),
+    )
+    publisher = ChildSpec(
+        id="publisher",
+        factory=lambda ctx: Publisher(ctx, config=PublisherConfig(
+            address=cfg.publisher.address, format=cfg.publisher.format,
+            sndhwm=cfg.publisher.hwm, market_data=cfg.publisher.market_data,
+            runtime_events=True)),
+    )
+    monitor = ChildSpec(
+        id="monitor", overflow=Overflow.LATEST_WINS, key=market_data_key,
+        factory=lambda ctx: Monitor(ctx, settings=MonitorSettings(trading_pairs=pairs)),
+    )
+    tracker = ChildSpec(
+        id="order_tracker",
+        factory=lambda ctx: OrderTracker(
+            ctx,
+            settings=OrderTrackerSettings(
+                journal_dir=w.data_dir / "order_tracker",
+                tracker=TrackerConfig(external_orders=cfg.external_orders)),
+            peers=TrackerPeers(signer="signer", execution="execution",
+                               event_sinks=("publisher", "monitor"),
+                               diagnostic_sinks=("monitor",), strategy_path=strategy_path)),
+    )
+    execution = ChildSpec(
+        id="execution", backoff=exchange_backoff,
+        factory=lambda ctx: Execution(ctx, settings=ExecutionSettings(
+            base_url=w.base_url,
+            config=ExecutionConfig(account=w.account,
+                                   request_timeout_s=cfg.execution.request_timeout_s,
+                                   deadman_s=cfg.execution.deadman_s),
+            markets=w.markets,
+            risk=RiskConfig(max_order_notional=cfg.risk.max_order_notional,
+                            price_band=cfg.risk.price_band,
+                            max_submits_per_s=cfg.risk.max_submits_per_s),
+            use_ws_post=cfg.execution.use_ws_post, quote_pairs=pairs,
+            event_sinks=("monitor",))),
+    )
+    user_stream = ChildSpec(
+        id="user_stream", backoff=exchange_backoff,
+        factory=lambda ctx: UserStream(
+            ctx,
+            config=UserStreamConfig(
+                link=link, account_address=w.account,
+                agent_address=w.key.address if w.key.address != w.account.lower() else None),
+            tracker=ctx.lookup("order_tracker"),
+            events=fan_out(ctx.lookup, "publisher", "monitor")),
+    )
+    market_stream = ChildSpec(
+        id="market_stream", backoff=exchange_backoff,
+        factory=lambda ctx: MarketStream(
+            ctx, config=MarketStreamConfig(link=link), directory=directory_of(ctx.lookup),
+            events=fan_out(ctx.lookup, "publisher", "monitor"), subscriptions=subscriptions),
+    )
+    strategies: list[ChildSpec] = []
+    if cfg.strategy.kind == "market_maker":
+        sc = cfg.strategy
+        strategies.append(ChildSpec(
+            id=sc.id, overflow=Overflow.LATEST_WINS, key=market_data_key,
+            factory=lambda ctx: MarketMaker(
+                ctx,
+                settings=StrategySettings(strategy_id=sc.id, trading_pairs=(sc.trading_pair,),
+                                          run_id=w.run_id),
+                maker=MarketMakerSettings(
+                    trading_pair=sc.trading_pair, edge_bps=sc.edge_bps,
+                    requote_bps=sc.requote_bps, quote_notional=sc.quote_notional,
+                    max_position_notional=sc.max_position_notional)),
+        ))
+    return SupervisorSpec(
+        id="runtime", strategy=Strategy.ONE_FOR_ONE, intensity=20, period=60,
+        children=(
+            signer, publisher, monitor, tracker, execution, user_stream, market_stream,
+            SupervisorSpec(id=STRATEGIES, strategy=Strategy.ONE_FOR_ONE, intensity=5,
+                           period=30, children=tuple(strategies)),
+        ),
+    )
