@@ -32,9 +32,23 @@ from messages.enums import (
     TimeInForce,
     VenueOrderStatus,
 )
-from messages.feed import BookCrossed, FeedConnected, FeedLost, FeedReconciled, FeedStale
+from messages.feed import (
+    BookCrossed,
+    FeedConnected,
+    FeedError,
+    FeedLost,
+    FeedReconciled,
+    FeedStale,
+)
 from messages.ids import ClientOrderId, ExchangeOrderId, TradeId
-from messages.market import BestBidOffer, BookSnapshot, MidsUpdated, PriceLevel, TradeReceived
+from messages.market import (
+    BestBidOffer,
+    BookSnapshot,
+    GetBook,
+    MidsUpdated,
+    PriceLevel,
+    TradeReceived,
+)
 from messages.orders import (
     OrderAccepted,
     OrderAdopted,
@@ -94,12 +108,14 @@ __all__ = [
     "EvidenceSource",
     "ExchangeOrderId",
     "FeedConnected",
+    "FeedError",
     "FeedLost",
     "FeedReconciled",
     "FeedStale",
     "FillReported",
     "FillsReported",
     "FundingPaid",
+    "GetBook",
     "LiquidationReported",
     "LiquiditySide",
     "MarketChannel",

@@ -51,3 +51,14 @@ class FeedReconciled:
     feed: str
     orders_checked: int
     ts_init: int
+
+
+@attrs.frozen(kw_only=True)
+class FeedError:
+    """A stream could not use something the venue sent or did (a malformed frame, a venue
+    ``error`` frame, a failed connection attempt). Nothing is applied from it; the stream goes on.
+    """
+
+    feed: str
+    reason: str
+    ts_init: int

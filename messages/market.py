@@ -8,6 +8,7 @@ import attrs
 
 from messages.enums import OrderSide
 from messages.ids import TradeId
+from messages.pairs import validate_trading_pair
 
 
 @attrs.frozen(kw_only=True)
@@ -79,3 +80,15 @@ class MidsUpdated:
 
     mids: tuple[tuple[str, Decimal], ...]
     ts_init: int
+
+
+def _pair(_inst: object, _attribute: object, value: str) -> None:
+    validate_trading_pair(value)
+
+
+@attrs.frozen(kw_only=True)
+class GetBook:
+    """Ask the market stream for its latest tradable book of a pair (answer: `BookSnapshot` or
+    ``None`` when it has none, or the latest one was crossed)."""
+
+    trading_pair: str = attrs.field(validator=_pair)

@@ -1,0 +1,44 @@
+"""Small pieces both streams and their peers share: recipients, the stats query, the
+latest-wins key for subscribers' mailboxes."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Hashable
+from typing import Any, Protocol
+
+import attrs
+
+from messages.market import BestBidOffer, BookSnapshot
+
+
+class Recipient(Protocol):
+    """Anything a message can be told to (a supervision `Handle`, a test recorder)."""
+
+    def tell(self, message: Any) -> None: ...
+
+
+Directory = Callable[[str], Recipient | None]
+"""Subscriber id → its stable handle (None: unknown)."""
+
+
+@attrs.frozen(kw_only=True)
+class GetStreamStats:
+    """Ask a stream actor for its counters (`MarketStreamStats` / `UserStreamStats`)."""
+
+
+_STATE_TYPES = (BookSnapshot, BestBidOffer)
+
+
+def market_data_key(message: object) -> Hashable | None:
+    """The LATEST_WINS key for a market-data subscriber's mailbox.
+
+    ``(type, trading_pair)`` for `BookSnapshot` and `BestBidOffer` (state: a queued one may be
+    replaced by a newer one of the same pair), None for everything else, so trades, order events
+    and commands are never replaced or dropped by conflation::
+
+        ChildSpec(id="mm", factory=..., overflow=Overflow.LATEST_WINS, key=market_data_key)
+    """
+    kind = type(message)
+    if kind is BookSnapshot or kind is BestBidOffer:
+        return kind, message.trading_pair  # type: ignore[attr-defined]
+    return None
