@@ -75,13 +75,16 @@ class SignerCore:
         """Sign everything added so far. Cancels go first: they free margin and stop risk."""
         out: list[SignedAction | RequestFailed] = []
         cancels, self._cancels = self._cancels, []
-        for chunk in _chunks(cancels, self._max_batch):
-            try:
-                built = actions.cancel_actions(chunk, self._markets)
-            except ValueError as exc:
-                out.append(self._failed(RequestKind.CANCEL, chunk, str(exc)))
-                continue
-            for action, targets in built:
+        buildable: list[CancelTarget] = []
+        for target in cancels:
+            # One unbuildable target (a coin listed after start-up…) must not block the others.
+            error = actions.cancel_target_error(target, self._markets)
+            if error is None:
+                buildable.append(target)
+            else:
+                out.append(self._failed(RequestKind.CANCEL, [target], error))
+        for chunk in _chunks(buildable, self._max_batch):
+            for action, targets in actions.cancel_actions(chunk, self._markets):
                 out.append(self._sign(RequestKind.CANCEL, action,
                                       tuple(t.client_order_id for t in targets), None))
         modifies, self._modifies = self._modifies, []

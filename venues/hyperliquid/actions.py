@@ -60,7 +60,11 @@ def cancel_actions(
     """One ``cancelByCloid`` for our orders and one ``cancel`` (by oid) for external ones;
     each returned with the targets in the order of the action's entries."""
     by_cloid = [t for t in targets if not t.by_exchange_id]
-    by_oid = [t for t in targets if t.by_exchange_id and t.exchange_order_id is not None]
+    by_oid = [t for t in targets if t.by_exchange_id]
+    for target in by_oid:
+        if target.exchange_order_id is None:
+            raise ValueError(f"cancel of {target.client_order_id} by exchange order id without "
+                             "an exchange order id")
     out: list[tuple[dict[str, Any], tuple[CancelTarget, ...]]] = []
     if by_cloid:
         out.append((wire.cancel_by_cloid_action(
@@ -72,6 +76,15 @@ def cancel_actions(
              for t in by_oid]
         ), tuple(by_oid)))
     return out
+
+
+def cancel_target_error(target: CancelTarget, markets: MarketRegistry) -> str | None:
+    """Why this target cannot be part of a cancel action, or None."""
+    if target.trading_pair not in markets:
+        return f"unknown trading pair {target.trading_pair[:40]!r}"
+    if target.by_exchange_id and target.exchange_order_id is None:
+        return "cancel by exchange order id without an exchange order id"
+    return None
 
 
 def modify_action(targets: Sequence[ModifyTarget], markets: MarketRegistry) -> dict[str, Any]:

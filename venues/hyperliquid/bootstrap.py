@@ -58,9 +58,22 @@ def cancel_everything(
     markets: MarketRegistry, *, vault_address: str | None = None,
 ) -> int:
     """Cancel every open order of ``account`` directly (the actors are gone); returns how many
-    cancels were sent. Used when the root supervisor escalates."""
+    cancels were sent. Used when the root supervisor escalates.
+
+    The markets are reloaded first when an order names a coin the start-up registry lacks
+    (listed since); an order that still cannot be cancelled is logged by id, never skipped
+    silently."""
     report = payloads.parse_open_orders(client.post("/info", requests.open_orders(account)),
                                         0).report
+    if any(o.trading_pair not in markets for o in report.orders):
+        try:
+            markets = client.markets()
+        except (VenueUnavailableError, payloads.PayloadError) as exc:
+            log.error("emergency cancel: could not reload the markets: %s", exc)
+    unknown = [o for o in report.orders if o.trading_pair not in markets]
+    for order in unknown:
+        log.error("emergency cancel: order %s (%s) is on a market the venue's meta does not "
+                  "list; it is still live", order.exchange_order_id, order.trading_pair)
     targets = [
         CancelTarget(
             client_order_id=o.client_order_id
