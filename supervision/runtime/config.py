@@ -101,6 +101,10 @@ class RuntimeConfig:
     external_orders: Literal["adopt", "cancel"] = "adopt"
     cancel_on_exit: bool = True
     status_interval_s: float = 1.0
+    restart_intensity: int = 20
+    """Restarts allowed at the root within ``restart_period_s`` before it escalates (cancel
+    everything, halt, exit non-zero)."""
+    restart_period_s: float = 60.0
 
     @property
     def base_url(self) -> str | None:
@@ -160,7 +164,8 @@ def from_dict(data: dict[str, Any]) -> RuntimeConfig:
             kwargs[key] = _convert(key, _SECTIONS[key], value)
         elif key in ("data_dir",):
             kwargs[key] = Path(str(value))
-        elif key in ("external_orders", "cancel_on_exit", "status_interval_s"):
+        elif key in ("external_orders", "cancel_on_exit", "status_interval_s",
+                     "restart_intensity", "restart_period_s"):
             kwargs[key] = value
         else:
             raise ConfigError(f"unknown top-level setting {key!r}")

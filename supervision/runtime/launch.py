@@ -30,7 +30,7 @@ from messages.status import GetStatus, RuntimeStatus
 from messages.tracking import GetOpenOrders
 from supervision.errors import ChildStoppedError
 from supervision.runtime.config import ConfigError, RuntimeConfig, load, validate
-from supervision.runtime.tree import FIVE, Wiring, build_spec
+from supervision.runtime.tree import FIVE, StrategyFactory, Wiring, build_spec
 from supervision.tree import SupervisionTree
 from venues.hyperliquid import keys
 from venues.hyperliquid.bootstrap import InfoClient, VenueUnavailableError, cancel_everything
@@ -105,6 +105,11 @@ def config_from_args(args: argparse.Namespace) -> RuntimeConfig:
         out = attrs.evolve(out, data_dir=args.data_dir)
     if args.no_cancel_on_exit:
         out = attrs.evolve(out, cancel_on_exit=False)
+    if args.chaos_kill_every:
+        # Chaos crashes are restarts too: leave room for them (and as many real ones) in the
+        # root's intensity window, so the demo does not escalate by design.
+        wanted = 2 * int(out.restart_period_s / max(args.chaos_kill_every, 0.1)) + 5
+        out = attrs.evolve(out, restart_intensity=max(out.restart_intensity, wanted))
     validate(out)
     return out
 
@@ -132,8 +137,10 @@ def load_key(config: RuntimeConfig) -> keys.SecretKey:
 class Runtime:
     """A running runtime: the (optional) embedded exchange and the supervision tree."""
 
-    def __init__(self, config: RuntimeConfig) -> None:
+    def __init__(self, config: RuntimeConfig,
+                 strategies: tuple[StrategyFactory, ...] = ()) -> None:
         self.config = config
+        self.strategies = strategies
         self.sim: Any = None
         self.tree: SupervisionTree | None = None
         self.wiring: Wiring | None = None
@@ -168,7 +175,8 @@ class Runtime:
         self.wiring = Wiring(config=cfg, base_url=base_url, is_mainnet=is_mainnet, key=key,
                              account=account, markets=markets, run_id=run_id,
                              data_dir=data_dir)
-        self.tree = SupervisionTree(build_spec(self.wiring), on_escalate=self._escalate).start()
+        self.tree = SupervisionTree(build_spec(self.wiring, self.strategies),
+                                    on_escalate=self._escalate).start()
         log.info("runtime started: account %s, signer %s, %d markets, data in %s", account,
                  key.address, len(markets), data_dir)
         return self.wiring

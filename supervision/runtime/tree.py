@@ -40,11 +40,12 @@ from actors.streaming.link import LinkConfig
 from actors.streaming.market import MarketStreamConfig, SubscriptionStore
 from actors.streaming.user import UserStreamConfig
 from actors.user_stream import UserStream
+from supervision.actor import SupervisedActor
 from supervision.errors import ChildStoppedError
 from supervision.handle import Handle
 from supervision.policy import Backoff, Overflow, Strategy
 from supervision.runtime.config import RuntimeConfig
-from supervision.spec import ChildSpec, SupervisorSpec
+from supervision.spec import ChildContext, ChildSpec, SupervisorSpec
 from venues.hyperliquid.keys import SecretKey
 from venues.hyperliquid.markets import MarketRegistry
 
@@ -87,7 +88,20 @@ def fan_out(lookup: Callable[[str], Handle], *paths: str) -> Callable[[object], 
     return sink
 
 
-def build_spec(w: Wiring) -> SupervisorSpec:
+StrategyFactory = Callable[[Wiring], ChildSpec]
+"""Builds one strategy child (id = strategy id) once the runtime is wired; see
+`strategy_spec` for the usual mailbox settings."""
+
+
+def strategy_spec(strategy_id: str, factory: Callable[[ChildContext], SupervisedActor]) -> (
+    ChildSpec
+):
+    """A strategy child with a market-data mailbox (latest book/bbo per pair wins)."""
+    return ChildSpec(id=strategy_id, overflow=Overflow.LATEST_WINS, key=market_data_key,
+                     mailbox_limit=None, factory=factory)
+
+
+def build_spec(w: Wiring, extra_strategies: tuple[StrategyFactory, ...] = ()) -> SupervisorSpec:
     cfg = w.config
     pairs = (cfg.strategy.trading_pair,) if cfg.strategy.kind != "none" else ()
     ws_url = ws_url_of(w.base_url)
@@ -162,12 +176,12 @@ def build_spec(w: Wiring) -> SupervisorSpec:
             ctx, config=MarketStreamConfig(link=link), directory=directory_of(ctx.lookup),
             events=fan_out(ctx.lookup, "publisher", "monitor"), subscriptions=subscriptions),
     )
-    strategies: list[ChildSpec] = []
+    strategies: list[ChildSpec] = [make(w) for make in extra_strategies]
     if cfg.strategy.kind == "market_maker":
         sc = cfg.strategy
-        strategies.append(ChildSpec(
-            id=sc.id, overflow=Overflow.LATEST_WINS, key=market_data_key,
-            factory=lambda ctx: MarketMaker(
+        strategies.append(strategy_spec(
+            sc.id,
+            lambda ctx: MarketMaker(
                 ctx,
                 settings=StrategySettings(strategy_id=sc.id, trading_pairs=(sc.trading_pair,),
                                           run_id=w.run_id),
@@ -177,7 +191,8 @@ def build_spec(w: Wiring) -> SupervisorSpec:
                     max_position_notional=sc.max_position_notional)),
         ))
     return SupervisorSpec(
-        id="runtime", strategy=Strategy.ONE_FOR_ONE, intensity=20, period=60,
+        id="runtime", strategy=Strategy.ONE_FOR_ONE, intensity=cfg.restart_intensity,
+        period=cfg.restart_period_s,
         children=(
             signer, publisher, monitor, tracker, execution, user_stream, market_stream,
             SupervisorSpec(id=STRATEGIES, strategy=Strategy.ONE_FOR_ONE, intensity=5,
