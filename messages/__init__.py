@@ -74,6 +74,7 @@ from messages.pairs import (
 from messages.supervision import (
     ChildFailed,
     ChildRestarted,
+    ChildRestartScheduled,
     ChildStarted,
     ChildStopped,
     DeadLetter,
@@ -100,6 +101,7 @@ __all__ = [
     "CancelAnswered",
     "CancelOrder",
     "ChildFailed",
+    "ChildRestartScheduled",
     "ChildRestarted",
     "ChildStarted",
     "ChildStopped",
