@@ -174,9 +174,18 @@ class OrderTracker(SupervisedActor):
         self._since_snapshot = 0
 
     def _strategy(self, strategy_id: str) -> Handle | None:
+        """The handle of the strategy that owns an order, or None (orders sent by an operator or
+        a strategy id the tree does not run are still tracked and published, not routed)."""
         if strategy_id not in self._strategies:
             path = self.peers.strategy_path(strategy_id) if strategy_id else None
-            self._strategies[strategy_id] = None if path is None else self.ctx.lookup(path)
+            handle = None
+            if path is not None:
+                try:
+                    handle = self.ctx.lookup(path)
+                except KeyError:
+                    log.warning("%s: no strategy %r in the tree; its order events are only "
+                                "published", self.child_id, strategy_id)
+            self._strategies[strategy_id] = handle
         return self._strategies[strategy_id]
 
     def _route(self, out: Outcome) -> None:

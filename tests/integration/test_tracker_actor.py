@@ -7,6 +7,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import attrs
 import pytest
 
 from actors.order_tracker import OrderTracker, OrderTrackerSettings, TrackerPeers
@@ -53,7 +54,8 @@ def _tree(tmp_path: Path, sink: EventRecorder, signer: EventRecorder,
           execution: EventRecorder) -> SupervisionTree:
     settings = OrderTrackerSettings(journal_dir=tmp_path / "journal", tick_s=0.05,
                                     snapshot_every=7)
-    peers = TrackerPeers(signer="signer", execution="execution", event_sinks=("sink",))
+    peers = TrackerPeers(signer="signer", execution="execution", event_sinks=("sink",),
+                         strategy_path=lambda sid: f"strategies/{sid}" if sid else None)
     spec = SupervisorSpec(id="runtime", intensity=10, period=60, children=(
         ChildSpec(id="signer", factory=lambda ctx: Recorder(ctx, sink=signer)),
         ChildSpec(id="execution", factory=lambda ctx: Recorder(ctx, sink=execution)),
@@ -134,5 +136,22 @@ def test_restart_of_the_whole_process_recovers_from_the_journal(tmp_path: Path) 
         assert cloid in request.client_order_ids
         unknown = sink2.wait_for(OrderEvent)[0]
         assert unknown.sequence == max(before) + 1
+    finally:
+        tree.stop()
+
+
+@pytest.mark.timeout(30)
+def test_orders_of_a_strategy_the_tree_does_not_run_are_tracked_not_fatal(
+    tmp_path: Path,
+) -> None:
+    sink, signer, execution = EventRecorder(), EventRecorder(), EventRecorder()
+    tree = _tree(tmp_path, sink, signer, execution)
+    try:
+        order = attrs.evolve(_submit(7), strategy_id="nobody")
+        tree.handle("order_tracker").tell(order)
+        signer.wait_for(SignOrders)
+        assert sink.wait_for(OrderEvent)[0].strategy_id == "nobody"
+        assert tree.incarnation("order_tracker") == 1
+        assert not tree.dead_letter_log()
     finally:
         tree.stop()
