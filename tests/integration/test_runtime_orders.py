@@ -206,9 +206,9 @@ def test_resting_order_events_reach_strategy_and_zmq(rig: Rig) -> None:
     assert order.exchange_order_id is not None
     venue = rig.venue_open()[cloid]
     assert venue.oid == order.exchange_order_id
-    eventually(lambda: len(rig.events(cloid)) >= 3, timeout=10)
+    eventually(lambda: len(rig.events(cloid)) >= 3, timeout=30)
     assert _names(rig.events(cloid)) == ["OrderTracked", "OrderSubmitted", "OrderAccepted"]
-    wire = eventually(lambda: len(rig.wire.of(cloid)) >= 3 and rig.wire.of(cloid), timeout=10)
+    wire = eventually(lambda: len(rig.wire.of(cloid)) >= 3 and rig.wire.of(cloid), timeout=30)
     assert [t for t, _ in wire] == ["orders.hyperliquid.update", "orders.hyperliquid.update",
                                     "orders.hyperliquid.created"]
     _topic, body = wire[-1]
