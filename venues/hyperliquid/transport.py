@@ -13,6 +13,7 @@ from __future__ import annotations
 import http.client
 import logging
 import threading
+import time
 import urllib.parse
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -31,6 +32,9 @@ _HEADERS = {"Content-Type": "application/json", "Connection": "keep-alive"}
 
 
 class HttpTransport:
+    MAX_IDLE_S = 20.0
+    """Keep-alive connections idle longer than this are reopened before use."""
+
     def __init__(
         self,
         base_url: str,
@@ -64,13 +68,20 @@ class HttpTransport:
         self._closed = True
         self._pool.shutdown(wait=False, cancel_futures=True)
 
-    def _connection(self) -> http.client.HTTPConnection:
+    def _connection(self) -> tuple[http.client.HTTPConnection, bool]:
+        """This thread's connection and whether it is being reused (kept alive)."""
         conn: http.client.HTTPConnection | None = getattr(self._local, "conn", None)
+        now = time.monotonic()
+        if conn is not None and now - getattr(self._local, "used", now) > self.MAX_IDLE_S:
+            self._drop()  # servers close idle keep-alive connections; don't find out by failing
+            conn = None
+        self._local.used = now
         if conn is None:
             cls = http.client.HTTPSConnection if self._https else http.client.HTTPConnection
             conn = cls(self._host, self._port, timeout=self._timeout)
             self._local.conn = conn
-        return conn
+            return conn, False
+        return conn, conn.sock is not None
 
     def _drop(self) -> None:
         conn = getattr(self._local, "conn", None)
@@ -79,30 +90,38 @@ class HttpTransport:
             conn.close()
 
     def _run(self, request_id: int, path: str, body: bytes) -> None:
-        written = False
         try:
             if self._check is not None:
                 self._check()  # a replaced execution must not send
-            conn = self._connection()
-            conn.request("POST", path, body=body, headers=_HEADERS)
-            written = True
-            response = conn.getresponse()
-            data = response.read()
-            status = response.status
-        except (OSError, http.client.HTTPException) as exc:
-            self._drop()
-            self._deliver(ResponseReceived(
-                request_id=request_id, transport="http", status=0, body=b"",
-                error=f"{type(exc).__name__}: {exc}", written=written, ts_init=self._now_ns()))
-            return
         except Exception as exc:  # noqa: BLE001 - e.g. FencedError: reported, not swallowed
-            self._deliver(ResponseReceived(
-                request_id=request_id, transport="http", status=0, body=b"",
-                error=f"{type(exc).__name__}: {exc}", written=False, ts_init=self._now_ns()))
+            self._fail(request_id, exc, written=False)
             return
+        for attempt in (1, 2):
+            written = False
+            reused = False
+            try:
+                conn, reused = self._connection()
+                conn.request("POST", path, body=body, headers=_HEADERS)
+                written = True
+                response = conn.getresponse()
+                data = response.read()
+            except (OSError, http.client.HTTPException) as exc:
+                self._drop()
+                if attempt == 1 and reused and not written:
+                    # A kept-alive connection the server had closed: nothing left the process,
+                    # so a fresh connection may carry the same request.
+                    continue
+                self._fail(request_id, exc, written=written)
+                return
+            self._deliver(ResponseReceived(
+                request_id=request_id, transport="http", status=response.status, body=data,
+                error="", written=True, ts_init=self._now_ns()))
+            return
+
+    def _fail(self, request_id: int, exc: BaseException, *, written: bool) -> None:
         self._deliver(ResponseReceived(
-            request_id=request_id, transport="http", status=status, body=data, error="",
-            written=True, ts_init=self._now_ns()))
+            request_id=request_id, transport="http", status=0, body=b"",
+            error=f"{type(exc).__name__}: {exc}", written=written, ts_init=self._now_ns()))
 
 
 class WsPostTransport:
