@@ -36,8 +36,8 @@ import random
 from typing import Any
 
 from actors.streaming.common import Recipient
-from actors.streaming.connection import Connector, websocket_connector
-from actors.streaming.link import StreamPorts
+from actors.streaming.connection import Connector
+from actors.streaming.link import actor_ports
 from actors.streaming.user import UserStreamConfig, UserStreamCore
 from supervision.actor import SupervisedActor
 from supervision.spec import ChildContext, EventSink
@@ -66,17 +66,8 @@ class UserStream(SupervisedActor):
         self.core: UserStreamCore | None = None
 
     def on_started(self) -> None:
-        ctx = self.ctx
-        ports = StreamPorts(
-            clock=ctx.clock,
-            timers=ctx.timers,
-            post=ctx.self_handle.tell,
-            guard=ctx.fence.check,
-            events=self._events if self._events is not None else ctx.emit,
-            connector=self._connector if self._connector is not None else websocket_connector(),
-            rng=self._rng if self._rng is not None else random.Random(),  # noqa: S311 - jitter
-            id_base=ctx.fence.epoch << 32,
-        )
+        ports = actor_ports(self.ctx, events=self._events, connector=self._connector,
+                            rng=self._rng)
         self.core = UserStreamCore(
             config=self._config, ports=ports, tracker=self._tracker, parser=self._parser
         )

@@ -35,11 +35,13 @@ from actors.streaming.connection import (
     FrameSlots,
     Transport,
     TransportError,
+    websocket_connector,
 )
 from messages.execution import ConnectionStateChanged, FrameReceived
 from messages.feed import FeedConnected, FeedError, FeedLost
 from supervision.clock import Clock, TimerHandle, Timers
 from supervision.policy import Backoff, BackoffTracker
+from supervision.spec import ChildContext
 
 log = logging.getLogger(__name__)
 
@@ -113,6 +115,28 @@ class StreamPorts:
     rng: random.Random = attrs.field(factory=random.Random)
     id_base: int = 0
     """Connection ids of this incarnation are ``id_base + 1, + 2, ...``."""
+
+
+def actor_ports(
+    ctx: ChildContext,
+    *,
+    events: EventSink | None,
+    connector: Connector | None,
+    rng: random.Random | None,
+) -> StreamPorts:
+    """The ports of a stream actor's incarnation: its clock, timers, own handle and fence; a
+    connection id space of its own (the fence epoch), so frames of an earlier incarnation still
+    in the mailbox are recognised and ignored."""
+    return StreamPorts(
+        clock=ctx.clock,
+        timers=ctx.timers,
+        post=ctx.self_handle.tell,
+        guard=ctx.fence.check,
+        events=events if events is not None else ctx.emit,
+        connector=connector if connector is not None else websocket_connector(),
+        rng=rng if rng is not None else random.Random(),  # noqa: S311 - back-off jitter
+        id_base=ctx.fence.epoch << 32,
+    )
 
 
 class LinkOwner:
