@@ -189,13 +189,6 @@ class OrderTracker(SupervisedActor):
         return self._strategies[strategy_id]
 
     def _route(self, out: Outcome) -> None:
-        for event in out.events:
-            for sink in self._sinks:
-                sink.tell(event)
-            if isinstance(event, OrderEvent):
-                owner = self._strategy(event.strategy_id)
-                if owner is not None:
-                    owner.tell(event)
         signer, execution = self._signer, self._execution
         assert signer is not None
         assert execution is not None
@@ -213,3 +206,11 @@ class OrderTracker(SupervisedActor):
                         owner.tell(message)
             else:
                 raise TypeError(f"no route for {type(message).__name__}")
+        # Events after the requests: the signer starts on an order before the sinks wake.
+        for event in out.events:
+            for sink in self._sinks:
+                sink.tell(event)
+            if isinstance(event, OrderEvent):
+                owner = self._strategy(event.strategy_id)
+                if owner is not None:
+                    owner.tell(event)

@@ -4,8 +4,9 @@ Accepts: SignOrders, SignCancels, SignModifies (from the order tracker), Schedul
   execution), and its own FlushBatch.
 Emits: SignedAction to execution; RequestFailed (definitive: nothing was sent) to the tracker for
   requests that cannot be turned into an action.
-Batching: each request is added to the core; the first one after a flush makes the actor tell
-  itself FlushBatch, so everything already in the mailbox by then leaves as one action.
+Batching: each request is added to the core; if more requests are already queued, the actor
+  tells itself FlushBatch, so everything in the mailbox by then leaves as one action; if none
+  is queued it signs at once (a lone order does not wait for a batch).
 Fails: a crash loses only the unflushed batch — those orders are tracked (PENDING_CREATE) and the
   tracker resolves them (expiry + venue status) — and never reuses a nonce: the nonce ceiling is
   persisted before it is used and a restarted signer starts above it. The key is never logged,
@@ -82,9 +83,13 @@ class Signer(SupervisedActor):
         if not isinstance(message, SignOrders | SignCancels | SignModifies | ScheduleCancel):
             raise TypeError(f"the signer does not handle {type(message).__name__}")
         core.add(message)
-        if not self._flush_pending:
-            self._flush_pending = True
-            self.self_handle.tell(FlushBatch(ts_init=self.clock.time_ns()))
+        if self._flush_pending:
+            return
+        if self.self_handle.pending() == 0:
+            self._flush(core)  # nothing else queued: nothing to batch with, sign now
+            return
+        self._flush_pending = True
+        self.self_handle.tell(FlushBatch(ts_init=self.clock.time_ns()))
 
     def _flush(self, core: SignerCore) -> None:
         execution, tracker = self._execution, self._tracker

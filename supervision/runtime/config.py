@@ -7,6 +7,7 @@ accepted inline (only a key file, an environment variable or an encrypted keysto
 
 from __future__ import annotations
 
+import os
 import tomllib
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
@@ -105,6 +106,11 @@ class RuntimeConfig:
     """Restarts allowed at the root within ``restart_period_s`` before it escalates (cancel
     everything, halt, exit non-zero)."""
     restart_period_s: float = 60.0
+    tune_gc: bool = True
+    """Freeze start-up objects and collect the young generation less often (latency)."""
+    cpus: tuple[int, ...] | None = None
+    """Pin the runtime's threads to these CPUs (the GIL runs one thread at a time: on one core
+    a hand-off between actors is a context switch, not a wake-up of an idle CPU)."""
 
     @property
     def base_url(self) -> str | None:
@@ -165,8 +171,12 @@ def from_dict(data: dict[str, Any]) -> RuntimeConfig:
         elif key in ("data_dir",):
             kwargs[key] = Path(str(value))
         elif key in ("external_orders", "cancel_on_exit", "status_interval_s",
-                     "restart_intensity", "restart_period_s"):
+                     "restart_intensity", "restart_period_s", "tune_gc"):
             kwargs[key] = value
+        elif key == "cpus":
+            if not isinstance(value, list) or not all(isinstance(c, int) for c in value):
+                raise ConfigError("cpus must be a list of CPU numbers")
+            kwargs[key] = tuple(value)
         else:
             raise ConfigError(f"unknown top-level setting {key!r}")
     config = RuntimeConfig(**kwargs)
@@ -210,5 +220,10 @@ def validate(config: RuntimeConfig) -> None:
         validate_trading_pair(config.strategy.trading_pair)
     except (TypeError, ValueError) as exc:
         raise ConfigError(f"[strategy] trading_pair: {exc}") from None
+    if config.cpus is not None:
+        available = os.sched_getaffinity(0)
+        if not config.cpus or not set(config.cpus) <= available:
+            raise ConfigError(f"cpus {list(config.cpus)} must be a non-empty subset of the "
+                              f"available CPUs {sorted(available)}")
     if config.publisher.format not in ("json", "msgpack"):
         raise ConfigError("[publisher] format must be json or msgpack")

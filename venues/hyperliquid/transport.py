@@ -10,8 +10,10 @@ request's bytes had left: if not, the venue never saw it.
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import logging
+import socket
 import threading
 import time
 import urllib.parse
@@ -152,7 +154,10 @@ class WsPostTransport:
         """Open the connection (blocking up to the timeout) and start the reader thread."""
         ws = websocket.create_connection(self._url, timeout=self._timeout,
                                          skip_utf8_validation=True, enable_multithread=True)
-        ws.settimeout(1.0)
+        # A blocking socket: a send is one syscall (with a timeout, CPython polls first and
+        # releases the GIL twice, and winning it back from the runtime's other threads is most
+        # of a send's latency). The reader is woken for closing by a socket shutdown instead.
+        ws.settimeout(None)
         with self._lock:
             self._ws = ws
             self.connected = True
@@ -192,6 +197,10 @@ class WsPostTransport:
             ws, self._ws = self._ws, None
             self.connected = False
         if ws is not None:
+            sock = ws.sock
+            if sock is not None:
+                with contextlib.suppress(OSError):
+                    sock.shutdown(socket.SHUT_RDWR)  # wakes the reader blocked in recv
             ws.close(timeout=1)
         reader = self._reader
         if reader is not None and reader is not threading.current_thread():
