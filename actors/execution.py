@@ -2,7 +2,8 @@
 
 Accepts: SubmitOrder, CancelOrder, CancelAll, ModifyOrder (strategies, operators);
   SignedAction (signer); ReconcileRequested (order tracker); BestBidOffer / BookSnapshot (market
-  stream, for market-order reference prices); SetTradingState; and from its own network threads
+  stream, for market-order reference prices); SetTradingState; SendAccountState (answered by
+  telling the requester an AccountStateReported); and from its own network threads
   and timers ResponseReceived, ConnectionStateChanged, RequestExpired, DrainQueue, RenewDeadman,
   Reconnect, SendPing.
 Emits: normalised SubmitOrder / OrderDenied / cancels / modifies, RequestSent and the venue's
@@ -36,6 +37,7 @@ from messages.execution import (
     RenewDeadman,
     RequestExpired,
     ResponseReceived,
+    SendAccountState,
     SendPing,
     SetTradingState,
     SignedAction,
@@ -113,9 +115,16 @@ class Execution(SupervisedActor):
                     me.tell(message)
             timers.call_later(delay_s, fire)
 
+        def reply(path: str, message: object) -> None:
+            try:
+                lookup(path).tell(message)
+            except KeyError:
+                log.warning("%s: no child %r to answer", self.child_id, path)
+
         ports = Ports(
             tracker=tracker.tell, signer=signer.tell, events=self._emit,
             http=http.post, ws=self._ws_post, ws_connected=self._ws_up, later=later,
+            reply=reply,
         )
         self._later: Callable[[float, object], None] = later
         normalizer = Normalizer(s.markets, Quotes(), s.risk, clock.time_ns)
@@ -165,6 +174,8 @@ class Execution(SupervisedActor):
             core.renew_deadman(message)
         elif isinstance(message, SetTradingState):
             core.set_trading_state(message)
+        elif isinstance(message, SendAccountState):
+            core.account_state(message.reply_to)
         elif isinstance(message, ConnectionStateChanged):
             core.connection_changed(message)
             if not message.connected:

@@ -10,7 +10,8 @@ at once — the outcome arrives later as order events), `cancel`, `cancel_all`, 
 Client order ids are derived from (run id, strategy id, incarnation, counter), so every id is
 recomputable and a restarted strategy never reuses one.
 Fails: an exception in a hook crashes the incarnation; the supervisor restarts it, and the new
-  incarnation learns its live orders from the tracker (OpenOrdersSnapshot) before trading.
+  incarnation learns its live orders from the tracker (OpenOrdersSnapshot) and the account's
+  positions from the venue (AccountStateReported, via execution) before trading.
 """
 
 from __future__ import annotations
@@ -20,8 +21,10 @@ from decimal import Decimal
 
 import attrs
 
+from messages.account import AccountStateReported
 from messages.commands import CancelAll, CancelOrder, ModifyOrder, SubmitOrder, SubscribeMarket
 from messages.enums import MarketChannel, OrderSide, OrderType, TimeInForce
+from messages.execution import SendAccountState
 from messages.feed import FeedConnected, FeedLost, FeedStale
 from messages.ids import ClientOrderId
 from messages.market import BestBidOffer, BookSnapshot, TradeReceived
@@ -32,6 +35,7 @@ from supervision.handle import Handle
 from supervision.spec import ChildContext
 
 log = logging.getLogger(__name__)
+_ACCOUNT_TIMEOUT = "perpetuum:account-state-timeout"
 
 
 @attrs.frozen(kw_only=True)
@@ -51,6 +55,7 @@ class StrategySettings:
     execution: str = "execution"
     market_stream: str = "market_stream"
     tracker: str = "order_tracker"
+    account_state_timeout_s: float = 10.0
 
 
 @attrs.define
@@ -75,7 +80,12 @@ class Strategy(SupervisedActor):
         self.orders: dict[ClientOrderId, LiveOrder] = {}
         self.positions: dict[str, Decimal] = {}
         self.ready = False
-        """True once the tracker told us our live orders (after a restart: don't trade blind)."""
+        """True once the tracker told us our live orders and the venue our position (after a
+        restart: don't trade blind)."""
+        self._orders_known = False
+        self._positions_as_of: int | None = None
+        """Venue time of the account state the positions start from (fills up to it are in)."""
+        self._early_fills: list[tuple[int, str, Decimal]] = []
         self._counter = 0
         self._execution: Handle | None = None
         self._seed = f"{settings.run_id}/{settings.strategy_id}/{ctx.incarnation}"
@@ -172,6 +182,8 @@ class Strategy(SupervisedActor):
                                         subscriber_id=self.child_id))
         self.ctx.lookup(s.tracker).tell(SendOpenOrders(strategy_id=self.strategy_id,
                                                        reply_to=self.child_id))
+        self._execution.tell(SendAccountState(reply_to=self.child_id))
+        self.schedule(s.account_state_timeout_s, _ACCOUNT_TIMEOUT)
 
     def handle(self, message: object) -> None:
         if isinstance(message, BookSnapshot):
@@ -191,15 +203,43 @@ class Strategy(SupervisedActor):
         elif isinstance(message, OpenOrdersSnapshot):
             for order in message.orders:
                 self._adopt(order)
-            if not self.ready:
-                self.ready = True
-                self.on_strategy_start()
+            self._orders_known = True
+            self._maybe_ready()
+        elif isinstance(message, AccountStateReported):
+            self._account(message)
+            self._maybe_ready()
         elif isinstance(message, FeedConnected | FeedLost | FeedStale):
             self.on_feed(message)
         elif isinstance(message, StrategyTimer):
-            self.on_timer(message.name)
+            if message.name == _ACCOUNT_TIMEOUT:
+                if self._positions_as_of is None and not self.ready:
+                    log.warning("%s: no account state from the venue; positions start from "
+                                "this incarnation's fills", self.strategy_id)
+                    self._positions_as_of = 0
+                    self._maybe_ready()
+            else:
+                self.on_timer(message.name)
         else:
             log.debug("%s ignores %s", self.strategy_id, type(message).__name__)
+
+    def _maybe_ready(self) -> None:
+        if not self.ready and self._orders_known and self._positions_as_of is not None:
+            self.ready = True
+            self.on_strategy_start()
+
+    def _account(self, state: AccountStateReported) -> None:
+        """The venue's positions are the base; fills already seen that are newer stay applied.
+
+        Positions are the account's (the venue does not attribute them to strategies)."""
+        if self._positions_as_of not in (None, 0):
+            return  # only the first answer sets the base
+        positions = {p.trading_pair: p.size for p in state.positions}
+        for ts_event, pair, signed in self._early_fills:
+            if ts_event > state.ts_event:
+                positions[pair] = positions.get(pair, Decimal(0)) + signed
+        self._early_fills.clear()
+        self.positions = positions
+        self._positions_as_of = state.ts_event
 
     def _adopt(self, order: TrackedOrder) -> None:
         self.orders[order.client_order_id] = LiveOrder(
@@ -212,7 +252,10 @@ class Strategy(SupervisedActor):
         if isinstance(event, OrderFilled):
             signed = event.fill_amount if event.side is OrderSide.BUY else -event.fill_amount
             pair = event.trading_pair
-            self.positions[pair] = self.positions.get(pair, Decimal(0)) + signed
+            if self._positions_as_of is None:
+                self._early_fills.append((event.ts_event, pair, signed))
+            elif event.ts_event > self._positions_as_of:
+                self.positions[pair] = self.positions.get(pair, Decimal(0)) + signed
         if event.order_state.is_terminal:
             self.orders.pop(event.client_order_id, None)
             return

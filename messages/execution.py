@@ -127,3 +127,11 @@ class SendPing:
 
     connection: str
     ts_init: int
+
+
+@attrs.frozen(kw_only=True)
+class SendAccountState:
+    """Ask execution, without blocking, to tell ``reply_to`` (a tree path) the account's state
+    (positions, margin) as the venue reports it (an `AccountStateReported`)."""
+
+    reply_to: str

@@ -287,8 +287,11 @@ class Slot:
         # Every dead letter is an event and a counter; the log gets the first few and then one
         # line per thousand, so an overflow storm cannot flood it.
         if total <= 10 or total % 1000 == 0:
-            log.warning("dead letter #%d for %s: %s (%s)", total, self.path,
-                        type(message).__name__, reason)
+            # Messages still arriving for a child stopped for good are the normal tail of an
+            # orderly shutdown (ticks, market data): counted and emitted, logged quietly.
+            level = logging.INFO if reason == "child stopped" else logging.WARNING
+            log.log(level, "dead letter #%d for %s: %s (%s)", total, self.path,
+                    type(message).__name__, reason)
         self.env.record_dead_letter(
             DeadLetterRecord(
                 child_id=self.path,

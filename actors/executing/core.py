@@ -74,6 +74,8 @@ class Ports:
     ws: Callable[[int, str, bytes], bool]
     ws_connected: Callable[[], bool]
     later: Callable[[float, object], None]
+    reply: Callable[[str, object], None] = lambda path, message: None
+    """Tell the child at ``path`` (answers to Send* requests)."""
 
 
 @attrs.define
@@ -90,6 +92,7 @@ class _InFlight:
     resent: bool = False
     nonce: int = 0
     expires_after_ms: int | None = None
+    reply_to: str | None = None
 
 
 class ExecutionCore:
@@ -330,14 +333,19 @@ class ExecutionCore:
             self._query(requests.user_fills_by_time(account, request.fills_since_ms),
                         "userFillsByTime", None)
 
+    def account_state(self, reply_to: str) -> None:
+        self._query(requests.clearinghouse_state(self.config.account), "clearinghouseState",
+                    None, reply_to=reply_to)
+
     def query_rate_limit(self) -> None:
         self._query(requests.user_rate_limit(self.config.account), "userRateLimit", None)
 
-    def _query(self, body: dict[str, Any], info_type: str, cloid: ClientOrderId | None) -> None:
+    def _query(self, body: dict[str, Any], info_type: str, cloid: ClientOrderId | None,
+               *, reply_to: str | None = None) -> None:
         self._query_id += 1
         entry = _InFlight(request_id=self._query_id, kind=RequestKind.QUERY, cloids=(),
                           path="/info", body=orjson.dumps(body), transport="", sent_ns=0,
-                          info_type=info_type, context=cloid)
+                          info_type=info_type, context=cloid, reply_to=reply_to)
         self._dispatch(entry, requests.info_weight(info_type))
 
     def _interpret_query(self, entry: _InFlight, payload: Any, now: int) -> None:
@@ -354,6 +362,9 @@ class ExecutionCore:
             fills = payloads.parse_user_fills(payload, now, coins=self.coins,
                                               name="userFillsByTime")
             self.ports.tracker(fills.report)
+        elif info == "clearinghouseState" and entry.reply_to is not None:
+            state = payloads.parse_clearinghouse_state(payload, now, coins=self.coins).report
+            self.ports.reply(entry.reply_to, state)
         elif info == "userRateLimit":
             limit: RateLimitReported = payloads.parse_user_rate_limit(payload, now).report
             self.address.update(limit)

@@ -28,10 +28,11 @@ import attrs
 from messages.commands import CancelAll
 from messages.execution import SetTradingState
 from messages.status import GetStatus, RuntimeStatus
+from messages.supervision import DeadLetter
 from messages.tracking import GetOpenOrders
 from supervision.errors import ChildStoppedError
 from supervision.runtime.config import ConfigError, RuntimeConfig, load, validate
-from supervision.runtime.tree import FIVE, StrategyFactory, Wiring, build_spec
+from supervision.runtime.tree import FIVE, StrategyFactory, Wiring, build_spec, fan_out
 from supervision.tree import SupervisionTree
 from venues.hyperliquid import keys
 from venues.hyperliquid.bootstrap import InfoClient, VenueUnavailableError, cancel_everything
@@ -157,6 +158,7 @@ class Runtime:
         self.escalated = threading.Event()
         self.escalation_reason = ""
         self._chaos_stop = threading.Event()
+        self._forwarding = threading.local()
 
     def start(self) -> Wiring:
         cfg = self.config
@@ -189,7 +191,8 @@ class Runtime:
                              account=account, markets=markets, run_id=run_id,
                              data_dir=data_dir)
         self.tree = SupervisionTree(build_spec(self.wiring, self.strategies),
-                                    on_escalate=self._escalate).start()
+                                    events=self._supervision_event, on_escalate=self._escalate)
+        self.tree.start()
         if cfg.tune_gc:
             # Start-up objects (markets, parsers' caches, actors) never die: move them out of
             # the collector's way, and collect young objects less often, so a collection
@@ -199,6 +202,25 @@ class Runtime:
         log.info("runtime started: account %s, signer %s, %d markets, data in %s", account,
                  key.address, len(markets), data_dir)
         return self.wiring
+
+    _SINKS = ("publisher", "monitor")
+
+    def _supervision_event(self, event: object) -> None:
+        """Supervision events go to the publisher (runtime.supervision.*) and the monitor
+        (status line). Called from supervisor threads; the tree exists before it starts.
+
+        A tell to a stopped sink is itself a dead letter whose event would be told to that sink
+        again: such events, and any event raised while forwarding one, are not forwarded."""
+        tree = self.tree
+        if tree is None or getattr(self._forwarding, "active", False):
+            return
+        if isinstance(event, DeadLetter) and event.target in self._SINKS:
+            return
+        self._forwarding.active = True
+        try:
+            fan_out(tree.handle, *self._SINKS)(event)
+        finally:
+            self._forwarding.active = False
 
     def _escalate(self, reason: str) -> None:
         self.escalation_reason = reason

@@ -39,6 +39,10 @@ def user_fills_by_time(user: str, start_ms: int) -> dict[str, Any]:
             "aggregateByTime": False}
 
 
+def clearinghouse_state(user: str) -> dict[str, Any]:
+    return {"type": "clearinghouseState", "user": user, "dex": ""}
+
+
 def user_rate_limit(user: str) -> dict[str, Any]:
     return {"type": "userRateLimit", "user": user}
 
