@@ -1,0 +1,143 @@
+"""1 + 2: the runtime with the benchmark strategy against the local exchange, and the reference
+cost of a WS post send measured in this process before the runtime starts."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from actors.strategy import StrategySettings
+from messages.enums import MarketChannel, RequestKind
+from supervision.spec import ChildSpec
+
+from .common import KEY_ENV, PAIR, Options, mono
+from .probes import Probes
+from .strategy import BenchState, BenchStrategy, Control
+
+
+def wait_until(cond: Callable[[], bool], timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not cond():
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"timed out waiting for {what}")
+        time.sleep(0.02)
+
+
+def run_runtime(url: str, opts: Options, workdir: Path) -> dict[str, Any]:
+    from actors.streaming.common import GetStreamStats
+    from supervision.runtime.config import (
+        AccountConfig,
+        PublisherSettings,
+        RiskSettings,
+        RuntimeConfig,
+        StrategyConfig,
+        VenueConfig,
+    )
+    from supervision.runtime.launch import Runtime
+    from supervision.runtime.tree import Wiring, strategy_spec
+    from venues.simulator import DEMO_PRIVATE_KEY
+
+    os.environ[KEY_ENV] = DEMO_PRIVATE_KEY  # the simulator's PUBLIC throwaway key
+    probes = Probes(stages=opts.stages)
+    state = BenchState(probes=probes)
+
+    def bench_strategy(w: Wiring) -> ChildSpec:
+        settings = StrategySettings(strategy_id="bench", trading_pairs=(PAIR,), run_id=w.run_id,
+                                    channels=(MarketChannel.BOOK,))
+        return strategy_spec("bench", lambda ctx: BenchStrategy(ctx, settings=settings,
+                                                                 state=state))
+
+    config = RuntimeConfig(
+        venue=VenueConfig(network="testnet", url=url),
+        account=AccountConfig(key_env=KEY_ENV),
+        publisher=PublisherSettings(address="tcp://127.0.0.1:0"),
+        # The strategy-side submit throttle (50/s by default) is a risk setting, not the path.
+        risk=RiskSettings(max_submits_per_s=1e9),
+        strategy=StrategyConfig(kind="none"),
+        data_dir=workdir / "var",
+    )
+    res: dict[str, Any] = {}
+    probes.install()
+    runtime = Runtime(config, strategies=(bench_strategy,))
+    try:
+        runtime.start()
+        tree = runtime.tree
+        assert tree is not None
+        me = tree.handle("strategies/bench")
+        wait_until(lambda: state.last_book is not None, 15, "the first book")
+
+        # 1: latency
+        probes.phase = "latency"
+        queued0 = probes.exec_core.stats["queued"] if probes.exec_core is not None else 0
+        me.tell(Control(kind="latency", interval_s=opts.latency_interval_ms / 1e3))
+        time.sleep(opts.latency_s)
+        me.tell(Control(kind="idle"))
+        wait_until(lambda: state.pending is None, 5, "the last latency order's answer")
+        res["latency_queued"] = probes.exec_core.stats["queued"] - queued0
+        res["latency_batching"] = probes.batching("latency", RequestKind.SUBMIT)
+        res["latency_cancel_batching"] = probes.batching("latency", RequestKind.CANCEL)
+        # The venue's default cap is 1000 open orders: start the burst from none.
+        wait_until(lambda: runtime.open_orders() == 0, 10, "the latency orders' cancels")
+
+        # 2a: burst (real budgets)
+        probes.phase = "burst"
+        state.done.clear()
+        me.tell(Control(kind="burst", n=opts.burst))
+        state.done.wait(60)
+        res["burst_done"] = state.done.is_set()
+        res["burst_batching"] = probes.batching("burst", RequestKind.SUBMIT)
+        res["burst_cancel_batching"] = probes.batching("burst", RequestKind.CANCEL)
+
+        # 2b: sustained (client-side budgets lifted)
+        probes.phase = "sustained"
+        probes.lift_budgets = True
+        state.done.clear()
+        me.tell(Control(kind="sustained", n=opts.window, duration_s=opts.sustained_s))
+        state.done.wait(opts.sustained_s + 30)
+        res["sustained_done"] = state.done.is_set()
+        res["sustained_batching"] = probes.batching("sustained", RequestKind.SUBMIT)
+        res["sustained_cancel_batching"] = probes.batching("sustained", RequestKind.CANCEL)
+        me.tell(Control(kind="idle"))
+        time.sleep(0.5)
+        res["stream_stats"] = tree.handle("market_stream").ask(GetStreamStats(), timeout=5)
+        res["exec_stats"] = dict(probes.exec_core.stats)
+        res["counters"] = {p: c for p, c in tree.all_counters().items()
+                           if c.restarts or c.failures or c.dead_letters}
+        res["open_before_stop"] = runtime.open_orders()
+    finally:
+        res["left_open"] = runtime.stop(cancel=True)
+        probes.uninstall()
+        os.environ.pop(KEY_ENV, None)
+    from venues.hyperliquid.bootstrap import InfoClient
+    from venues.simulator import DEMO_ADDRESS
+
+    # What the venue itself still holds after cancel-on-exit (the tracker's count is its view).
+    res["venue_open_after_stop"] = len(InfoClient(url).post(
+        "/info", {"type": "openOrders", "user": DEMO_ADDRESS}))
+    res["state"] = state
+    res["probes"] = probes
+    return res
+
+
+def post_reference(url: str, n: int = 200) -> list[int]:
+    """What ``WsPostTransport.post`` costs in this process while nothing else runs (the
+    runtime is not started yet): a small ``info`` post to the local exchange every 3 ms."""
+    from actors.execution import ws_url_of
+    from venues.hyperliquid.transport import WsPostTransport
+
+    answers: list[object] = []
+    transport = WsPostTransport(ws_url_of(url), answers.append, time.time_ns, timeout_s=5)
+    transport.connect()
+    costs = []
+    try:
+        for i in range(n):
+            t0 = mono()
+            transport.post(i + 1, "info", b'{"type":"allMids"}')
+            costs.append(mono() - t0)
+            time.sleep(0.003)
+    finally:
+        transport.close()
+    return costs[10:]
