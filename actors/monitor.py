@@ -4,8 +4,9 @@ Accepts: order events (as an event sink of the order tracker), BookSnapshot / Be
   subscribes to the market stream for the pairs it is given), feed and supervision events, and
   the ask GetStatus → RuntimeStatus.
 Emits: nothing but its answers (and SubscribeMarket at start).
-Fails: its state is a view rebuilt from events, so a restart only resets the counters (the
-  tracker is the source of truth for orders; the venue for positions).
+Fails: its state is a view. A new incarnation re-learns the open orders from the tracker and
+  the positions from the venue (through execution); the fill count, fees and cash flow (hence
+  PnL) restart from zero.
 """
 
 from __future__ import annotations
@@ -14,12 +15,15 @@ from decimal import Decimal
 
 import attrs
 
+from messages.account import AccountStateReported
 from messages.commands import SubscribeMarket
 from messages.enums import MarketChannel, OrderSide
+from messages.execution import SendAccountState
 from messages.market import BestBidOffer, BookSnapshot
 from messages.orders import OrderEvent, OrderFilled
 from messages.status import GetStatus, PairStatus, RuntimeStatus
 from messages.supervision import ChildRestarted
+from messages.tracking import OpenOrdersSnapshot, SendOpenOrders
 from supervision.actor import SupervisedActor
 from supervision.spec import ChildContext
 
@@ -30,6 +34,8 @@ ZERO = Decimal(0)
 class MonitorSettings:
     trading_pairs: tuple[str, ...] = ()
     market_stream: str | None = "market_stream"
+    tracker: str | None = "order_tracker"
+    execution: str | None = "execution"
 
 
 class Monitor(SupervisedActor):
@@ -41,16 +47,24 @@ class Monitor(SupervisedActor):
         self.fills = 0
         self.fees = ZERO
         self.position: dict[str, Decimal] = {}
+        self.base: dict[str, Decimal] = {}
+        """Positions held when this incarnation started (not its PnL)."""
         self.cash: dict[str, Decimal] = {}
         self.mark: dict[str, Decimal] = {}
         self.last_data_ns: int | None = None
         self.restarts = 0
 
     def on_started(self) -> None:
-        if self.settings.market_stream is None:
+        s = self.settings
+        if s.tracker is not None:
+            self.ctx.lookup(s.tracker).tell(SendOpenOrders(strategy_id=None,
+                                                           reply_to=self.child_id))
+        if s.execution is not None:
+            self.ctx.lookup(s.execution).tell(SendAccountState(reply_to=self.child_id))
+        if s.market_stream is None:
             return
-        stream = self.ctx.lookup(self.settings.market_stream)
-        for pair in self.settings.trading_pairs:
+        stream = self.ctx.lookup(s.market_stream)
+        for pair in s.trading_pairs:
             stream.tell(SubscribeMarket(trading_pair=pair, channels=(MarketChannel.BBO,),
                                         subscriber_id=self.child_id))
 
@@ -69,6 +83,14 @@ class Monitor(SupervisedActor):
                 self.mark[message.trading_pair] = mid
         elif isinstance(message, ChildRestarted):
             self.restarts += 1
+        elif isinstance(message, OpenOrdersSnapshot):
+            for order in message.orders:
+                self.open.add(str(order.client_order_id))
+                self.seen.add(str(order.client_order_id))
+        elif isinstance(message, AccountStateReported):
+            if not self.position:  # events seen since start already moved it otherwise
+                self.base = {p.trading_pair: p.size for p in message.positions}
+                self.position = dict(self.base)
         elif isinstance(message, GetStatus):
             return self.status()
         return None
@@ -95,7 +117,8 @@ class Monitor(SupervisedActor):
             position = self.position.get(pair, ZERO)
             cash = self.cash.get(pair, ZERO)
             mark = self.mark.get(pair)
-            pnl = None if mark is None else cash + position * mark
+            traded = position - self.base.get(pair, ZERO)
+            pnl = None if mark is None else cash + traded * mark
             pairs.append(PairStatus(trading_pair=pair, position=position, cash_flow=cash,
                                     mark=mark, pnl=pnl))
         age = None if self.last_data_ns is None else self.clock.monotonic_ns() - self.last_data_ns

@@ -17,8 +17,8 @@ class PairStatus:
     trading_pair: str
     position: Decimal
     cash_flow: Decimal
-    """Quote currency received minus paid, fees included (realised + unrealised PnL = this plus
-    position × mark)."""
+    """Quote currency received minus paid since the monitor started, fees included; PnL is this
+    plus (position − position at start) × mark."""
     mark: Decimal | None
     pnl: Decimal | None
 
