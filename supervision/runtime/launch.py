@@ -159,6 +159,9 @@ class Runtime:
         self.escalation_reason = ""
         self._chaos_stop = threading.Event()
         self._forwarding = threading.local()
+        self._stopping = False
+        """Set once the tree is being stopped: the sinks stop too, events about that are not
+        forwarded to them."""
 
     def start(self) -> Wiring:
         cfg = self.config
@@ -212,7 +215,7 @@ class Runtime:
         A tell to a stopped sink is itself a dead letter whose event would be told to that sink
         again: such events, and any event raised while forwarding one, are not forwarded."""
         tree = self.tree
-        if tree is None or getattr(self._forwarding, "active", False):
+        if tree is None or self._stopping or getattr(self._forwarding, "active", False):
             return
         if isinstance(event, DeadLetter) and event.target in self._SINKS:
             return
@@ -281,6 +284,7 @@ class Runtime:
             if remaining:
                 log.warning("%d orders still open after cancel-all", remaining)
         if tree is not None:
+            self._stopping = True
             tree.stop()
         if self.escalated.is_set() and cancel:
             self.emergency_cancel()
