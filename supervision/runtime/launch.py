@@ -30,6 +30,7 @@ from messages.execution import SetTradingState
 from messages.status import GetStatus, RuntimeStatus
 from messages.supervision import DeadLetter
 from messages.tracking import GetOpenOrders
+from supervision.clock import Clock, SystemClock
 from supervision.errors import ChildStoppedError
 from supervision.runtime.config import ConfigError, RuntimeConfig, load, validate
 from supervision.runtime.tree import FIVE, StrategyFactory, Wiring, build_spec, fan_out
@@ -149,9 +150,11 @@ class Runtime:
     """A running runtime: the (optional) embedded exchange and the supervision tree."""
 
     def __init__(self, config: RuntimeConfig,
-                 strategies: tuple[StrategyFactory, ...] = ()) -> None:
+                 strategies: tuple[StrategyFactory, ...] = (),
+                 clock: Clock | None = None) -> None:
         self.config = config
         self.strategies = strategies
+        self.clock = clock if clock is not None else SystemClock()
         self.sim: Any = None
         self.tree: SupervisionTree | None = None
         self.wiring: Wiring | None = None
@@ -188,12 +191,12 @@ class Runtime:
             key = load_key(cfg)
         account = (cfg.account.account or key.address).lower()
         markets = InfoClient(base_url).markets()
-        run_id = f"{time.time_ns():x}"
+        run_id = f"{self.clock.time_ns():x}"
         data_dir = cfg.data_dir / (cfg.venue.network if not cfg.venue.url else "custom") / account
         self.wiring = Wiring(config=cfg, base_url=base_url, is_mainnet=is_mainnet, key=key,
                              account=account, markets=markets, run_id=run_id,
                              data_dir=data_dir)
-        self.tree = SupervisionTree(build_spec(self.wiring, self.strategies),
+        self.tree = SupervisionTree(build_spec(self.wiring, self.strategies), clock=self.clock,
                                     events=self._supervision_event, on_escalate=self._escalate)
         self.tree.start()
         if cfg.tune_gc:
@@ -269,7 +272,7 @@ class Runtime:
             # the cancel-all.
             execution = tree.handle("execution")
             execution.tell(SetTradingState(halted=True, reason="shutting down",
-                                           ts_init=time.time_ns()))
+                                           ts_init=self.clock.time_ns()))
             execution.tell(CancelAll())
             deadline = time.monotonic() + timeout_s
             waiter = threading.Event()
@@ -299,7 +302,8 @@ class Runtime:
             return
         from actors.signing.nonce import NonceSource, NonceStore
 
-        nonces = NonceSource(lambda: time.time_ns() // 1_000_000,
+        clock = self.clock
+        nonces = NonceSource(lambda: clock.time_ns() // 1_000_000,
                              NonceStore(w.data_dir / "signer" / "nonce"))
         try:
             signer = L1Signer(w.key, is_mainnet=w.is_mainnet)
