@@ -107,13 +107,10 @@ class Execution(SupervisedActor):
             self._ws = WsPostTransport(ws_url_of(s.base_url), me.tell, clock.time_ns,
                                        check=self.fence.check, timeout_s=3.0,
                                        name=f"{self.child_id}-post")
-        http, fence, timers = self._http, self.fence, self.timers
+        http = self._http
 
         def later(delay_s: float, message: object) -> None:
-            def fire() -> None:
-                if fence.is_current:  # timers of a replaced incarnation stay silent
-                    me.tell(message)
-            timers.call_later(delay_s, fire)
+            self.tell_later(delay_s, lambda: message)
 
         def reply(path: str, message: object) -> None:
             try:

@@ -153,14 +153,8 @@ class OrderTracker(SupervisedActor):
 
     # --- internals ---------------------------------------------------------------------------
     def _schedule_tick(self) -> None:
-        fence, handle, clock = self.fence, self.self_handle, self.clock
-
-        def tick() -> None:
-            # A replaced incarnation's timer must not start a second tick chain.
-            if fence.is_current:
-                handle.tell(TrackerTick(ts_init=clock.time_ns()))
-
-        self.timers.call_later(self.settings.tick_s, tick)
+        clock = self.clock
+        self.tell_later(self.settings.tick_s, lambda: TrackerTick(ts_init=clock.time_ns()))
 
     def _snapshot(self) -> None:
         journal, core = self.journal, self.core

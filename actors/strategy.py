@@ -153,13 +153,8 @@ class Strategy(SupervisedActor):
                                strategy_id=self.strategy_id, ts_init=self.clock.time_ns()))
 
     def schedule(self, delay_s: float, name: str) -> None:
-        fence, me, clock = self.fence, self.self_handle, self.clock
-
-        def fire() -> None:
-            if fence.is_current:
-                me.tell(StrategyTimer(name=name, ts_init=clock.time_ns()))
-
-        self.timers.call_later(delay_s, fire)
+        clock = self.clock
+        self.tell_later(delay_s, lambda: StrategyTimer(name=name, ts_init=clock.time_ns()))
 
     def position(self, trading_pair: str) -> Decimal:
         return self.positions.get(trading_pair, Decimal(0))

@@ -28,6 +28,7 @@ in the process are not touched and nothing stops silently.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any, ClassVar, Self
 
 import pykka
@@ -109,6 +110,19 @@ class SupervisedActor(pykka.ThreadingActor):
     @property
     def self_handle(self) -> Handle:
         return self.ctx.self_handle
+
+    def tell_later(self, delay_s: float, build: Callable[[], object]) -> None:
+        """Tell this actor ``build()`` after ``delay_s`` seconds, on the timer thread. The
+        message is built when the timer fires (so it can carry that moment's clock reading),
+        and a timer set by an incarnation that has since been replaced stays silent: its
+        successor sets its own timers, and a stale one must not start a second chain."""
+        fence, me = self.fence, self.self_handle
+
+        def fire() -> None:
+            if fence.is_current:
+                me.tell(build())
+
+        self.timers.call_later(delay_s, fire)
 
     # -- what subclasses implement -----------------------------------------------------------
 

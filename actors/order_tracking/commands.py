@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from decimal import Decimal
 from typing import TYPE_CHECKING
 
 from actors.order_tracking.lifecycle import Trigger
@@ -148,11 +147,11 @@ def _request_cancel(stage: Stage, record: OrderRecord, now: int) -> OrderRecord 
                      changes={"before_cancel": record.state, "cancel_queued": False,
                               "deadline_ns": None})
     if new is not None:
-        stage.send(SignCancels(targets=(_target(new),), ts_init=now))
+        stage.send(SignCancels(targets=(cancel_target(new),), ts_init=now))
     return new
 
 
-def _target(record: OrderRecord) -> CancelTarget:
+def cancel_target(record: OrderRecord) -> CancelTarget:
     return CancelTarget(
         client_order_id=record.client_order_id,
         trading_pair=record.trading_pair,
@@ -190,9 +189,9 @@ def _cancel_one(
                          changes={"before_cancel": state, "deadline_ns": None})
         if new is not None:
             if batch is None:
-                stage.send(SignCancels(targets=(_target(new),), ts_init=now))
+                stage.send(SignCancels(targets=(cancel_target(new),), ts_init=now))
             else:
-                batch.append(_target(new))
+                batch.append(cancel_target(new))
 
 
 def on_cancel_all(core: OrderTrackerCore, stage: Stage, msg: CancelAll, now: int) -> None:
@@ -248,6 +247,3 @@ def on_modify(core: OrderTrackerCore, stage: Stage, msg: ModifyOrder, now: int) 
         ts_init=now,
     ))
 
-
-def remaining(record: OrderRecord) -> Decimal:
-    return record.amount - record.filled

@@ -27,7 +27,6 @@ from messages.commands import CancelAll, CancelOrder, ModifyOrder, SubmitOrder
 from messages.enums import OrderState, OrderType, TimeInForce, VenueOrderStatus
 from messages.ids import ClientOrderId, ExchangeOrderId
 from messages.tracking import (
-    CancelTarget,
     OrderDenied,
     OrderFill,
     ReconcileAll,
@@ -218,10 +217,7 @@ class OrderTrackerCore:
             new = stage.fire(adopted, Trigger.REQUEST_CANCEL, now,
                              changes={"before_cancel": adopted.state})
             if new is not None:
-                stage.send(SignCancels(targets=(CancelTarget(
-                    client_order_id=new.client_order_id, trading_pair=new.trading_pair,
-                    exchange_order_id=new.exchange_order_id, by_exchange_id=True,
-                ),), ts_init=now))
+                stage.send(SignCancels(targets=(commands.cancel_target(new),), ts_init=now))
 
     # --- queries ---------------------------------------------------------------------------
     def get(self, cloid: ClientOrderId) -> TrackedOrder | None:

@@ -71,7 +71,7 @@ def _external_sol_order(rig: VenueRig) -> OrderStatusReported:
 
 def _adopted_target(report: OrderStatusReported) -> CancelTarget:
     """The cancel target the tracker builds for an adopted order (order_tracking/commands.py
-    ``_target``: adopted records are ``external`` and cancelled by oid)."""
+    ``cancel_target``: adopted records are ``external`` and cancelled by oid)."""
     return CancelTarget(
         client_order_id=report.client_order_id
         or ClientOrderId.derive("external", int(report.exchange_order_id)),

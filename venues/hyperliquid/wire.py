@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, Literal
 
+from messages.ids import ClientOrderId
 from venues.hyperliquid.numbers import Number, float_to_wire
 
 Tif = Literal["Gtc", "Ioc", "Alo"]
@@ -23,14 +24,11 @@ _HEX = frozenset("0123456789abcdef")
 
 
 def _check_cloid(cloid: str) -> str:
-    if not isinstance(cloid, str) or len(cloid) != 34 or not cloid.startswith("0x"):
+    if not isinstance(cloid, str):
         raise ValueError("cloid must be '0x' followed by 32 hex digits")
-    lowered = cloid.lower()
-    if not _HEX.issuperset(lowered[2:]):
-        raise ValueError("cloid must be '0x' followed by 32 hex digits")
-    # The node renders cloids in lowercase before hashing; a mixed-case cloid would make the
-    # signature recover a random address, so the canonical form is what gets signed.
-    return lowered
+    # ClientOrderId canonicalises to lowercase: the node re-renders cloids that way before
+    # hashing, so a mixed-case cloid would make the signature recover a random address.
+    return str(ClientOrderId(cloid))
 
 
 def _check_asset(asset: int) -> int:
