@@ -54,7 +54,10 @@ def crash_and_wait(rt: Runtime, path: str) -> None:
     assert tree is not None
     before = tree.incarnation(path)
     assert tree.crash(path)
-    eventually(lambda: tree.incarnation(path) > before, timeout=10.0, interval=0.01)
+    # The incarnation number moves when the start begins, the restart is counted once the new
+    # incarnation's on_started returned: wait for the count, not just the number.
+    eventually(lambda: tree.incarnation(path) > before and tree.counters(path).restarts >= 1,
+               timeout=10.0, interval=0.01)
     assert tree.counters(path).restarts == 1
 
 

@@ -51,8 +51,8 @@ class Recorder(SupervisedActor):
 
 
 def _tree(tmp_path: Path, sink: EventRecorder, signer: EventRecorder,
-          execution: EventRecorder) -> SupervisionTree:
-    settings = OrderTrackerSettings(journal_dir=tmp_path / "journal", tick_s=0.05,
+          execution: EventRecorder, tick_s: float = 0.05) -> SupervisionTree:
+    settings = OrderTrackerSettings(journal_dir=tmp_path / "journal", tick_s=tick_s,
                                     snapshot_every=7)
     peers = TrackerPeers(signer="signer", execution="execution", event_sinks=("sink",),
                          strategy_path=lambda sid: f"strategies/{sid}" if sid else None)
@@ -153,5 +153,38 @@ def test_orders_of_a_strategy_the_tree_does_not_run_are_tracked_not_fatal(
         assert sink.wait_for(OrderEvent)[0].strategy_id == "nobody"
         assert tree.incarnation("order_tracker") == 1
         assert not tree.dead_letter_log()
+    finally:
+        tree.stop()
+
+
+@pytest.mark.timeout(30)
+def test_events_of_an_order_being_signed_wait_for_the_next_input(tmp_path: Path) -> None:
+    """The signer and execution get the core before the event subscribers wake: the events of
+    an input that went to the signer are delivered when the tracker's next input arrives
+    (execution's RequestSent, normally), in order, none lost."""
+    sink, signer, execution = EventRecorder(), EventRecorder(), EventRecorder()
+    tree = _tree(tmp_path, sink, signer, execution, tick_s=600)  # no tick releases them
+    try:
+        tracker = tree.handle("order_tracker")
+        execution.wait_for(ReconcileRequested)
+        cloid = ClientOrderId.derive("actor", 3)
+        tracker.tell(_submit(3))
+        signer.wait_for(SignOrders)
+        # The tracker told the signer and has nothing more to do: the event is still held.
+        assert tracker.ask(GetOrder(client_order_id=cloid), timeout=5) is not None
+        tracked = sink.wait_for(OrderEvent)  # the ask was an input: it released the event
+        assert [e.order_state for e in tracked] == [OrderState.PENDING_CREATE]
+        tracker.tell(_submit(4))
+        signer.wait_for(SignOrders, count=2)
+        assert len(sink.of(OrderEvent)) == 1, "order 4's event was not held"
+        tracker.tell(RequestSent(kind=RequestKind.SUBMIT, client_order_ids=(cloid,), nonce=1,
+                                 expires_after_ms=None, ts_init=0))
+        events = sink.wait_for(OrderEvent, count=3)
+        assert [(e.client_order_id, e.order_state) for e in events] == [
+            (cloid, OrderState.PENDING_CREATE),
+            (ClientOrderId.derive("actor", 4), OrderState.PENDING_CREATE),
+            (cloid, OrderState.SUBMITTED),
+        ]
+        assert [e.sequence for e in events] == sorted(e.sequence for e in events)
     finally:
         tree.stop()
