@@ -112,6 +112,9 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--seed", type=int, default=7)
     p.add_argument("--stream-frames", type=int, default=50_000)
     p.add_argument("--no-stages", action="store_true", help="only the end-to-end stamps")
+    p.add_argument("--keep-warm", type=int, default=500, metavar="US",
+                   help="repeat the latency run with the runtime's keep-warm helper waking the "
+                        "CPU every US µs (0: skip)")
     p.add_argument("--switch-interval", type=float, default=None,
                    help="sys.setswitchinterval for this process (default: Python's 0.005 s)")
     p.add_argument("--skip-streams", action="store_true")
@@ -127,7 +130,8 @@ def options(args: argparse.Namespace) -> Options:
     return Options(latency_s=args.latency_s, latency_interval_ms=args.latency_interval_ms,
                    burst=args.burst, sustained_s=args.sustained_s, window=args.window,
                    sdk_s=args.sdk_s, sdk_seq_s=args.sdk_seq_s, flow_rate=args.flow_rate,
-                   seed=args.seed, stream_frames=args.stream_frames, stages=not args.no_stages)
+                   seed=args.seed, stream_frames=args.stream_frames, stages=not args.no_stages,
+                   keep_warm_us=args.keep_warm)
 
 
 def main() -> int:

@@ -10,7 +10,7 @@ from typing import Any
 
 from .common import Options, dist_us, pct
 from .probes import Probes
-from .strategy import BenchState
+from .strategy import BenchState, LatencySample
 
 Out = Callable[[str], object]
 WIDTH = 100
@@ -31,8 +31,10 @@ def verdict(ok: bool) -> str:
     return "meets" if ok else "MISSES"
 
 
-def latency_report(res: dict[str, Any]) -> dict[str, Any]:
-    state: BenchState = res["state"]
+def latency_report(res: dict[str, Any], phase: str) -> dict[str, Any] | None:
+    samples: dict[str, LatencySample] | None = res.get(f"latency_{phase}")
+    if samples is None:
+        return None
     probes: Probes = res["probes"]
     sent = probes.sent_at()
     st = probes.stamps
@@ -44,7 +46,7 @@ def latency_report(res: dict[str, Any]) -> dict[str, Any]:
     stages: dict[str, list[int]] = {name: [] for name in names}
     signing: list[int] = []
     missing_frame = missing_sent = 0
-    for cloid, sample in state.latency.items():
+    for cloid, sample in samples.items():
         sends = sent.get(cloid)
         if sample.frame_ns is None:
             missing_frame += 1
@@ -68,18 +70,18 @@ def latency_report(res: dict[str, Any]) -> dict[str, Any]:
         if cloid in st["sign_start"]:
             signing.append(st["signed"][cloid] - st["sign_start"][cloid])
     return {"total": total, "to_send_call": to_send_call, "answer": answer, "stages": stages,
-            "signing": signing, "missing_frame": missing_frame, "missing_sent": missing_sent}
+            "signing": signing, "missing_frame": missing_frame, "missing_sent": missing_sent,
+            "n": len(samples)}
 
 
 def report(opts: Options, rt: dict[str, Any], sdk: dict[str, Any] | None,
            streams: dict[str, float] | None, captured: Captured, sim_problems: list[str],
            elapsed: float) -> None:
     out = sys.stdout.write
-    lat = latency_report(rt)
     state: BenchState = rt["state"]
     probes: Probes = rt["probes"]
     out("=" * WIDTH + "\n")
-    _tick_to_trade(out, rt, sdk, lat, state, probes)
+    _tick_to_trade(out, rt, sdk, state, probes)
     out("-" * WIDTH + "\n")
     _throughput(out, opts, rt, sdk, state)
     out("-" * WIDTH + "\n")
@@ -92,16 +94,19 @@ def report(opts: Options, rt: dict[str, Any], sdk: dict[str, Any] | None,
 
 
 def _tick_to_trade(out: Out, rt: dict[str, Any], sdk: dict[str, Any] | None,
-                   lat: dict[str, Any], state: BenchState, probes: Probes) -> None:
-    total = lat["total"]
-    p50 = pct(total, 50) / 1e3 if total else math.inf
-    p99 = pct(total, 99) / 1e3 if total else math.inf
+                   state: BenchState, probes: Probes) -> None:
     out("1. tick-to-trade: l2Book frame bytes received (reader thread) → signed order bytes "
         "written to the venue connection\n")
-    out(f"   perpetuum, send returned      {dist_us(total)}\n")
-    out(f"   perpetuum, send called        {dist_us(lat['to_send_call'])}\n")
-    out(f"   target p50 ≤ 400 µs, p99 ≤ 2000 µs (on 'send returned'): p50 {verdict(p50 <= 400)}, "
-        f"p99 {verdict(p99 <= 2000)}; stage stamps {'on' if probes.stages else 'off'}\n")
+    phases = {
+        "idle": "A. default: the CPU idles between book frames (~12 ms)",
+        "warm": f"B. the same with the runtime's keep-warm helper (--keep-warm "
+                f"{rt.get('keep_warm_us')}: the CPU wakes every {rt.get('keep_warm_us')} µs)",
+    }
+    for phase, title in phases.items():
+        lat = latency_report(rt, phase)
+        if lat is not None:
+            out(f"  {title}\n")
+            _latency_phase(out, lat, probes)
     out(f"   reference: the same WS post send in this process, runtime not started: "
         f"{dist_us(rt['post_reference'])}\n")
     out("     (the bytes leave between 'called' and 'returned'; CPython polls then sends, "
@@ -111,6 +116,21 @@ def _tick_to_trade(out: Out, rt: dict[str, Any], sdk: dict[str, Any] | None,
         s = sdk["samples"]
         out(f"   SDK frame → request written   {dist_us([c - a for a, _, c, _ in s if c])}\n")
         out(f"   SDK callback → req. written   {dist_us([c - b for _, b, c, _ in s if c])}\n")
+        out(f"     {'SDK: request written → order() returned':<58} "
+            f"{dist_us([d - c for _, _, c, d in sdk['samples'] if c])}\n")
+    out(f"   no answer in 2 s {state.stuck}, requests queued by the rate budget "
+        f"{rt['latency_queued']}\n")
+    out(f"   batching: orders {rt['latency_batching']}; cancels {rt['latency_cancel_batching']}\n")
+
+
+def _latency_phase(out: Out, lat: dict[str, Any], probes: Probes) -> None:
+    total = lat["total"]
+    p50 = pct(total, 50) / 1e3 if total else math.inf
+    p99 = pct(total, 99) / 1e3 if total else math.inf
+    out(f"   perpetuum, send returned      {dist_us(total)}\n")
+    out(f"   perpetuum, send called        {dist_us(lat['to_send_call'])}\n")
+    out(f"   target p50 ≤ 400 µs, p99 ≤ 2000 µs (on 'send returned'): p50 {verdict(p50 <= 400)}, "
+        f"p99 {verdict(p99 <= 2000)}; stage stamps {'on' if probes.stages else 'off'}\n")
     if probes.stages:
         out("   stages (perpetuum; each row its own distribution):\n")
         names = {
@@ -118,7 +138,7 @@ def _tick_to_trade(out: Out, rt: dict[str, Any], sdk: dict[str, Any] | None,
             "strategy→exec": "strategy builds SubmitOrder → execution",
             "exec→tracker": "execution normalise/risk → tracker",
             "tracker→signer": "tracker journal + SignOrders → signer",
-            "signer→signed": "signer FlushBatch hop + build + sign",
+            "signer→signed": "signer hop + build + sign",
             "signed→exec_signed": "SignedAction → execution",
             "exec_signed→send": "execution: budget, in-flight entry → WS send called",
             "send call": "WS send: frame, mask, syscall, GIL re-acquired",
@@ -129,13 +149,8 @@ def _tick_to_trade(out: Out, rt: dict[str, Any], sdk: dict[str, Any] | None,
             f"{dist_us(lat['signing'])}\n")
     out(f"   after: bytes written → strategy hears OrderAccepted (venue round trip, "
         f"answer, tracker):\n     {'':<58} {dist_us(lat['answer'])}\n")
-    if sdk is not None and sdk["samples"]:
-        out(f"     {'SDK: request written → order() returned':<58} "
-            f"{dist_us([d - c for _, _, c, d in sdk['samples'] if c])}\n")
-    out(f"   latency orders {len(state.latency)}, unmatched frame stamps "
-        f"{lat['missing_frame']}, not sent over WS {lat['missing_sent']}, no answer in 2 s "
-        f"{state.stuck}, requests queued by the rate budget {rt['latency_queued']}\n")
-    out(f"   batching: orders {rt['latency_batching']}; cancels {rt['latency_cancel_batching']}\n")
+    out(f"   latency orders {lat['n']}, unmatched frame stamps {lat['missing_frame']}, "
+        f"not sent over WS {lat['missing_sent']}\n")
 
 
 def _throughput(out: Out, opts: Options, rt: dict[str, Any], sdk: dict[str, Any] | None,

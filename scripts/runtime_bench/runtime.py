@@ -11,6 +11,7 @@ from typing import Any
 
 from actors.strategy import StrategySettings
 from messages.enums import MarketChannel, RequestKind
+from supervision.runtime.keepalive import CpuKeepAlive
 from supervision.spec import ChildSpec
 
 from .common import KEY_ENV, PAIR, Options, mono
@@ -69,13 +70,25 @@ def run_runtime(url: str, opts: Options, workdir: Path) -> dict[str, Any]:
         me = tree.handle("strategies/bench")
         wait_until(lambda: state.last_book is not None, 15, "the first book")
 
-        # 1: latency
+        # 1: latency, the CPU left to idle between frames, then kept warm
         probes.phase = "latency"
         queued0 = probes.exec_core.stats["queued"] if probes.exec_core is not None else 0
-        me.tell(Control(kind="latency", interval_s=opts.latency_interval_ms / 1e3))
-        time.sleep(opts.latency_s)
-        me.tell(Control(kind="idle"))
-        wait_until(lambda: state.pending is None, 5, "the last latency order's answer")
+        phases: list[tuple[str, CpuKeepAlive | None]] = [("idle", None)]
+        if opts.keep_warm_us:
+            phases.append(("warm", CpuKeepAlive(opts.keep_warm_us, os.sched_getaffinity(0))))
+        for name, helper in phases:
+            state.latency = {}
+            if helper is not None:
+                helper.start()
+            try:
+                me.tell(Control(kind="latency", interval_s=opts.latency_interval_ms / 1e3))
+                time.sleep(opts.latency_s)
+                me.tell(Control(kind="idle"))
+                wait_until(lambda: state.pending is None, 5, "the last latency order's answer")
+            finally:
+                if helper is not None:
+                    helper.stop()
+            res[f"latency_{name}"] = state.latency
         res["latency_queued"] = probes.exec_core.stats["queued"] - queued0
         res["latency_batching"] = probes.batching("latency", RequestKind.SUBMIT)
         res["latency_cancel_batching"] = probes.batching("latency", RequestKind.CANCEL)
@@ -118,6 +131,7 @@ def run_runtime(url: str, opts: Options, workdir: Path) -> dict[str, Any]:
     res["venue_open_after_stop"] = len(InfoClient(url).post(
         "/info", {"type": "openOrders", "user": DEMO_ADDRESS}))
     res["state"] = state
+    res["keep_warm_us"] = opts.keep_warm_us
     res["probes"] = probes
     return res
 

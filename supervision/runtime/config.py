@@ -111,6 +111,9 @@ class RuntimeConfig:
     cpus: tuple[int, ...] | None = None
     """Pin the runtime's threads to these CPUs (the GIL runs one thread at a time: on one core
     a hand-off between actors is a context switch, not a wake-up of an idle CPU)."""
+    keep_warm_us: int | None = None
+    """Keep the runtime's CPUs out of deep idle: a helper wakes each of them this often
+    (`supervision.runtime.keepalive`; None: off)."""
 
     @property
     def base_url(self) -> str | None:
@@ -171,7 +174,7 @@ def from_dict(data: dict[str, Any]) -> RuntimeConfig:
         elif key in ("data_dir",):
             kwargs[key] = Path(str(value))
         elif key in ("external_orders", "cancel_on_exit", "status_interval_s",
-                     "restart_intensity", "restart_period_s", "tune_gc"):
+                     "restart_intensity", "restart_period_s", "tune_gc", "keep_warm_us"):
             kwargs[key] = value
         elif key == "cpus":
             if not isinstance(value, list) or not all(isinstance(c, int) for c in value):
@@ -225,5 +228,11 @@ def validate(config: RuntimeConfig) -> None:
         if not config.cpus or not set(config.cpus) <= available:
             raise ConfigError(f"cpus {list(config.cpus)} must be a non-empty subset of the "
                               f"available CPUs {sorted(available)}")
+    if config.keep_warm_us is not None and (
+        isinstance(config.keep_warm_us, bool) or not isinstance(config.keep_warm_us, int)
+        or not 50 <= config.keep_warm_us <= 100_000
+    ):
+        raise ConfigError(f"keep_warm_us must be a whole number of microseconds from 50 to "
+                          f"100000, not {config.keep_warm_us!r}")
     if config.publisher.format not in ("json", "msgpack"):
         raise ConfigError("[publisher] format must be json or msgpack")
