@@ -6,6 +6,8 @@ builder-dex perps ``xyz:TEST``). The runtime speaks ``BTC-USD``; the venue layer
 
 from __future__ import annotations
 
+import functools
+
 PERP_QUOTE = "USD"
 _MAX_LEN = 64
 
@@ -14,6 +16,11 @@ def validate_trading_pair(pair: object) -> str:
     """Return ``pair`` if it is ``BASE-QUOTE`` with non-empty parts, else raise ValueError."""
     if not isinstance(pair, str):
         raise TypeError(f"trading pair must be a str, not {type(pair).__name__}")
+    return _checked_pair(pair)
+
+
+@functools.lru_cache(maxsize=1024)  # every order message checks its pair: few distinct values
+def _checked_pair(pair: str) -> str:
     base, sep, quote = pair.rpartition("-")
     if not sep or not base or not quote or len(pair) > _MAX_LEN or any(c.isspace() for c in pair):
         raise ValueError(f"trading pair must look like 'BTC-USD', got {pair[:_MAX_LEN]!r}")

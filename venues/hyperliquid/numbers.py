@@ -20,6 +20,7 @@ Everything else is byte-identical to the SDK (the test suite runs every vector).
 from __future__ import annotations
 
 import enum
+import functools
 import math
 from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_EVEN, Decimal, InvalidOperation
 
@@ -85,9 +86,18 @@ def float_to_wire(x: Number) -> str:
         # 8-decimal rounding only when that repr needs more than 8 decimals (tiny noise).
         d = shortest if exponent >= -MAX_WIRE_DECIMALS else Decimal(rounded)
         return decimal_to_wire(d)
+    if type(x) is Decimal and x.is_finite():
+        return _decimal_wire(x)
     d = _to_decimal(x, "float_to_wire value")
+    return _decimal_wire(d)
+
+
+# The order path renders the same few prices and sizes again and again; these pure functions
+# of a Decimal's value (equal Decimals give equal results) are memoised, bounded.
+@functools.lru_cache(maxsize=8192)
+def _decimal_wire(d: Decimal) -> str:
     if d.normalize().as_tuple().exponent < -MAX_WIRE_DECIMALS:  # type: ignore[operator]
-        raise ValueError("float_to_wire causes rounding", x)
+        raise ValueError("float_to_wire causes rounding", d)
     return decimal_to_wire(d)
 
 
@@ -142,7 +152,18 @@ def round_price(
 
     Raises ``ValueError`` for a non-positive input or one that rounds to zero.
     """
-    d = _to_decimal(px, "price")
+    if type(px) is Decimal and px.is_finite():
+        return _round_decimal_price(px, sz_decimals, is_spot, rounding)
+    return _round_price(_to_decimal(px, "price"), sz_decimals, is_spot, rounding)
+
+
+@functools.lru_cache(maxsize=8192)
+def _round_decimal_price(d: Decimal, sz_decimals: int, is_spot: bool,
+                         rounding: Rounding) -> Decimal:
+    return _round_price(d, sz_decimals, is_spot, rounding)
+
+
+def _round_price(d: Decimal, sz_decimals: int, is_spot: bool, rounding: Rounding) -> Decimal:
     _require_positive(d, "price")
     sig_decimals = MAX_SIG_FIGS - 1 - d.adjusted()
     decimals = max(0, min(max_price_decimals(sz_decimals, is_spot), sig_decimals))
@@ -152,7 +173,7 @@ def round_price(
     if not price_is_valid(out, sz_decimals, is_spot=is_spot):
         # Rounding up across a power of ten can add a digit (9.99996 → 10.0000); one more
         # quantization at the new magnitude always lands on a valid price.
-        return round_price(out, sz_decimals, is_spot=is_spot, rounding=rounding)
+        return _round_price(out, sz_decimals, is_spot, rounding)
     return Decimal(decimal_to_wire(out))
 
 
@@ -179,7 +200,17 @@ def round_price_for_side(
 def round_size(sz: Number, sz_decimals: int, *, rounding: Rounding = Rounding.DOWN) -> Decimal:
     """A size with at most ``szDecimals`` decimals; rounds down by default (never more than
     asked). Raises ``ValueError`` if the result is zero or the input is not positive."""
-    d = _to_decimal(sz, "size")
+    if type(sz) is Decimal and sz.is_finite():
+        return _round_decimal_size(sz, sz_decimals, rounding)
+    return _round_size(_to_decimal(sz, "size"), sz_decimals, rounding)
+
+
+@functools.lru_cache(maxsize=8192)
+def _round_decimal_size(d: Decimal, sz_decimals: int, rounding: Rounding) -> Decimal:
+    return _round_size(d, sz_decimals, rounding)
+
+
+def _round_size(d: Decimal, sz_decimals: int, rounding: Rounding) -> Decimal:
     _require_positive(d, "size")
     out = d.quantize(Decimal(1).scaleb(-sz_decimals), rounding=rounding.value)
     if out.is_zero():
