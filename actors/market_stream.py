@@ -22,8 +22,14 @@ Fails
     ``subscriptions`` store — pass the same `SubscriptionStore` to every incarnation (create it
     outside the ChildSpec factory), or subscribers must subscribe again after a restart.
 
-Its own mailbox takes the reader thread's frames: books and bbo are conflated per coin before
-they are queued, so the default bounded BLOCK mailbox is fine (when it is full the reader waits,
+Frames are handled on the reader thread (``MarketStreamConfig.inline``, the default): it parses
+each frame and fans it out itself while holding the actor's lock, which the actor's thread
+holds for every other message — so the core is never run by two threads at once, and a book
+reaches a strategy with one thread hand-off instead of two. A frame the reader thread fails to
+handle (a bug; malformed frames are `FeedError` events) becomes `FrameHandlingFailed` in the
+mailbox, which crashes the incarnation like a failed handler. With ``inline=False`` the reader
+tells the actor `FrameReceived` instead; books and bbo are then conflated per coin before they
+are queued, so the default bounded BLOCK mailbox is fine (when it is full the reader waits,
 which is TCP back-pressure; if it stays full for the block timeout the reader gives the
 connection up and the stream replaces it).
 
@@ -37,16 +43,23 @@ Wiring::
 
 from __future__ import annotations
 
+import logging
 import random
+import threading
 from typing import Any
+
+import attrs
 
 from actors.streaming.common import Directory
 from actors.streaming.connection import Connector
 from actors.streaming.link import actor_ports
 from actors.streaming.market import MarketStreamConfig, MarketStreamCore, SubscriptionStore
+from messages.execution import FrameHandlingFailed, FrameReceived
 from supervision.actor import SupervisedActor
 from supervision.spec import ChildContext, EventSink
 from venues.hyperliquid.payloads import CoinMapper
+
+log = logging.getLogger(__name__)
 
 
 class MarketStream(SupervisedActor):
@@ -71,21 +84,56 @@ class MarketStream(SupervisedActor):
         self._coins = coins
         self._rng = rng
         self.core: MarketStreamCore | None = None
+        self._lock = threading.Lock()
+        """Held while the core runs: by this actor's thread for each message, by the reader
+        thread for each frame it handles inline."""
+        self._inline_open = False
 
     def on_started(self) -> None:
         ports = actor_ports(self.ctx, events=self._events, connector=self._connector,
                             rng=self._rng)
+        if self._config.inline:
+            ports = attrs.evolve(ports, post=self._from_reader)
+            self._inline_open = True
         self.core = MarketStreamCore(
             config=self._config, ports=ports, directory=self._directory, coins=self._coins,
             store=self._store,
         )
-        self.core.start()
+        with self._lock:
+            self.core.start()
 
     def handle(self, message: Any) -> Any:
         core = self.core
         assert core is not None
-        return core.handle(message)
+        if type(message) is FrameHandlingFailed:
+            raise RuntimeError(f"{message.connection}: frame handling failed on the reader "
+                               f"thread: {message.error}")
+        with self._lock:
+            return core.handle(message)
 
     def on_stopping(self) -> None:
+        with self._lock:
+            self._inline_open = False  # the reader thread handles no frame from now on
         if self.core is not None:
-            self.core.stop()
+            self.core.stop()  # joins the reader threads: not under the lock they wait for
+
+    def _from_reader(self, message: object) -> None:
+        """``post`` of the core's ports: frames are handled here, on the reader thread; every
+        other message (connection state, timers) goes to the mailbox as usual."""
+        if type(message) is not FrameReceived:
+            self.self_handle.tell(message)
+            return
+        core = self.core
+        with self._lock:
+            if not self._inline_open or core is None or not self.fence.is_current:
+                return  # stopping, or a replaced incarnation's reader
+            try:
+                core.on_frame(message)
+            except Exception as exc:
+                # A bug, not bad input (malformed frames are FeedError events): crash this
+                # incarnation through its mailbox, as a failed handler would.
+                log.exception("%s: frame handling failed on the reader thread", self.child_id)
+                self._inline_open = False
+                self.self_handle.tell(FrameHandlingFailed(
+                    connection=message.connection, error=f"{type(exc).__name__}: {exc}",
+                    ts_init=self.clock.time_ns()))

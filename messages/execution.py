@@ -83,6 +83,16 @@ class FrameReceived:
 
 
 @attrs.frozen(kw_only=True)
+class FrameHandlingFailed:
+    """A stream's reader thread failed to handle a frame it handles itself (a bug): the stream
+    actor raises it, so the incarnation crashes and is restarted like any failed handler."""
+
+    connection: str
+    error: str
+    ts_init: int
+
+
+@attrs.frozen(kw_only=True)
 class SetTradingState:
     """Operator or risk switch: ``halted`` refuses new orders (cancels still go through)."""
 

@@ -92,7 +92,12 @@ class MarketStreamConfig:
     """l2Book is pushed at least every few blocks; 10 s of silence means a dead subscription."""
     stale_check_interval_s: float = attrs.field(default=1.0, validator=_positive)
     conflate: bool = True
-    """Conflate book/bbo frames per coin on the reader thread (off only for benchmarks)."""
+    """Conflate book/bbo frames per coin on the reader thread (off only for benchmarks).
+    Only when frames go through the actor's mailbox (``inline=False``)."""
+    inline: bool = True
+    """The reader thread parses each frame and fans it out itself, under the actor's lock: one
+    thread hand-off less between a book frame and a strategy. False: the reader hands frames
+    to the actor's mailbox (conflated per coin), and the actor parses them."""
 
 
 @attrs.frozen(kw_only=True)
@@ -146,7 +151,7 @@ class MarketStreamCore(LinkOwner):
             ports=ports,
             owner=self,
             ping_frame=PING_FRAME,
-            conflation_key=conflation_key if config.conflate else None,
+            conflation_key=conflation_key if config.conflate and not config.inline else None,
         )
         self._subscriptions = SubscriptionRegistry()
         self._fanout = self._subscriptions.fanout

@@ -22,13 +22,15 @@ def run_streams(frames: int) -> dict[str, float]:
         url = ours.recv()
         parse = bench_streams.reference(
             url, frames, coins[-1], functools.partial(WsFrameParser().parse, ts_init=0))
-        off = bench_streams.actor_run(url, frames, coins, seed, conflate=False)
-        on = bench_streams.actor_run(url, frames, coins, seed, conflate=True)
+        inline = bench_streams.actor_run(url, frames, coins, seed, mode="inline")
+        off = bench_streams.actor_run(url, frames, coins, seed, mode="off")
+        on = bench_streams.actor_run(url, frames, coins, seed, mode="on")
     finally:
         ours.send("stop")
         server.join(10)
         if server.is_alive():
             server.terminate()
             server.join(5)
-    return {"parse": parse, "off": off["rate"], "off_delivered": off["delivered"],
+    return {"parse": parse, "inline": inline["rate"], "inline_delivered": inline["delivered"],
+            "off": off["rate"], "off_delivered": off["delivered"],
             "on": on["rate"], "on_parsed": on["parsed"]}

@@ -72,12 +72,13 @@ def reader_threads() -> list[str]:
 class Rig:
     def __init__(self, server: LocalWsServer, *, ping_interval_s: float = 30.0,
                  pong_timeout_s: float = 10.0,
-                 extra: Callable[[str], Recipient | None] | None = None) -> None:
+                 extra: Callable[[str], Recipient | None] | None = None,
+                 inline: bool = True) -> None:
         self.server = server
         self.events = EventRecorder()
         self.delivered = EventRecorder()
         self.store = SubscriptionStore()
-        config = MarketStreamConfig(link=LinkConfig(
+        config = MarketStreamConfig(inline=inline, link=LinkConfig(
             url=server.url, ping_interval_s=ping_interval_s, pong_timeout_s=pong_timeout_s,
             connect_timeout_s=5, backoff=Backoff(min_s=0.05, max_s=0.2), join_timeout_s=5,
         ))
@@ -210,21 +211,26 @@ def test_stopping_leaves_no_reader_thread(server: LocalWsServer) -> None:
     server.wait_for(lambda: not any(c.open for c in server.connections))
 
 
+class Blocking:
+    """A subscriber whose first delivery holds the delivering thread until released."""
+
+    def __init__(self) -> None:
+        self.entered, self.release = threading.Event(), threading.Event()
+
+    def tell(self, message: Any) -> None:
+        if not self.entered.is_set():
+            self.entered.set()
+            assert self.release.wait(10)
+
+
 def test_a_restart_reconnects_restores_subscriptions_and_ignores_old_frames(
     server: LocalWsServer,
 ) -> None:
-    entered, release = threading.Event(), threading.Event()
-
-    class Blocking:
-        """A subscriber whose first delivery holds the stream's thread until released."""
-
-        def tell(self, message: Any) -> None:
-            if not entered.is_set():
-                entered.set()
-                assert release.wait(10)
-
+    """Frames through the mailbox (``inline=False``): those of the old connection still queued
+    when the incarnation dies are ignored by the next one."""
     blocker = Blocking()
-    rig = Rig(server, extra=lambda sid: blocker if sid == "blocker" else None)
+    entered, release = blocker.entered, blocker.release
+    rig = Rig(server, extra=lambda sid: blocker if sid == "blocker" else None, inline=False)
     try:
         rig.connected(1)
         rig.market.tell(SubscribeMarket(trading_pair="BTC-USD", subscriber_id="blocker",
@@ -254,5 +260,70 @@ def test_a_restart_reconnects_restores_subscriptions_and_ignores_old_frames(
         server.wait_for(lambda: not first.open)
     finally:
         release.set()
+        rig.close()
+    assert reader_threads() == []
+
+
+def test_a_reader_of_a_replaced_incarnation_delivers_nothing_more(server: LocalWsServer) -> None:
+    """Frames handled on the reader thread (the default): the old reader, held inside a
+    delivery while its incarnation crashes, drops everything it reads afterwards; the next
+    incarnation reconnects, resubscribes and delivers."""
+    blocker = Blocking()
+    rig = Rig(server, extra=lambda sid: blocker if sid == "blocker" else None)
+    try:
+        rig.connected(1)
+        rig.market.tell(SubscribeMarket(trading_pair="BTC-USD", subscriber_id="blocker",
+                                        channels=(MarketChannel.BOOK,)))
+        rig.market.tell(SubscribeMarket(trading_pair="BTC-USD", subscriber_id="collector",
+                                        channels=(MarketChannel.TRADES,)))
+        first = server.connections[0]
+        server.wait_received(first, "subscribe", 2)
+        server.push(first, book("BTC", 1))
+        assert blocker.entered.wait(5)  # the reader thread is inside the delivery
+        server.push(first, *(trades("BTC", 2, tid) for tid in range(10)))
+        assert rig.tree.crash("market")
+        blocker.release.set()
+        second = server.wait_for_connections(2)
+        assert [s["subscription"]["type"] for s in server.wait_received(second, "subscribe", 2)] \
+            == ["l2Book", "trades"]
+        rig.events.wait_for(FeedConnected, count=2)
+        server.push(second, trades("BTC", 3, 99))
+        [trade] = rig.delivered.wait_for(TradeReceived)
+        assert trade.trade_id == 99, "a trade of the replaced connection was delivered"
+        server.wait_for(lambda: not first.open)
+    finally:
+        blocker.release.set()
+        rig.close()
+    assert reader_threads() == []
+
+
+def test_a_bug_on_the_reader_thread_crashes_the_incarnation_which_recovers(
+    server: LocalWsServer,
+) -> None:
+    class Exploding:
+        def __init__(self) -> None:
+            self.calls = 0
+
+        def tell(self, message: Any) -> None:
+            self.calls += 1
+            if self.calls == 1:
+                raise ZeroDivisionError("subscriber bug")
+
+    exploding = Exploding()
+    rig = Rig(server, extra=lambda sid: exploding if sid == "exploding" else None)
+    try:
+        rig.connected(1)
+        rig.market.tell(SubscribeMarket(trading_pair="BTC-USD", subscriber_id="exploding",
+                                        channels=(MarketChannel.BOOK,)))
+        first = server.connections[0]
+        server.wait_received(first, "subscribe", 1)
+        server.push(first, book("BTC", 1))
+        eventually(lambda: rig.tree.counters("market").failures == 1, timeout=10)
+        second = server.wait_for_connections(2)
+        server.wait_received(second, "subscribe", 1)
+        server.push(second, book("BTC", 2))
+        eventually(lambda: exploding.calls >= 2, timeout=10)
+        assert rig.market.incarnation == 2
+    finally:
         rig.close()
     assert reader_threads() == []

@@ -58,7 +58,7 @@ class Rig:
         self.connector = FakeConnector()
         self.subscribers = {sid: Recorder() for sid in SUBSCRIBERS}
         self.core = MarketStreamCore(
-            config=MarketStreamConfig(
+            config=MarketStreamConfig(inline=False,
                 link=LinkConfig(url="ws://x", backoff=Backoff(min_s=1, max_s=1,
                                                               random_factor=0)),
                 conflate=conflate, stale_after_s=1e6,

@@ -92,7 +92,7 @@ class Rig:
             events=self.events.append, connector=self.connector, rng=random.Random(1),
         )
         self.core = MarketStreamCore(
-            config=MarketStreamConfig(
+            config=MarketStreamConfig(inline=False,
                 link=LinkConfig(url="ws://x/ws", backoff=Backoff(min_s=1, max_s=1,
                                                                  random_factor=0)),
                 stale_after_s=10, stale_check_interval_s=1, conflate=conflate,
