@@ -93,7 +93,7 @@ sys.path.insert(1, str(REPO / "scripts"))
 
 from runtime_bench.common import Options  # noqa: E402
 from runtime_bench.report import Captured, report  # noqa: E402
-from runtime_bench.runtime import post_reference, run_runtime  # noqa: E402
+from runtime_bench.runtime import path_reference, post_reference, run_runtime  # noqa: E402
 from runtime_bench.sdk import run_sdk  # noqa: E402
 from runtime_bench.simulator import choose_cpus, pin_runtime, simulator  # noqa: E402
 from runtime_bench.streams import run_streams  # noqa: E402
@@ -161,8 +161,10 @@ def main() -> int:
                 f"{opts.flow_rate:g} steps/s)\n")
             sys.stdout.flush()
             post_costs = post_reference(url)
+            path_costs = path_reference(workdir)
             rt = run_runtime(url, opts, workdir)
             rt["post_reference"] = post_costs
+            rt["path_reference"] = path_costs
             sdk = None if args.skip_sdk else run_sdk(url, opts)
             sim_problems = [line for line in sim_log.read_text().splitlines()
                             if " WARNING " in line or " ERROR " in line or "Traceback" in line]

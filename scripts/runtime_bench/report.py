@@ -112,6 +112,18 @@ def _tick_to_trade(out: Out, rt: dict[str, Any], sdk: dict[str, Any] | None,
     out("     (the bytes leave between 'called' and 'returned'; CPython polls then sends, "
         "releasing the GIL for each, and the sender must win the GIL back from the runtime's "
         "other threads before it can send and return)\n")
+    ref = rt.get("path_reference")
+    if ref:
+        out("   reference: the path's own work in one thread, no actors (normalise + risk, track "
+            "with the journal write, sign), before the runtime starts:\n")
+        out(f"     {'back to back (hot caches)':<58} {dist_us(ref['path_hot'])}\n")
+        out(f"     {'after 25 ms idle each time (as the orders above)':<58} "
+            f"{dist_us(ref['path_cold'])}\n")
+        out(f"     {'a 300-step integer loop, hot':<58} {dist_us(ref['loop_hot'])}\n")
+        out(f"     {'the same loop after 25 ms idle':<58} {dist_us(ref['loop_cold'])}\n")
+        out("     (the loop shows what idling costs the CPU itself — a slower restart; the path "
+            "adds its code and data coming back into the cache; in the runtime, other actors' "
+            "work between two orders evicts them too)\n")
     if sdk is not None and sdk["samples"]:
         s = sdk["samples"]
         out(f"   SDK frame → request written   {dist_us([c - a for a, _, c, _ in s if c])}\n")

@@ -14,7 +14,7 @@ from messages.enums import MarketChannel, RequestKind
 from supervision.runtime.keepalive import CpuKeepAlive
 from supervision.spec import ChildSpec
 
-from .common import KEY_ENV, PAIR, Options, mono
+from .common import FAR, KEY_ENV, PAIR, SIZE, Options, mono
 from .probes import Probes
 from .strategy import BenchState, BenchStrategy, Control
 
@@ -155,3 +155,73 @@ def post_reference(url: str, n: int = 200) -> list[int]:
     finally:
         transport.close()
     return costs[10:]
+
+
+def path_reference(workdir: Path, n: int = 200) -> dict[str, list[int]]:
+    """The order path's own work, one thread, no actors: normalise and risk-check a
+    SubmitOrder, track it (journal write included) and sign it — timed back to back ("hot")
+    and after 25 ms of idle each time ("cold", as in the latency run, where orders are 25 ms
+    apart), plus a 300-iteration integer loop measured the same two ways: the loop shows how
+    much slower the CPU itself runs right after idling, the path adds its code and data
+    fetched back into the cache."""
+    from decimal import Decimal
+
+    from actors.executing.normalize import Normalizer, Quotes, RiskConfig
+    from actors.order_tracking.core import OrderTrackerCore
+    from actors.order_tracking.stage import TrackerConfig
+    from actors.signing.core import SignerCore
+    from actors.signing.nonce import NonceSource
+    from messages.commands import SubmitOrder
+    from messages.enums import OrderSide, OrderType, TimeInForce
+    from messages.ids import ClientOrderId
+    from messages.tracking import SignOrders
+    from supervision.journal import Journal
+    from venues.hyperliquid.markets import Market, MarketRegistry
+    from venues.hyperliquid.signing import L1Signer
+    from venues.simulator import DEMO_PRIVATE_KEY
+
+    markets = MarketRegistry([Market(trading_pair=PAIR, coin="BTC", asset=0, sz_decimals=5,
+                                     max_leverage=50)])
+    normalizer = Normalizer(markets, Quotes(), RiskConfig(max_submits_per_s=1e9), time.time_ns)
+    journal = Journal.open(workdir / "reference-journal")
+    journal.recover()
+    tracker = OrderTrackerCore(TrackerConfig(), journal)
+    tracker.restore(None, ())
+    signer = SignerCore(L1Signer(DEMO_PRIVATE_KEY, is_mainnet=False), markets,
+                        NonceSource(lambda: time.time_ns() // 1_000_000), time.time_ns)
+    counter = [0]
+
+    def path() -> None:
+        counter[0] += 1
+        order = SubmitOrder(client_order_id=ClientOrderId.derive("reference", counter[0]),
+                            trading_pair=PAIR, side=OrderSide.BUY,
+                            order_type=OrderType.LIMIT_MAKER, time_in_force=TimeInForce.ALO,
+                            amount=SIZE, price=Decimal("61750.5") * FAR, strategy_id="ref")
+        normalised = normalizer.submit(order)
+        assert isinstance(normalised, SubmitOrder)
+        for message in tracker.handle(normalised, time.time_ns()).outbox:
+            if isinstance(message, SignOrders):
+                signer.add(message)
+        signer.flush()
+
+    def loop() -> None:
+        x = 0
+        for i in range(300):
+            x += i
+
+    out: dict[str, list[int]] = {}
+    try:
+        for name, fn in (("path", path), ("loop", loop)):
+            for _ in range(50):
+                fn()
+            for mode, gap in (("hot", 0.0), ("cold", 0.025)):
+                costs = out.setdefault(f"{name}_{mode}", [])
+                for _ in range(n):
+                    if gap:
+                        time.sleep(gap)
+                    t0 = mono()
+                    fn()
+                    costs.append(mono() - t0)
+    finally:
+        journal.close()
+    return out
