@@ -3,8 +3,9 @@
 
 Run: scripts/bench runtime [--latency-s 20] [--burst 1000] [--sustained-s 8] [--window 400]
                            [--sdk-s 10] [--flow-rate 80] [--no-stages] [--switch-interval S]
-                           [--stream-frames 50000] [--skip-streams] [--skip-sdk]
-(about 60 s in all; everything on 127.0.0.1; the simulator subprocess, the firehose process and
+                           [--keep-warm 500] [--stream-frames 50000] [--skip-streams]
+                           [--skip-sdk]
+(about 80 s in all; everything on 127.0.0.1; the simulator subprocess, the firehose process and
 the temporary directory are removed on exit, error or not)
 
 Set-up. The local exchange (``venues.simulator``, signatures verified, synthetic flow at
@@ -29,7 +30,11 @@ the publisher bound to an ephemeral loopback port, journals in a temporary direc
    call, so the sending thread has to win the GIL back from the runtime's other threads twice;
    the "returned" figure (the headline, judged against the target) includes those waits, the
    "called" one excludes even the framing. The same send measured in this process before the
-   runtime starts (nothing competing for the GIL) is printed as the reference. All stamps are
+   runtime starts (nothing competing for the GIL) is printed as the reference, and so is the
+   path's own work (normalise, track with the journal write, sign) in one thread, back to back
+   and after 25 ms of idle each time, next to a CPU-only loop measured the same two ways. The
+   latency run is done twice: A with the CPU left to idle between frames (the default), B with
+   the runtime's keep-warm helper (``--keep-warm US``; 0 skips B). All stamps are
    ``time.monotonic_ns()``. The benchmark takes them by wrapping, in THIS process only, a few
    library callables (no library file is changed): ``FrameRouter.__call__`` (reader thread; the
    frame's wall-clock ``ts_init``, which the BookSnapshot carries, is mapped to the monotonic
@@ -58,8 +63,9 @@ the publisher bound to an ephemeral loopback port, journals in a temporary direc
    the signed actions execution received.
 3. Market frames/s through the market stream to a subscriber: the firehose of
    ``scripts/bench_streams.py`` (its code, imported): 50k pre-rendered 20+20-level l2Book frames
-   pushed by a WS server in a spawned process, every frame parsed and delivered (conflation off),
-   and with the default conflation; the single-thread parse loop is the reference.
+   pushed by a WS server in a spawned process, every frame parsed on the reader thread and
+   delivered (the default), then through the actor's mailbox without and with conflation; the
+   single-thread parse loop is the reference.
 4. The official SDK (hyperliquid-python-sdk) on the same exchange, after the runtime stopped:
    ``Info(base_url, skip_ws=False)`` subscribed to BTC l2Book; in its WS callback (same pacing,
    one order at a time) ``Exchange(wallet, base_url).order(...)`` places the same far ALO buy.
