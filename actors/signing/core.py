@@ -73,6 +73,11 @@ class SignerCore:
 
     def flush(self) -> list[SignedAction | RequestFailed]:
         """Sign everything added so far. Cancels go first: they free margin and stop risk."""
+        orders = self._orders
+        if len(orders) == 1 and not (self._cancels or self._modifies or self._schedule):
+            # The lone order of a quiet market: nothing to sort or batch.
+            self._orders = []
+            return [self._sign_orders(orders)]
         out: list[SignedAction | RequestFailed] = []
         cancels, self._cancels = self._cancels, []
         buildable: list[CancelTarget] = []

@@ -67,6 +67,29 @@ def test_orders_that_arrive_together_are_one_action() -> None:
     assert core.pending == 0
 
 
+def test_a_lone_order_is_signed_like_one_of_a_batch() -> None:
+    """The lone-order fast path gives the action the general path gives, validly signed."""
+    clock = FakeClock()
+    lone, batched = _core(clock), _core(clock)
+    order = _order(5, TimeInForce.ALO)
+    lone.add(SignOrders(orders=(order,), expires_after_ms=clock.ms + 30_000, ts_init=0))
+    [alone] = lone.flush()
+    batched.add(SignOrders(orders=(order, _order(6)), expires_after_ms=clock.ms + 30_000,
+                           ts_init=0))
+    pair = batched.flush()
+    assert isinstance(alone, SignedAction)
+    with_other = next(a for a in pair if isinstance(a, SignedAction)
+                      and a.client_order_ids == (order.client_order_id,))
+    body, other = orjson.loads(alone.body), orjson.loads(with_other.body)
+    assert body["action"] == other["action"]
+    assert body["expiresAfter"] == clock.ms + 30_000
+    assert alone.kind is RequestKind.SUBMIT
+    assert alone.weight == 1
+    assert recover_l1_signer(body["action"], body["nonce"], body["signature"],
+                             expires_after=body["expiresAfter"], is_mainnet=False) == lone.address
+    assert lone.pending == 0
+
+
 def test_post_only_orders_are_batched_apart_and_batches_are_bounded() -> None:
     clock = FakeClock()
     core = _core(clock, max_batch=2)

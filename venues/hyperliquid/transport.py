@@ -25,6 +25,7 @@ import websocket
 
 from messages.execution import ConnectionStateChanged, ResponseReceived
 from venues.hyperliquid import requests
+from venues.hyperliquid.wsframe import masked_text_frame
 
 log = logging.getLogger(__name__)
 
@@ -169,13 +170,16 @@ class WsPostTransport:
         """Send a post; False (nothing written) if the connection is down."""
         if self._check is not None:
             self._check()
+        frame = masked_text_frame(requests.post_frame(request_id, kind, payload))
         with self._lock:
             ws = self._ws
-            if ws is None or not self.connected:
+            sock = None if ws is None else ws.sock
+            if ws is None or sock is None or not self.connected:
                 return False
             try:
-                ws.send(requests.post_frame(request_id, kind, payload))
-            except (OSError, websocket.WebSocketException):
+                with ws.lock:  # websocket-client's send lock: its reader answers pings with it
+                    sock.sendall(frame)
+            except OSError:
                 self.connected = False
                 return False
         return True
