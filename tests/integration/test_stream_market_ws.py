@@ -132,7 +132,7 @@ def rig(server: LocalWsServer) -> Iterator[Rig]:
 def test_subscribe_and_receive_books_trades_and_bbo(rig: Rig, server: LocalWsServer) -> None:
     rig.connected(1)
     rig.market.tell(SubscribeMarket(trading_pair="BTC-USD", subscriber_id="collector"))
-    conn = server.connections[0]
+    conn = server.wait_for_connections(1)
     subs = server.wait_received(conn, "subscribe", 3)
     assert [s["subscription"]["type"] for s in subs] == ["l2Book", "trades", "bbo"]
     server.push(conn, book("BTC", 1), trades("BTC", 2, 7), bbo("BTC", 3), book("BTC", 4))
@@ -152,7 +152,7 @@ def test_a_venue_disconnect_reconnects_with_backoff_and_resubscribes(
     rig.connected(1)
     rig.market.tell(SubscribeMarket(trading_pair="ETH-USD", subscriber_id="collector",
                                     channels=(MarketChannel.BOOK,)))
-    first = server.connections[0]
+    first = server.wait_for_connections(1)
     server.wait_received(first, "subscribe", 1)
     server.close(first, code=1001)
     [lost] = rig.events.wait_for(FeedLost)
@@ -178,7 +178,7 @@ def test_pings_are_answered_and_keep_the_connection(server: LocalWsServer) -> No
     rig = Rig(server, ping_interval_s=0.05, pong_timeout_s=0.5)
     try:
         rig.connected(1)
-        conn = server.connections[0]
+        conn = server.wait_for_connections(1)
         server.wait_received(conn, "ping", 4)
         assert rig.events.of(FeedLost) == []
         assert len(server.connections) == 1
@@ -237,7 +237,7 @@ def test_a_restart_reconnects_restores_subscriptions_and_ignores_old_frames(
                                         channels=(MarketChannel.BOOK,)))
         rig.market.tell(SubscribeMarket(trading_pair="BTC-USD", subscriber_id="collector",
                                         channels=(MarketChannel.TRADES,)))
-        first = server.connections[0]
+        first = server.wait_for_connections(1)
         server.wait_received(first, "subscribe", 2)
         server.push(first, book("BTC", 1))
         assert entered.wait(5)
@@ -276,7 +276,7 @@ def test_a_reader_of_a_replaced_incarnation_delivers_nothing_more(server: LocalW
                                         channels=(MarketChannel.BOOK,)))
         rig.market.tell(SubscribeMarket(trading_pair="BTC-USD", subscriber_id="collector",
                                         channels=(MarketChannel.TRADES,)))
-        first = server.connections[0]
+        first = server.wait_for_connections(1)
         server.wait_received(first, "subscribe", 2)
         server.push(first, book("BTC", 1))
         assert blocker.entered.wait(5)  # the reader thread is inside the delivery
@@ -315,7 +315,7 @@ def test_a_bug_on_the_reader_thread_crashes_the_incarnation_which_recovers(
         rig.connected(1)
         rig.market.tell(SubscribeMarket(trading_pair="BTC-USD", subscriber_id="exploding",
                                         channels=(MarketChannel.BOOK,)))
-        first = server.connections[0]
+        first = server.wait_for_connections(1)
         server.wait_received(first, "subscribe", 1)
         server.push(first, book("BTC", 1))
         eventually(lambda: rig.tree.counters("market").failures == 1, timeout=10)
