@@ -54,7 +54,7 @@ def _identity(value: Any) -> Any:
 
 
 class _ClassCodec:
-    __slots__ = ("cls", "decoders", "encoders", "fast_decode", "tag")
+    __slots__ = ("cls", "decoders", "encode", "encoders", "fast_decode", "tag")
 
     def __init__(self, cls: type, tag: str) -> None:
         self.cls = cls
@@ -62,6 +62,7 @@ class _ClassCodec:
         self.encoders: tuple[tuple[str, Encoder | None], ...] = ()
         self.decoders: dict[str, Decoder | None] = {}
         self.fast_decode: Callable[[dict[str, Any]], Any] | None = None
+        self.encode: Callable[[Any], dict[str, Any]] = lambda message: {}
 
 
 _BY_TAG: dict[str, _ClassCodec] = {}
@@ -198,11 +199,26 @@ def _heterogeneous(
 
 
 def _encode_fields(codec: _ClassCodec, message: Any) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for name, enc in codec.encoders:
-        value = getattr(message, name)
-        out[name] = value if enc is None else enc(value)
-    return out
+    return codec.encode(message)
+
+
+def _compile_encode(codec: _ClassCodec) -> Callable[[Any], dict[str, Any]]:
+    """An encoder specialised for one class: one dict display, every field read once (the
+    journal encodes every tracker input and the publisher every event)."""
+    namespace: dict[str, Any] = {}
+    items = []
+    for i, (name, enc) in enumerate(codec.encoders):
+        if not name.isidentifier():
+            raise RuntimeError(f"{codec.tag}: field {name!r} is not an identifier")
+        if enc is None:
+            items.append(f"{name!r}: m.{name}")
+        else:
+            namespace[f"e{i}"] = enc
+            items.append(f"{name!r}: e{i}(m.{name})")
+    source = "def encode(m):\n    return {" + ", ".join(items) + "}\n"
+    exec(compile(source, f"<codec encode {codec.tag}>", "exec"), namespace)  # noqa: S102
+    encode: Callable[[Any], dict[str, Any]] = namespace["encode"]
+    return encode
 
 
 def _encode_nested(message: Any) -> list[Any]:
@@ -303,6 +319,7 @@ def _register_all() -> None:
             encoders.append((field.name, enc))
             codec.decoders[field.name] = dec
         codec.encoders = tuple(encoders)
+        codec.encode = _compile_encode(codec)
         codec.fast_decode = _compile_fast_decode(codec)
 
 

@@ -73,6 +73,13 @@ class _Bucket:
         return False
 
 
+def _same(a: Decimal | None, b: Decimal | None) -> bool:
+    """Equal values written the same way (``1.0`` and ``1`` are equal, not the same)."""
+    if a is None or b is None:
+        return a is b
+    return a == b and a.as_tuple().exponent == b.as_tuple().exponent
+
+
 class Normalizer:
     def __init__(
         self, markets: MarketRegistry, quotes: Quotes, config: RiskConfig,
@@ -148,6 +155,10 @@ class Normalizer:
             return f"order value {notional:.2f} is below the minimum {cfg.min_notional}"
         if notional > cfg.max_order_notional:
             return f"order value {notional:.2f} is above the limit {cfg.max_order_notional}"
+        if _same(size, order.amount) and _same(price, order.price) and _same(
+            trigger, order.trigger_price
+        ):
+            return order  # already valid for the market: no copy, no second validation
         return attrs.evolve(order, amount=size, price=price, trigger_price=trigger)
 
     def modify(self, modify: ModifyOrder, side: OrderSide, trading_pair: str) -> ModifyOrder | str:

@@ -114,6 +114,20 @@ def test_limit_orders_are_rounded_passively() -> None:
     assert rig.tracker[-1].price == Decimal("65433")  # a sell rounds up
 
 
+def test_an_order_already_valid_for_the_market_passes_unchanged() -> None:
+    rig = Rig()
+    valid = _order(amount=Decimal("0.00123"), price=Decimal("65432"))
+    rig.core.submit(valid)
+    assert rig.tracker[-1] is valid
+    # Equal but written differently ("65432.0"): normalised to the canonical form.
+    padded = _order(amount=Decimal("0.00123"), price=Decimal("65432.0"),
+                    client_order_id=ClientOrderId.derive("ex", 5))
+    rig.core.submit(padded)
+    out = rig.tracker[-1]
+    assert out is not padded
+    assert str(out.price) == "65432"
+
+
 def test_market_orders_use_the_mid_and_slippage() -> None:
     rig = Rig()
     rig.core.submit(_order(order_type=OrderType.MARKET, price=None, amount=Decimal("0.01")))
