@@ -3,7 +3,7 @@
 
 Run: scripts/bench runtime [--latency-s 20] [--burst 1000] [--sustained-s 8] [--window 400]
                            [--sdk-s 10] [--flow-rate 80] [--no-stages] [--switch-interval S]
-                           [--keep-warm 500] [--stream-frames 50000] [--skip-streams]
+                           [--no-keep-warm] [--stream-frames 50000] [--skip-streams]
                            [--skip-sdk]
 (about 80 s in all; everything on 127.0.0.1; the simulator subprocess, the firehose process and
 the temporary directory are removed on exit, error or not)
@@ -34,7 +34,8 @@ the publisher bound to an ephemeral loopback port, journals in a temporary direc
    path's own work (normalise, track with the journal write, sign) in one thread, back to back
    and after 25 ms of idle each time, next to a CPU-only loop measured the same two ways. The
    latency run is done twice: A with the CPU left to idle between frames (the default), B with
-   the runtime's keep-warm helper (``--keep-warm US``; 0 skips B). All stamps are
+   the runtime's keep-warm helper (``scripts/run --keep-warm``: the CPU kept busy at idle
+   priority; ``--no-keep-warm`` skips B). All stamps are
    ``time.monotonic_ns()``. The benchmark takes them by wrapping, in THIS process only, a few
    library callables (no library file is changed): ``FrameRouter.__call__`` (reader thread; the
    frame's wall-clock ``ts_init``, which the BookSnapshot carries, is mapped to the monotonic
@@ -118,9 +119,8 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--seed", type=int, default=7)
     p.add_argument("--stream-frames", type=int, default=50_000)
     p.add_argument("--no-stages", action="store_true", help="only the end-to-end stamps")
-    p.add_argument("--keep-warm", type=int, default=500, metavar="US",
-                   help="repeat the latency run with the runtime's keep-warm helper waking the "
-                        "CPU every US µs (0: skip)")
+    p.add_argument("--no-keep-warm", action="store_true",
+                   help="skip the second latency run (with the runtime's keep-warm helper)")
     p.add_argument("--switch-interval", type=float, default=None,
                    help="sys.setswitchinterval for this process (default: Python's 0.005 s)")
     p.add_argument("--skip-streams", action="store_true")
@@ -137,7 +137,7 @@ def options(args: argparse.Namespace) -> Options:
                    burst=args.burst, sustained_s=args.sustained_s, window=args.window,
                    sdk_s=args.sdk_s, sdk_seq_s=args.sdk_seq_s, flow_rate=args.flow_rate,
                    seed=args.seed, stream_frames=args.stream_frames, stages=not args.no_stages,
-                   keep_warm_us=args.keep_warm)
+                   keep_warm=not args.no_keep_warm)
 
 
 def main() -> int:

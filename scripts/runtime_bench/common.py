@@ -32,7 +32,7 @@ class Options:
     seed: int
     stream_frames: int
     stages: bool
-    keep_warm_us: int
+    keep_warm: bool
 
 
 def pct(values: list[float], q: float) -> float:

@@ -74,8 +74,8 @@ def run_runtime(url: str, opts: Options, workdir: Path) -> dict[str, Any]:
         probes.phase = "latency"
         queued0 = probes.exec_core.stats["queued"] if probes.exec_core is not None else 0
         phases: list[tuple[str, CpuKeepAlive | None]] = [("idle", None)]
-        if opts.keep_warm_us:
-            phases.append(("warm", CpuKeepAlive(opts.keep_warm_us, os.sched_getaffinity(0))))
+        if opts.keep_warm:
+            phases.append(("warm", CpuKeepAlive(os.sched_getaffinity(0))))
         for name, helper in phases:
             state.latency = {}
             if helper is not None:
@@ -131,7 +131,6 @@ def run_runtime(url: str, opts: Options, workdir: Path) -> dict[str, Any]:
     res["venue_open_after_stop"] = len(InfoClient(url).post(
         "/info", {"type": "openOrders", "user": DEMO_ADDRESS}))
     res["state"] = state
-    res["keep_warm_us"] = opts.keep_warm_us
     res["probes"] = probes
     return res
 

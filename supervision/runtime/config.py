@@ -111,9 +111,10 @@ class RuntimeConfig:
     cpus: tuple[int, ...] | None = None
     """Pin the runtime's threads to these CPUs (the GIL runs one thread at a time: on one core
     a hand-off between actors is a context switch, not a wake-up of an idle CPU)."""
-    keep_warm_us: int | None = None
-    """Keep the runtime's CPUs out of deep idle: a helper wakes each of them this often
-    (`supervision.runtime.keepalive`; None: off)."""
+    keep_warm: bool = False
+    """Keep the runtime's CPUs busy at idle priority so they never go idle between orders
+    (`supervision.runtime.keepalive`; costs a full CPU each, gives way to every runtime
+    thread)."""
 
     @property
     def base_url(self) -> str | None:
@@ -174,7 +175,7 @@ def from_dict(data: dict[str, Any]) -> RuntimeConfig:
         elif key in ("data_dir",):
             kwargs[key] = Path(str(value))
         elif key in ("external_orders", "cancel_on_exit", "status_interval_s",
-                     "restart_intensity", "restart_period_s", "tune_gc", "keep_warm_us"):
+                     "restart_intensity", "restart_period_s", "tune_gc", "keep_warm"):
             kwargs[key] = value
         elif key == "cpus":
             if not isinstance(value, list) or not all(isinstance(c, int) for c in value):
@@ -228,11 +229,8 @@ def validate(config: RuntimeConfig) -> None:
         if not config.cpus or not set(config.cpus) <= available:
             raise ConfigError(f"cpus {list(config.cpus)} must be a non-empty subset of the "
                               f"available CPUs {sorted(available)}")
-    if config.keep_warm_us is not None and (
-        isinstance(config.keep_warm_us, bool) or not isinstance(config.keep_warm_us, int)
-        or not 50 <= config.keep_warm_us <= 100_000
-    ):
-        raise ConfigError(f"keep_warm_us must be a whole number of microseconds from 50 to "
-                          f"100000, not {config.keep_warm_us!r}")
+    for name in ("cancel_on_exit", "tune_gc", "keep_warm"):
+        if not isinstance(getattr(config, name), bool):
+            raise ConfigError(f"{name} must be true or false")
     if config.publisher.format not in ("json", "msgpack"):
         raise ConfigError("[publisher] format must be json or msgpack")

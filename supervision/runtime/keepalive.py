@@ -1,17 +1,21 @@
-"""Keep the runtime's CPUs out of deep idle (opt-in: ``keep_warm_us`` / ``--keep-warm``).
+"""Keep the runtime's CPUs busy at idle priority (opt-in: ``keep_warm`` / ``--keep-warm``).
 
-Why: a CPU that has idled for more than about a millisecond runs the next burst of work
-slowly — on the virtual machines this was built on, the same signing code takes 39 µs on a
-busy CPU, 86 µs after 10 ms of idle and 190 µs after 30 ms (the host parks an idle virtual
-CPU; bare metal shows the same with deep C-states). A trading runtime waiting for the next
-book frame idles exactly like that, so every order pays it. ``scripts/bench runtime`` prints
-tick-to-trade latency with and without this helper, side by side.
+Why: at a few orders a second the order path runs on a cold CPU. On the virtual machines
+this was built on, the path's own work (normalise, track, sign: ~60 µs back to back) takes
+~150-300 µs when it starts after 25 ms of idle, because the host gives an idle virtual CPU's
+core to other work and the path's code and data have to come back into the cache; waking the
+CPU every 500 µs restores its clock but not the cache. A CPU that never idles keeps its core:
+measured there, tick-to-trade p50 fell by up to half, by nothing at other times (the host's
+load decides; ``scripts/bench runtime`` prints both runs side by side). Bare metal with deep
+C-states behaves alike.
 
-How: a helper PROCESS (a thread would take this process's GIL) with one thread per CPU of the
-runtime, each pinned to its CPU, waking every ``period_us`` at ``SCHED_IDLE`` priority: it runs
-only when the CPU has nothing else to do, never delays a runtime thread, and stops the CPU from
-halting for longer than the period. It costs a few per cent of each CPU. It exits when the
-runtime stops it or closes its end of the pipe — also when the runtime dies.
+How: a helper PROCESS (a thread would hold this process's GIL) with one thread per CPU of the
+runtime, each pinned to its CPU and spinning at ``SCHED_IDLE`` priority: the scheduler runs it
+only when nothing else wants the CPU and preempts it as soon as a runtime thread wakes, so it
+never delays the runtime — but the CPU shows 100 % busy and draws the power of a busy core,
+and the host may preempt a virtual CPU that never idles (rare multi-millisecond stalls: the
+maximum rises while the median falls). It exits when the runtime stops it or closes its end
+of the pipe — also when the runtime dies.
 """
 
 from __future__ import annotations
@@ -26,8 +30,7 @@ log = logging.getLogger(__name__)
 
 _HELPER = """
 import os, select, sys, threading
-period = int(sys.argv[1]) / 1e6
-cpus = [int(c) for c in sys.argv[2].split(",")]
+cpus = [int(c) for c in sys.argv[1].split(",")]
 try:
     os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
 except (AttributeError, OSError):
@@ -35,13 +38,15 @@ except (AttributeError, OSError):
 fd = sys.stdin.fileno()
 stop = threading.Event()
 
-def warm(cpu):
+def spin(cpu):
     os.sched_setaffinity(0, {cpu})
     while not stop.is_set():
-        if select.select([fd], [], [], period)[0]:
+        for _ in range(20000):  # ~1 ms of spinning between looks at the pipe
+            pass
+        if select.select([fd], [], [], 0)[0]:
             stop.set()  # EOF: the runtime closed the pipe or died
 
-threads = [threading.Thread(target=warm, args=(c,), daemon=True) for c in cpus]
+threads = [threading.Thread(target=spin, args=(c,), daemon=True) for c in cpus]
 for t in threads:
     t.start()
 for t in threads:
@@ -52,10 +57,7 @@ for t in threads:
 class CpuKeepAlive:
     """The helper process; ``start`` and ``stop`` are idempotent."""
 
-    def __init__(self, period_us: int, cpus: Iterable[int] | None = None) -> None:
-        if not 50 <= period_us <= 100_000:
-            raise ValueError(f"keep-warm period must be 50..100000 µs, not {period_us}")
-        self.period_us = period_us
+    def __init__(self, cpus: Iterable[int] | None = None) -> None:
         self.cpus = tuple(sorted(cpus if cpus is not None else os.sched_getaffinity(0)))
         if not self.cpus:
             raise ValueError("keep-warm needs at least one CPU")
@@ -69,11 +71,11 @@ class CpuKeepAlive:
         if self._proc is not None:
             return
         self._proc = subprocess.Popen(  # noqa: S603 - our interpreter, our code, ints
-            [sys.executable, "-c", _HELPER, str(self.period_us), ",".join(map(str, self.cpus))],
+            [sys.executable, "-c", _HELPER, ",".join(map(str, self.cpus))],
             stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, close_fds=True,
         )
-        log.info("keeping CPUs %s warm (a wake-up every %d µs, pid %d)",
-                 ",".join(map(str, self.cpus)), self.period_us, self._proc.pid)
+        log.info("keeping CPUs %s busy at idle priority (pid %d)",
+                 ",".join(map(str, self.cpus)), self._proc.pid)
 
     def stop(self, timeout_s: float = 5.0) -> None:
         proc, self._proc = self._proc, None

@@ -74,10 +74,9 @@ def parser() -> argparse.ArgumentParser:
                    help="leave open orders at the venue when stopping")
     p.add_argument("--cpus", help="pin the runtime to these CPUs, e.g. 1 or 2,3 (lower latency: "
                                   "actor hand-offs stay on one core)")
-    p.add_argument("--keep-warm", type=int, nargs="?", const=500, metavar="MICROSECONDS",
-                   help="keep the runtime's CPUs out of deep idle with a helper that wakes "
-                        "every MICROSECONDS (default 500); lower latency after quiet spells, "
-                        "a few per cent of each CPU")
+    p.add_argument("--keep-warm", action="store_true",
+                   help="keep the runtime's CPUs busy at idle priority so they never go idle "
+                        "between orders (lower latency; costs a full CPU each)")
     p.add_argument("--quiet", action="store_true", help="no status line")
     return p
 
@@ -122,8 +121,8 @@ def config_from_args(args: argparse.Namespace) -> RuntimeConfig:
             raise ConfigError(f"--cpus must list CPU numbers, e.g. 1 or 2,3; got {args.cpus!r}")\
                 from None
         out = attrs.evolve(out, cpus=cpus)
-    if args.keep_warm is not None:
-        out = attrs.evolve(out, keep_warm_us=args.keep_warm)
+    if args.keep_warm:
+        out = attrs.evolve(out, keep_warm=True)
     if args.chaos_kill_every:
         # Chaos crashes are restarts too: leave room for them (and as many real ones) in the
         # root's intensity window, so the demo does not escalate by design.
@@ -179,8 +178,8 @@ class Runtime:
         if cfg.cpus:
             # Before any thread starts: every thread created afterwards inherits the affinity.
             os.sched_setaffinity(0, cfg.cpus)
-        if cfg.keep_warm_us is not None:
-            self._keepalive = CpuKeepAlive(cfg.keep_warm_us, cfg.cpus)
+        if cfg.keep_warm:
+            self._keepalive = CpuKeepAlive(cfg.cpus)
             self._keepalive.start()
         if cfg.venue.network == "sim" and not cfg.venue.url:
             from venues.simulator import DEMO_PRIVATE_KEY, load_config, start_simulator

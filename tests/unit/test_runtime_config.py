@@ -20,26 +20,26 @@ def test_no_configuration_runs_the_embedded_exchange_with_the_demo_strategy() ->
     config = load(None)
     assert config.venue.network == "sim"
     assert config.strategy.kind == "market_maker"
-    assert config.keep_warm_us is None
+    assert config.keep_warm is False
     assert config.cpus is None
 
 
 def test_flags_override_the_file(tmp_path: Path) -> None:
     path = tmp_path / "perpetuum.toml"
-    path.write_text('keep_warm_us = 250\n[strategy]\ntrading_pair = "ETH-USD"\n')
+    path.write_text('keep_warm = true\n[strategy]\ntrading_pair = "ETH-USD"\n')
     cpu = min(os.sched_getaffinity(0))
     config = _args("--config", str(path), "--pair", "SOL-USD", "--cpus", str(cpu))
     assert config.strategy.trading_pair == "SOL-USD"
-    assert config.keep_warm_us == 250
+    assert config.keep_warm is True
     assert config.cpus == (cpu,)
-    assert _args("--keep-warm").keep_warm_us == 500
-    assert _args("--keep-warm", "200").keep_warm_us == 200
+    assert _args("--keep-warm").keep_warm is True
+    assert _args().keep_warm is False
 
 
 @pytest.mark.parametrize(("data", "message"), [
-    ({"keep_warm_us": 10}, "keep_warm_us must be a whole number of microseconds"),
-    ({"keep_warm_us": 1.5}, "keep_warm_us must be a whole number of microseconds"),
-    ({"keep_warm_us": True}, "keep_warm_us must be a whole number of microseconds"),
+    ({"keep_warm": 1}, "keep_warm must be true or false"),
+    ({"keep_warm_us": 500}, "unknown top-level setting 'keep_warm_us'"),
+    ({"tune_gc": "yes"}, "tune_gc must be true or false"),
     ({"cpus": [10_000]}, "must be a non-empty subset of the available CPUs"),
     ({"cpus": "1"}, "cpus must be a list of CPU numbers"),
     ({"colour": "blue"}, "unknown top-level setting 'colour'"),
@@ -58,8 +58,6 @@ def test_bad_values_are_refused_with_the_key_named(data: dict[str, Any], message
 def test_a_bad_flag_value_is_a_configuration_error() -> None:
     with pytest.raises(ConfigError, match="--cpus must list CPU numbers"):
         _args("--cpus", "one")
-    with pytest.raises(ConfigError, match="keep_warm_us"):
-        _args("--keep-warm", "5")
 
 
 def test_a_missing_or_broken_file_is_named(tmp_path: Path) -> None:

@@ -1,4 +1,5 @@
-"""The keep-warm helper: a SCHED_IDLE process, one pinned thread per CPU, gone with the runtime."""
+"""The keep-warm helper: a SCHED_IDLE process, one pinned spinning thread per CPU, gone with
+the runtime."""
 
 from __future__ import annotations
 
@@ -34,7 +35,7 @@ def _thread_cpus(pid: int) -> list[set[int]]:
 
 def test_one_idle_priority_thread_pinned_to_each_cpu_and_stop_ends_it() -> None:
     cpus = sorted(os.sched_getaffinity(0))
-    helper = CpuKeepAlive(500, cpus)
+    helper = CpuKeepAlive(cpus)
     helper.start()
     pid = helper.pid
     assert pid is not None
@@ -56,7 +57,7 @@ def test_the_helper_exits_when_its_runtime_dies(tmp_path: Path) -> None:
         "import os, sys\n"
         f"sys.path.insert(0, {str(Path(__file__).resolve().parents[2])!r})\n"
         "from supervision.runtime.keepalive import CpuKeepAlive\n"
-        "h = CpuKeepAlive(1000)\n"
+        "h = CpuKeepAlive()\n"
         "h.start()\n"
         "print(h.pid, flush=True)\n"
         "os._exit(0)\n"  # no stop(), no cleanup: like a crash
@@ -67,7 +68,23 @@ def test_the_helper_exits_when_its_runtime_dies(tmp_path: Path) -> None:
     eventually(lambda: not _alive(pid), timeout=10)
 
 
-@pytest.mark.parametrize("period", [0, 49, 100_001])
-def test_a_period_out_of_range_is_refused(period: int) -> None:
-    with pytest.raises(ValueError, match="keep-warm period"):
-        CpuKeepAlive(period)
+def test_it_spins_when_nothing_else_runs() -> None:
+    """Busy, not sleeping: the helper's threads accumulate CPU time."""
+    cpu = min(os.sched_getaffinity(0))
+    helper = CpuKeepAlive([cpu])
+    helper.start()
+    pid = helper.pid
+    assert pid is not None
+    try:
+        def cpu_ticks() -> int:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            return int(fields[11]) + int(fields[12])  # utime + stime, in clock ticks
+
+        eventually(lambda: cpu_ticks() >= 5, timeout=20)
+    finally:
+        helper.stop()
+
+
+def test_no_cpu_is_refused() -> None:
+    with pytest.raises(ValueError, match="at least one CPU"):
+        CpuKeepAlive([])
