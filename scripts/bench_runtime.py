@@ -40,13 +40,14 @@ the publisher bound to an ephemeral loopback port, journals in a temporary direc
    library callables (no library file is changed): ``FrameRouter.__call__`` (reader thread; the
    frame's wall-clock ``ts_init``, which the BookSnapshot carries, is mapped to the monotonic
    stamp taken at the same moment), ``WsPostTransport.post`` and ``ExecutionCore.signed``
-   (request id → client order ids). With stage stamps on (default; ``--no-stages`` leaves them
-   out) it also wraps ``ExecutionCore.submit``, ``OrderTrackerCore.handle`` (SubmitOrder only),
-   ``SignerCore.add`` and ``SignerCore._sign``, to split the path: frame → strategy.on_book
-   (reader → market-stream mailbox → parse → fan-out → strategy mailbox), → execution
-   (SubmitOrder built and told), → tracker (normalise, risk), → signer (journal, SignOrders),
-   → signed (FlushBatch hop, action built and signed), → execution (SignedAction hop), → send
-   called (budget, in-flight entry), → send returned. Each wrapper costs ~0.3-1 µs. Also shown:
+   (request id → client order ids): the headline runs A and B carry only these. A third run S,
+   half as long (``--no-stages`` leaves it out), also wraps ``ExecutionCore.submit``,
+   ``OrderTrackerCore.handle`` (SubmitOrder only), ``SignerCore.add`` and ``SignerCore._sign``,
+   to split the path: frame → strategy.on_book (reader thread: parse → fan-out → strategy
+   mailbox), → execution (SubmitOrder built and told), → tracker (normalise, risk), → signer
+   (journal, SignOrders), → signed (action built and signed), → execution (SignedAction hop),
+   → send called (budget, in-flight entry), → send returned. Each wrapper costs ~0.3-1 µs
+   hot, more on a cold CPU, which is why the headline runs go without them. Also shown:
    send returned → the strategy hears OrderAccepted (venue round trip, answer, tracker, event).
 2. Throughput. (a) Burst: the strategy submits ``--burst`` far-from-market ALO orders in one
    handler; rate = orders that reached OPEN (the strategy heard OrderAccepted) / (last accepted

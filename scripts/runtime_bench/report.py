@@ -59,7 +59,7 @@ def latency_report(res: dict[str, Any], phase: str) -> dict[str, Any] | None:
         to_send_call.append(entered - sample.frame_ns)
         if sample.accepted_ns is not None:
             answer.append(sample.accepted_ns - returned)
-        if not probes.stages:
+        if phase != "stages":
             continue
         times = [sample.frame_ns, sample.strategy_ns, st["exec"].get(cloid),
                  st["tracker"].get(cloid), st["signer"].get(cloid), st["signed"].get(cloid),
@@ -101,12 +101,14 @@ def _tick_to_trade(out: Out, rt: dict[str, Any], sdk: dict[str, Any] | None,
         "idle": "A. default: the CPU idles between book frames (~12 ms)",
         "warm": "B. the same with the runtime's keep-warm helper (--keep-warm: the CPU kept "
                 "busy at idle priority, it never idles)",
+        "stages": "S. as A, half as long, with stage stamps (wrappers of ~0.3-1 µs each hot, "
+                  "more on a cold CPU) to split the path",
     }
     for phase, title in phases.items():
         lat = latency_report(rt, phase)
         if lat is not None:
             out(f"  {title}\n")
-            _latency_phase(out, lat, probes)
+            _latency_phase(out, lat, stages=phase == "stages")
     out(f"   reference: the same WS post send in this process, runtime not started: "
         f"{dist_us(rt['post_reference'])}\n")
     out("     (the bytes leave between 'called' and 'returned'; CPython polls then sends, "
@@ -135,15 +137,15 @@ def _tick_to_trade(out: Out, rt: dict[str, Any], sdk: dict[str, Any] | None,
     out(f"   batching: orders {rt['latency_batching']}; cancels {rt['latency_cancel_batching']}\n")
 
 
-def _latency_phase(out: Out, lat: dict[str, Any], probes: Probes) -> None:
+def _latency_phase(out: Out, lat: dict[str, Any], *, stages: bool) -> None:
     total = lat["total"]
     p50 = pct(total, 50) / 1e3 if total else math.inf
     p99 = pct(total, 99) / 1e3 if total else math.inf
     out(f"   perpetuum, send returned      {dist_us(total)}\n")
     out(f"   perpetuum, send called        {dist_us(lat['to_send_call'])}\n")
     out(f"   target p50 ≤ 400 µs, p99 ≤ 2000 µs (on 'send returned'): p50 {verdict(p50 <= 400)}, "
-        f"p99 {verdict(p99 <= 2000)}; stage stamps {'on' if probes.stages else 'off'}\n")
-    if probes.stages:
+        f"p99 {verdict(p99 <= 2000)}; stage stamps {'on' if stages else 'off'}\n")
+    if stages:
         out("   stages (perpetuum; each row its own distribution):\n")
         names = {
             "frame→strategy": "reader → market stream (parse, fan-out) → strategy.on_book",

@@ -42,7 +42,7 @@ def run_runtime(url: str, opts: Options, workdir: Path) -> dict[str, Any]:
     from venues.simulator import DEMO_PRIVATE_KEY
 
     os.environ[KEY_ENV] = DEMO_PRIVATE_KEY  # the simulator's PUBLIC throwaway key
-    probes = Probes(stages=opts.stages)
+    probes = Probes()
     state = BenchState(probes=probes)
 
     def bench_strategy(w: Wiring) -> ChildSpec:
@@ -70,24 +70,32 @@ def run_runtime(url: str, opts: Options, workdir: Path) -> dict[str, Any]:
         me = tree.handle("strategies/bench")
         wait_until(lambda: state.last_book is not None, 15, "the first book")
 
-        # 1: latency, the CPU left to idle between frames, then kept warm
+        # 1: latency — the headline runs without stage stamps: the CPU left to idle between
+        # frames (A), then kept warm (B); then a shorter run with the stage stamps (S).
         probes.phase = "latency"
         queued0 = probes.exec_core.stats["queued"] if probes.exec_core is not None else 0
-        phases: list[tuple[str, CpuKeepAlive | None]] = [("idle", None)]
+        phases: list[tuple[str, CpuKeepAlive | None, bool, float]] = [
+            ("idle", None, False, opts.latency_s)]
         if opts.keep_warm:
-            phases.append(("warm", CpuKeepAlive(os.sched_getaffinity(0))))
-        for name, helper in phases:
+            phases.append(("warm", CpuKeepAlive(os.sched_getaffinity(0)), False, opts.latency_s))
+        if opts.stages:
+            phases.append(("stages", None, True, opts.latency_s / 2))
+        for name, helper, stages, seconds in phases:
             state.latency = {}
+            if stages:
+                probes.install_stages()
             if helper is not None:
                 helper.start()
             try:
                 me.tell(Control(kind="latency", interval_s=opts.latency_interval_ms / 1e3))
-                time.sleep(opts.latency_s)
+                time.sleep(seconds)
                 me.tell(Control(kind="idle"))
                 wait_until(lambda: state.pending is None, 5, "the last latency order's answer")
             finally:
                 if helper is not None:
                     helper.stop()
+                if stages:
+                    probes.uninstall_stages()
             res[f"latency_{name}"] = state.latency
         res["latency_queued"] = probes.exec_core.stats["queued"] - queued0
         res["latency_batching"] = probes.batching("latency", RequestKind.SUBMIT)
