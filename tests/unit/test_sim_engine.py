@@ -207,6 +207,29 @@ def test_cancel_by_oid_and_cloid_and_missing(engine: Engine) -> None:
     )
 
 
+def test_history_eviction_never_forgets_an_order_still_alive(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """With more resting orders than the history keeps, a new order (remembered before it
+    rests) and a waiting trigger order must stay reachable by oid; finished ones go."""
+    from venues.simulator import registry
+
+    monkeypatch.setattr(registry, "HISTORY_CAP", 3)
+    monkeypatch.setattr(registry, "EVICT_BATCH", 1)
+    done = engine.place(ALICE, limit(True, "2800", "1"))
+    assert isinstance(done, Resting)
+    assert engine.cancel(ALICE, ETH, done.oid)  # finished: may be forgotten
+    resting = [engine.place(ALICE, limit(True, str(2900 + i), "1")) for i in range(4)]
+    waiting = engine.place(ALICE, limit(False, "2000", "1", reduce_only=True,
+                                        trigger=Trigger(trigger_px=D(2000), is_market=True,
+                                                        tpsl="sl")))
+    newest = engine.place(ALICE, limit(True, "2950", "1"))
+    for outcome in (*resting, waiting, newest):
+        assert isinstance(outcome, Resting | Waiting)
+        assert engine.cancel(ALICE, ETH, outcome.oid), f"order {outcome.oid} was forgotten"
+    assert engine.reg.find(ALICE, done.oid) is None
+
+
 def test_modify_replaces_with_a_new_oid_and_keeps_the_cloid(engine: Engine) -> None:
     cloid = "0x" + "ab" * 16
     first = engine.place(ALICE, limit(True, "2900", "1", cloid=cloid))

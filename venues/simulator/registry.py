@@ -10,7 +10,7 @@ from collections import OrderedDict, defaultdict, deque
 from collections.abc import Callable
 
 from venues.hyperliquid.keys import keccak256
-from venues.simulator.model import Event, Fill, Order, OrderUpdated, view
+from venues.simulator.model import Event, Fill, Order, OrderUpdated, Status, view
 
 HISTORY_CAP = 5000  # historicalOrders answers at most 2000
 EVICT_BATCH = 500
@@ -42,14 +42,15 @@ class OrderRegistry:
             self._evict(order.user, history)
 
     def _evict(self, user: str, history: OrderedDict[int, Order]) -> None:
-        """Forget the oldest finished orders (in batches, so the scan is amortized); live
-        orders are never forgotten however old they are."""
+        """Forget the oldest finished orders (in batches, so the scan is amortized). Orders
+        still alive are never forgotten however old they are: resting ones, waiting triggers,
+        and one being placed right now (remembered before it rests, still "open")."""
         live = self.live[user]
         excess = len(history) - HISTORY_CAP
         for oid, old in list(history.items()):
             if excess <= 0:
                 break
-            if oid in live:
+            if oid in live or old.status == Status.OPEN:
                 continue
             del history[oid]
             excess -= 1
