@@ -9,7 +9,9 @@ Accepts:
   SendOpenOrders (answered by telling the requester an OpenOrdersSnapshot — no blocking ask).
 Emits:
   every order event (one per lifecycle transition, docs/order-lifecycle.md) to the event sinks
-  (publisher…) and to the strategy that owns the order; CommandRejected / FillUnmatched to the
+  (publisher…) and to the strategy that owns the order — those of an input that sent a request
+  to the signer are held until the next input, so the order reaches the wire before the
+  subscribers wake (docs/architecture.md); CommandRejected / FillUnmatched to the
   diagnostic sinks and the owning strategy;
   SignOrders / SignCancels / SignModifies to the signer; ReconcileRequested to execution.
 Fails:
