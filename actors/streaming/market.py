@@ -16,7 +16,9 @@ sink. Venue specifics come from `venues.hyperliquid.ws_client` and the payload p
 * Staleness: for pairs with a book subscription, no l2Book frame within ``stale_after_s`` while
   connected emits `FeedStale` and re-subscribes the pair's state channels (book, bbo). Trades and
   bbo are sent only on activity, so their silence proves nothing and is not checked.
-* Back-pressure: books and bbo frames are conflated per coin before they reach the mailbox (see
+* Back-pressure: frames are handled on the reader thread by default (``inline``), so a stream
+  that falls behind reads the socket later (TCP back-pressure). Through the mailbox
+  (``inline=False``), books and bbo frames are conflated per coin before they are queued (see
   `actors.streaming.connection.FrameSlots`): a stream that falls behind parses only the newest
   book of each coin. Subscribers should use a LATEST_WINS mailbox keyed by `market_data_key`.
 """
@@ -27,11 +29,8 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-import attrs
-
 from actors.streaming.common import Directory, GetStreamStats, Recipient
 from actors.streaming.link import (
-    LinkConfig,
     LinkOwner,
     PingDue,
     PongDeadline,
@@ -39,6 +38,7 @@ from actors.streaming.link import (
     StreamLink,
     StreamPorts,
 )
+from actors.streaming.market_config import MarketStreamConfig, MarketStreamStats, StaleCheck
 from actors.streaming.subscriptions import SubscriptionRegistry, SubscriptionStore
 from messages.commands import SubscribeMarket, UnsubscribeMarket
 from messages.enums import MarketChannel
@@ -77,54 +77,6 @@ log = logging.getLogger(__name__)
 
 BOOK, TRADES, BBO = MarketChannel.BOOK, MarketChannel.TRADES, MarketChannel.BBO
 _STATE_CHANNELS = (BOOK, BBO)
-
-
-def _positive(_inst: object, attribute: attrs.Attribute[float], value: float) -> None:
-    if not value > 0:
-        raise ValueError(f"{attribute.name} must be > 0, got {value!r}")
-
-
-@attrs.frozen(kw_only=True)
-class MarketStreamConfig:
-    link: LinkConfig
-    feed: str = "market"
-    stale_after_s: float = attrs.field(default=10.0, validator=_positive)
-    """l2Book is pushed at least every few blocks; 10 s of silence means a dead subscription."""
-    stale_check_interval_s: float = attrs.field(default=1.0, validator=_positive)
-    conflate: bool = True
-    """Conflate book/bbo frames per coin on the reader thread (off only for benchmarks).
-    Only when frames go through the actor's mailbox (``inline=False``)."""
-    inline: bool = True
-    """The reader thread parses each frame and fans it out itself, under the actor's lock: one
-    thread hand-off less between a book frame and a strategy. False: the reader hands frames
-    to the actor's mailbox (conflated per coin), and the actor parses them."""
-
-
-@attrs.frozen(kw_only=True)
-class StaleCheck:
-    """Timer message: look for stale pairs (ignored unless ``connection_id`` is current)."""
-
-    connection_id: int
-
-
-@attrs.frozen(kw_only=True)
-class MarketStreamStats:
-    connections: int
-    frames: int
-    """FrameReceived messages of current connections handled (each parsed once)."""
-    conflated: int
-    """Frames superseded in a conflation slot before they were parsed."""
-    ignored: int
-    """Frames of connections that were no longer current."""
-    books: int
-    bbos: int
-    trades: int
-    out_of_order: int
-    crossed: int
-    stale: int
-    parse_errors: int
-    fanout_failures: int
-    venue_subscriptions: int
 
 
 class MarketStreamCore(LinkOwner):

@@ -1,0 +1,55 @@
+"""The market stream's configuration, its timer message and its statistics (plain values)."""
+
+from __future__ import annotations
+
+import attrs
+
+from actors.streaming.link import LinkConfig
+
+
+def _positive(_inst: object, attribute: attrs.Attribute[float], value: float) -> None:
+    if not value > 0:
+        raise ValueError(f"{attribute.name} must be > 0, got {value!r}")
+
+
+@attrs.frozen(kw_only=True)
+class MarketStreamConfig:
+    link: LinkConfig
+    feed: str = "market"
+    stale_after_s: float = attrs.field(default=10.0, validator=_positive)
+    """l2Book is pushed at least every few blocks; 10 s of silence means a dead subscription."""
+    stale_check_interval_s: float = attrs.field(default=1.0, validator=_positive)
+    conflate: bool = True
+    """Conflate book/bbo frames per coin on the reader thread (off only for benchmarks).
+    Only when frames go through the actor's mailbox (``inline=False``)."""
+    inline: bool = True
+    """The reader thread parses each frame and fans it out itself, under the actor's lock: one
+    thread hand-off less between a book frame and a strategy. False: the reader hands frames
+    to the actor's mailbox (conflated per coin), and the actor parses them."""
+
+
+@attrs.frozen(kw_only=True)
+class StaleCheck:
+    """Timer message: look for stale pairs (ignored unless ``connection_id`` is current)."""
+
+    connection_id: int
+
+
+@attrs.frozen(kw_only=True)
+class MarketStreamStats:
+    connections: int
+    frames: int
+    """FrameReceived messages of current connections handled (each parsed once)."""
+    conflated: int
+    """Frames superseded in a conflation slot before they were parsed."""
+    ignored: int
+    """Frames of connections that were no longer current."""
+    books: int
+    bbos: int
+    trades: int
+    out_of_order: int
+    crossed: int
+    stale: int
+    parse_errors: int
+    fanout_failures: int
+    venue_subscriptions: int
