@@ -29,6 +29,12 @@ class GetStreamStats:
 _STATE_TYPES = (BookSnapshot, BestBidOffer)
 
 
+def positive(_inst: object, attribute: attrs.Attribute[float], value: float) -> None:
+    """attrs validator of the streams' durations and intervals."""
+    if not value > 0:
+        raise ValueError(f"{attribute.name} must be > 0, got {value!r}")
+
+
 def market_data_key(message: object) -> Hashable | None:
     """The LATEST_WINS key for a market-data subscriber's mailbox.
 

@@ -28,6 +28,7 @@ from collections.abc import Callable
 
 import attrs
 
+from actors.streaming.common import positive
 from actors.streaming.connection import (
     ConflationKeyFn,
     ConnectionRequest,
@@ -48,11 +49,6 @@ log = logging.getLogger(__name__)
 EventSink = Callable[[object], None]
 
 
-def _positive(_inst: object, attribute: attrs.Attribute[float], value: float) -> None:
-    if not value > 0:
-        raise ValueError(f"{attribute.name} must be > 0, got {value!r}")
-
-
 def _default_backoff() -> Backoff:
     return Backoff(min_s=0.5, max_s=30.0)
 
@@ -62,13 +58,13 @@ class LinkConfig:
     """One stream's connection settings."""
 
     url: str
-    ping_interval_s: float = attrs.field(default=30.0, validator=_positive)
+    ping_interval_s: float = attrs.field(default=30.0, validator=positive)
     """Below the venue's 60 s idle timeout (PROTOCOL §15.1); sent whatever the traffic."""
-    pong_timeout_s: float = attrs.field(default=10.0, validator=_positive)
+    pong_timeout_s: float = attrs.field(default=10.0, validator=positive)
     """No pong this long after a ping: the connection is dropped and re-opened."""
-    connect_timeout_s: float = attrs.field(default=10.0, validator=_positive)
+    connect_timeout_s: float = attrs.field(default=10.0, validator=positive)
     backoff: Backoff = attrs.field(factory=_default_backoff)
-    join_timeout_s: float = attrs.field(default=2.0, validator=_positive)
+    join_timeout_s: float = attrs.field(default=2.0, validator=positive)
     """How long stopping waits for reader threads to exit."""
 
 

@@ -4,21 +4,17 @@ from __future__ import annotations
 
 import attrs
 
+from actors.streaming.common import positive
 from actors.streaming.link import LinkConfig
-
-
-def _positive(_inst: object, attribute: attrs.Attribute[float], value: float) -> None:
-    if not value > 0:
-        raise ValueError(f"{attribute.name} must be > 0, got {value!r}")
 
 
 @attrs.frozen(kw_only=True)
 class MarketStreamConfig:
     link: LinkConfig
     feed: str = "market"
-    stale_after_s: float = attrs.field(default=10.0, validator=_positive)
+    stale_after_s: float = attrs.field(default=10.0, validator=positive)
     """l2Book is pushed at least every few blocks; 10 s of silence means a dead subscription."""
-    stale_check_interval_s: float = attrs.field(default=1.0, validator=_positive)
+    stale_check_interval_s: float = attrs.field(default=1.0, validator=positive)
     conflate: bool = True
     """Conflate book/bbo frames per coin on the reader thread (off only for benchmarks).
     Only when frames go through the actor's mailbox (``inline=False``)."""

@@ -23,7 +23,7 @@ from typing import Any
 
 import attrs
 
-from actors.streaming.common import GetStreamStats, Recipient
+from actors.streaming.common import GetStreamStats, Recipient, positive
 from actors.streaming.link import (
     LinkConfig,
     LinkOwner,
@@ -69,11 +69,6 @@ def _optional_address(value: str | None) -> str | None:
     return None if value is None else check_address(value)
 
 
-def _positive(_inst: object, attribute: attrs.Attribute[float], value: float) -> None:
-    if not value > 0:
-        raise ValueError(f"{attribute.name} must be > 0, got {value!r}")
-
-
 @attrs.frozen(kw_only=True)
 class UserStreamConfig:
     link: LinkConfig
@@ -82,7 +77,7 @@ class UserStreamConfig:
     agent_address: str | None = attrs.field(default=None, converter=_optional_address)
     """The signing agent's address, when known: only to refuse a mix-up of the two."""
     feed: str = "user"
-    ack_timeout_s: float = attrs.field(default=10.0, validator=_positive)
+    ack_timeout_s: float = attrs.field(default=10.0, validator=positive)
 
     def __attrs_post_init__(self) -> None:
         if self.agent_address is not None and self.agent_address == self.account_address:
