@@ -30,8 +30,8 @@ from collections.abc import Callable
 from typing import Any
 
 from actors.streaming.common import Directory, GetStreamStats, Recipient
+from actors.streaming.frames import SKIPPED, FrameCore
 from actors.streaming.link import (
-    LinkOwner,
     PingDue,
     PongDeadline,
     Reconnect,
@@ -43,7 +43,7 @@ from actors.streaming.subscriptions import SubscriptionRegistry, SubscriptionSto
 from messages.commands import SubscribeMarket, UnsubscribeMarket
 from messages.enums import MarketChannel
 from messages.execution import ConnectionStateChanged, FrameReceived
-from messages.feed import BookCrossed, FeedError, FeedStale
+from messages.feed import BookCrossed, FeedStale
 from messages.market import BestBidOffer, BookSnapshot, GetBook, TradeReceived
 from supervision.clock import TimerHandle
 from supervision.errors import MailboxFullError
@@ -79,7 +79,7 @@ BOOK, TRADES, BBO = MarketChannel.BOOK, MarketChannel.TRADES, MarketChannel.BBO
 _STATE_CHANNELS = (BOOK, BBO)
 
 
-class MarketStreamCore(LinkOwner):
+class MarketStreamCore(FrameCore):
     """See the module docstring."""
 
     def __init__(
@@ -92,6 +92,7 @@ class MarketStreamCore(LinkOwner):
         store: SubscriptionStore | None = None,
     ) -> None:
         self.config = config
+        self.feed = config.feed
         self.ports = ports
         self._directory = directory
         self.store = store if store is not None else SubscriptionStore()
@@ -245,17 +246,8 @@ class MarketStreamCore(LinkOwner):
     # -- frames --------------------------------------------------------------------------------
 
     def on_frame(self, message: FrameReceived) -> None:
-        frame = self.link.current_frame(message)
-        if frame is None:
-            self.ignored += 1
-            return
-        self.frames += 1
-        data, ts_init = frame
-        try:
-            event = self.parser.parse(data, ts_init)
-        except PayloadError as exc:
-            self.parse_errors += 1
-            self._error(f"unusable frame: {exc}")
+        event = self.parse_current(message)
+        if event is SKIPPED:
             return
         kind = type(event)
         if kind is BookSnapshot:
@@ -267,7 +259,7 @@ class MarketStreamCore(LinkOwner):
         elif kind is Pong:
             self.link.on_pong()
         elif kind is WsError:
-            self._error(f"venue error: {event.message}")  # type: ignore[union-attr]
+            self._error(f"venue error: {event.message}")  # type: ignore[attr-defined]
         elif event is not None and kind is not SubscriptionAck:
             log.debug("%s: frame not used: %s", self.config.feed, kind.__name__)
 
@@ -399,10 +391,3 @@ class MarketStreamCore(LinkOwner):
             fanout_failures=self.fanout_failures,
             venue_subscriptions=len(self._subscriptions),
         )
-
-    def _error(self, reason: str) -> None:
-        log.warning("%s: %s", self.config.feed, reason)
-        self.ports.events(FeedError(
-            feed=self.config.feed, reason=reason, ts_init=self.ports.clock.time_ns()
-        ))
-

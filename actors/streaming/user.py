@@ -24,9 +24,9 @@ from typing import Any
 import attrs
 
 from actors.streaming.common import GetStreamStats, Recipient, positive
+from actors.streaming.frames import SKIPPED, FrameCore
 from actors.streaming.link import (
     LinkConfig,
-    LinkOwner,
     PingDue,
     PongDeadline,
     Reconnect,
@@ -35,12 +35,10 @@ from actors.streaming.link import (
 )
 from messages.account import FundingPaid, LiquidationReported, NonUserCancelReported
 from messages.execution import ConnectionStateChanged, FrameReceived
-from messages.feed import FeedError
 from messages.tracking import ReconcileAll
 from messages.venue import FillsReported, OrderStatusReported
 from supervision.clock import TimerHandle
 from venues.hyperliquid.payloads import (
-    PayloadError,
     Pong,
     SubscriptionAck,
     WsError,
@@ -107,7 +105,7 @@ class UserStreamStats:
     parse_errors: int
 
 
-class UserStreamCore(LinkOwner):
+class UserStreamCore(FrameCore):
     """See the module docstring."""
 
     def __init__(
@@ -119,6 +117,7 @@ class UserStreamCore(LinkOwner):
         parser: WsFrameParser | None = None,
     ) -> None:
         self.config = config
+        self.feed = config.feed
         self.ports = ports
         self._tracker = tracker
         self.parser = parser if parser is not None else WsFrameParser()
@@ -206,17 +205,8 @@ class UserStreamCore(LinkOwner):
     # -- frames --------------------------------------------------------------------------------
 
     def on_frame(self, message: FrameReceived) -> None:
-        frame = self.link.current_frame(message)
-        if frame is None:
-            self.ignored += 1
-            return
-        self.frames += 1
-        data, ts_init = frame
-        try:
-            event = self.parser.parse(data, ts_init)
-        except PayloadError as exc:
-            self.parse_errors += 1
-            self._error(f"unusable frame: {exc}")
+        event = self.parse_current(message)
+        if event is SKIPPED:
             return
         tracker = self._tracker
         if isinstance(event, tuple):
@@ -240,7 +230,7 @@ class UserStreamCore(LinkOwner):
             self.account_events += 1
             self.ports.events(event)
         elif isinstance(event, SubscriptionAck):
-            self._on_ack(event, ts_init)
+            self._on_ack(event, message.ts_init)  # no conflation here: the frame is the message
         elif isinstance(event, Pong):
             self.link.on_pong()
         elif isinstance(event, WsError):
@@ -261,9 +251,3 @@ class UserStreamCore(LinkOwner):
             reconciles=self.reconciles,
             parse_errors=self.parse_errors,
         )
-
-    def _error(self, reason: str) -> None:
-        log.warning("%s: %s", self.config.feed, reason)
-        self.ports.events(FeedError(
-            feed=self.config.feed, reason=reason, ts_init=self.ports.clock.time_ns()
-        ))

@@ -56,12 +56,6 @@ BUY, SELL = OrderSide.BUY, OrderSide.SELL
 
 
 @pytest.fixture
-def sim() -> Iterator[RunningSimulator]:
-    with start_sim() as s:
-        yield s
-
-
-@pytest.fixture
 def rig(sim: RunningSimulator) -> Iterator[VenueRig]:
     yield from rig_for(sim, "conformance-actions")
 

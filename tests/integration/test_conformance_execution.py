@@ -57,7 +57,7 @@ from messages.tracking import (
     SignOrders,
 )
 from supervision.clock import ManualClock
-from tests.conformance_support import TIMEOUT, VenueRig, cancel_target, passive_price, start_sim
+from tests.conformance_support import TIMEOUT, VenueRig, cancel_target, passive_price
 from tests.helpers import eventually
 from venues.hyperliquid.transport import HttpTransport, WsPostTransport
 from venues.simulator import DEMO_ADDRESS, RunningSimulator
@@ -166,12 +166,6 @@ class Harness:
         self.pump(lambda: self.about(cloid, kind), f"{kind.__name__} for {cloid}")
         (found,) = self.about(cloid, kind)
         return found
-
-
-@pytest.fixture
-def sim() -> Iterator[RunningSimulator]:
-    with start_sim() as s:
-        yield s
 
 
 @pytest.fixture

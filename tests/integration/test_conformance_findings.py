@@ -32,7 +32,6 @@ from tests.conformance_support import (
     limit,
     passive_price,
     rig_for,
-    start_sim,
 )
 from venues.hyperliquid import payloads, requests
 from venues.hyperliquid.bootstrap import cancel_everything
@@ -42,12 +41,6 @@ from venues.simulator import DEMO_ADDRESS, DEMO_PRIVATE_KEY, RunningSimulator
 from venues.simulator.model import Status
 
 BUY, SELL = OrderSide.BUY, OrderSide.SELL
-
-
-@pytest.fixture
-def sim() -> Iterator[RunningSimulator]:
-    with start_sim() as s:
-        yield s
 
 
 @pytest.fixture

@@ -34,7 +34,6 @@ from tests.conformance_support import (
     limit,
     passive_price,
     rig_for,
-    start_sim,
     submit_answers,
     sweep,
 )
@@ -48,12 +47,6 @@ from venues.simulator import (
 from venues.simulator.model import Status
 
 BUY, SELL = OrderSide.BUY, OrderSide.SELL
-
-
-@pytest.fixture
-def sim() -> Iterator[RunningSimulator]:
-    with start_sim() as s:
-        yield s
 
 
 @pytest.fixture

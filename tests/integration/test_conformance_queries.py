@@ -32,19 +32,12 @@ from tests.conformance_support import (
     limit,
     passive_price,
     rig_for,
-    start_sim,
 )
 from venues.hyperliquid import payloads, requests
 from venues.simulator import DEMO_ADDRESS, RunningSimulator
 from venues.simulator.model import usd
 
 BUY, SELL = OrderSide.BUY, OrderSide.SELL
-
-
-@pytest.fixture
-def sim() -> Iterator[RunningSimulator]:
-    with start_sim() as s:
-        yield s
 
 
 @pytest.fixture

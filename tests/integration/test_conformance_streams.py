@@ -42,7 +42,6 @@ from tests.conformance_support import (
     limit,
     passive_price,
     rig_for,
-    start_sim,
 )
 from venues.hyperliquid import requests
 from venues.hyperliquid.payloads import (
@@ -131,12 +130,6 @@ class Stream:
         ack = self.until("subscriptionResponse", acks + 1)[-1]
         assert isinstance(ack, SubscriptionAck)
         return ack
-
-
-@pytest.fixture
-def sim() -> Iterator[RunningSimulator]:
-    with start_sim() as s:
-        yield s
 
 
 @pytest.fixture
