@@ -11,11 +11,14 @@ import os
 import tomllib
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import attrs
 
 from messages.pairs import validate_trading_pair
+
+if TYPE_CHECKING:
+    from actors.load_generator import LoadSettings
 
 Network = Literal["sim", "testnet", "mainnet"]
 NETWORK_URLS = {
@@ -80,13 +83,40 @@ class RiskSettings:
 
 @attrs.frozen(kw_only=True)
 class StrategyConfig:
-    kind: Literal["market_maker", "none"] = "market_maker"
+    kind: Literal["market_maker", "load", "none"] = "market_maker"
     id: str = "mm"
     trading_pair: str = "BTC-USD"
     edge_bps: Decimal = Decimal("-0.5")
     requote_bps: Decimal = Decimal("0.5")
     quote_notional: Decimal = Decimal(25)
     max_position_notional: Decimal = Decimal(200)
+
+
+def _load_schedule(value: Any) -> tuple[tuple[float, float], ...]:
+    try:
+        steps = tuple((float(rate), float(seconds)) for rate, seconds in value)
+    except (TypeError, ValueError):
+        raise ValueError("schedule must be a list of [submits per second, seconds] pairs, "
+                         f"not {value!r}") from None
+    return steps
+
+
+@attrs.frozen(kw_only=True)
+class LoadConfig:
+    """``[load]``: the load strategy's settings (``[strategy] kind = "load"``; see
+    actors/load_generator.py)."""
+
+    schedule: tuple[tuple[float, float], ...] = attrs.field(
+        default=((10.0, 60.0),), converter=_load_schedule)
+    order_notional: Decimal = Decimal(20)
+    rest_distance_bps: Decimal = Decimal(50)
+    cross_fraction: float = 0.1
+    modify_fraction: float = 0.1
+    modify_hold_s: float = 1.0
+    start_at: float | None = None
+    """Unix time (s) the schedule counts from (a restarted runtime resumes it); default: the
+    strategy's start."""
+    seed: int = 0
 
 
 @attrs.frozen(kw_only=True)
@@ -98,6 +128,7 @@ class RuntimeConfig:
     execution: ExecutionTuning = attrs.field(factory=ExecutionTuning)
     risk: RiskSettings = attrs.field(factory=RiskSettings)
     strategy: StrategyConfig = attrs.field(factory=StrategyConfig)
+    load: LoadConfig = attrs.field(factory=LoadConfig)
     data_dir: Path = Path("var")
     external_orders: Literal["adopt", "cancel"] = "adopt"
     cancel_on_exit: bool = True
@@ -130,7 +161,7 @@ class RuntimeConfig:
 _SECTIONS: dict[str, type] = {
     "venue": VenueConfig, "account": AccountConfig, "simulator": SimulatorSettings,
     "publisher": PublisherSettings, "execution": ExecutionTuning, "risk": RiskSettings,
-    "strategy": StrategyConfig,
+    "strategy": StrategyConfig, "load": LoadConfig,
 }
 
 
@@ -201,6 +232,23 @@ def load(path: Path | None) -> RuntimeConfig:
     return from_dict(data)
 
 
+def load_settings(config: RuntimeConfig) -> LoadSettings:
+    """The load strategy's settings from ``[load]`` and ``[strategy] trading_pair``; a bad
+    value raises ConfigError naming its key."""
+    from actors.load_generator import LoadSettings
+
+    load = config.load
+    try:
+        start_at_ns = None if load.start_at is None else int(load.start_at * 1e9)
+        return LoadSettings(
+            trading_pair=config.strategy.trading_pair, schedule=load.schedule,
+            order_notional=load.order_notional, rest_distance_bps=load.rest_distance_bps,
+            cross_fraction=load.cross_fraction, modify_fraction=load.modify_fraction,
+            modify_hold_s=load.modify_hold_s, start_at_ns=start_at_ns, seed=load.seed)
+    except (TypeError, ValueError, OverflowError) as exc:
+        raise ConfigError(f"[load] {exc}") from None
+
+
 def validate(config: RuntimeConfig) -> None:
     venue = config.venue
     if venue.network not in ("sim", "testnet", "mainnet"):
@@ -217,9 +265,11 @@ def validate(config: RuntimeConfig) -> None:
         raise ConfigError(f"[venue] url must start with http:// or https://, got {venue.url!r}")
     if config.external_orders not in ("adopt", "cancel"):
         raise ConfigError("external_orders must be 'adopt' or 'cancel'")
-    if config.strategy.kind not in ("market_maker", "none"):
-        raise ConfigError(f"[strategy] kind must be market_maker or none, not "
+    if config.strategy.kind not in ("market_maker", "load", "none"):
+        raise ConfigError(f"[strategy] kind must be market_maker, load or none, not "
                           f"{config.strategy.kind!r}")
+    if config.strategy.kind == "load":
+        load_settings(config)
     try:
         validate_trading_pair(config.strategy.trading_pair)
     except (TypeError, ValueError) as exc:

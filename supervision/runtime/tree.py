@@ -26,6 +26,7 @@ import attrs
 from actors.executing.core import ExecutionConfig
 from actors.executing.normalize import RiskConfig
 from actors.execution import Execution, ExecutionSettings, ws_url_of
+from actors.load_generator import LoadGenerator
 from actors.market_maker import MarketMaker, MarketMakerSettings
 from actors.market_stream import MarketStream
 from actors.monitor import Monitor, MonitorSettings
@@ -44,7 +45,7 @@ from supervision.actor import SupervisedActor
 from supervision.errors import ChildStoppedError
 from supervision.handle import Handle
 from supervision.policy import Backoff, Overflow, Strategy
-from supervision.runtime.config import RuntimeConfig
+from supervision.runtime.config import RuntimeConfig, load_settings
 from supervision.spec import ChildContext, ChildSpec, SupervisorSpec
 from venues.hyperliquid.keys import SecretKey
 from venues.hyperliquid.markets import MarketRegistry
@@ -189,6 +190,15 @@ def build_spec(w: Wiring, extra_strategies: tuple[StrategyFactory, ...] = ()) ->
                     trading_pair=sc.trading_pair, edge_bps=sc.edge_bps,
                     requote_bps=sc.requote_bps, quote_notional=sc.quote_notional,
                     max_position_notional=sc.max_position_notional)),
+        ))
+    elif cfg.strategy.kind == "load":
+        sc, load = cfg.strategy, load_settings(cfg)
+        strategies.append(strategy_spec(
+            sc.id,
+            lambda ctx: LoadGenerator(
+                ctx, settings=StrategySettings(strategy_id=sc.id, trading_pairs=(sc.trading_pair,),
+                                               run_id=w.run_id),
+                load=load),
         ))
     return SupervisorSpec(
         id="runtime", strategy=Strategy.ONE_FOR_ONE, intensity=cfg.restart_intensity,
