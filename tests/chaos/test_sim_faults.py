@@ -117,7 +117,8 @@ def test_drop_duplicate_and_reorder_ws_messages(
     got = [top_bid(book_client.recv_channel("l2Book")) for _ in range(2)]
     assert got == ["2006.0", "2005.0"]
     counts = sim.call(lambda core: dict(core.faults.counts))
-    assert counts == {"http_errors": 0, "ws_dropped": 1, "ws_duplicated": 1, "ws_reordered": 1}
+    assert {k: v for k, v in counts.items() if v} == {
+        "ws_dropped": 1, "ws_duplicated": 1, "ws_reordered": 1}
 
 
 def test_http_429_then_5xx_for_the_next_requests(sim: RunningSimulator) -> None:

@@ -215,12 +215,14 @@ def test_cancel_modify_leverage_schedule_answers(core: SimulatorCore) -> None:
                       "response": "Action usdSend is not supported by the simulator."}
 
 
-def test_address_rate_limit_when_enforced(clock: ManualClock) -> None:
-    core = make_core(clock, enforce_address_rate_limit=True)
-    core.engine.accounts[DEMO_ADDRESS].n_requests = 10_000
+def test_address_rate_limit_is_on_by_default(clock: ManualClock) -> None:
+    core = make_core(clock)
+    core.engine.accounts[DEMO_ADDRESS].n_requests = 9_999
     answer = core.handle_exchange(signed_body(DEMO, {"type": "noop"}, NOW_MS))
-    assert answer["status"] == "err"
-    assert answer["response"].startswith("Too many cumulative requests sent (10000 > 10000)")
+    # The count includes the refused request; the venue prints nRequestsCap - 1.
+    assert answer == {"status": "err", "response": (
+        "Too many cumulative requests sent (10000 > 9999) for cumulative volume traded $0. "
+        "Place taker orders to free up 1 request per USDC traded.")}
 
 
 def test_real_but_unsimulated_actions_say_so(core: SimulatorCore) -> None:

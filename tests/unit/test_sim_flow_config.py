@@ -97,8 +97,8 @@ def test_fault_filter_counts_drop_duplicate_reorder() -> None:
     assert filt.apply("b") == ["b"]  # duplicated, then one copy held back for reordering
     assert filt.apply("c") == ["c", "b"]
     assert filt.apply("d") == ["d"]
-    assert inj.counts == {"http_errors": 0, "ws_dropped": 1, "ws_duplicated": 1,
-                          "ws_reordered": 1}
+    assert {k: v for k, v in inj.counts.items() if v} == {
+        "ws_dropped": 1, "ws_duplicated": 1, "ws_reordered": 1}
     inj.set(http_error_status=429, http_error_count=2)
     assert [inj.take_http_error() for _ in range(3)] == [429, 429, None]
     with pytest.raises(ValueError, match="unknown fault settings"):

@@ -61,6 +61,8 @@ class Account:
     leverage: dict[str, Leverage] = attrs.Factory(dict)
     cum_volume: Decimal = ZERO
     n_requests: int = 0
+    # Venue time (ms) of the last action the address budget let through.
+    last_allowed_ms: int | None = None
     # Sub-account master, if this account is one.
     master: str | None = None
 

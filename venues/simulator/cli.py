@@ -28,6 +28,17 @@ def _funding(text: str) -> tuple[str, Decimal]:
         raise argparse.ArgumentTypeError(f"expected ADDRESS=USDC, got {text!r}") from None
 
 
+def _sub_funding(text: str) -> tuple[str, str, Decimal]:
+    accounts, sep, amount = text.partition("=")
+    master, colon, sub = accounts.partition(":")
+    try:
+        if not sep or not colon:
+            raise ValueError
+        return check_address(master.strip()), check_address(sub.strip()), Decimal(amount.strip())
+    except (ValueError, InvalidOperation):
+        raise argparse.ArgumentTypeError(f"expected MASTER:SUB=USDC, got {text!r}") from None
+
+
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(
         prog="scripts/sim",
@@ -39,6 +50,17 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--config", help="TOML configuration file (see docs/simulator.md)")
     p.add_argument("--fund", action="append", type=_funding, default=[], metavar="ADDRESS=USDC",
                    help="credit an account (repeatable)")
+    p.add_argument("--fund-sub", action="append", type=_sub_funding, default=[],
+                   metavar="MASTER:SUB=USDC",
+                   help="credit SUB and make it a sub-account MASTER trades via vaultAddress "
+                        "(repeatable; MASTER must be funded)")
+    p.add_argument("--volume", action="append", type=_funding, default=[],
+                   metavar="ADDRESS=USDC",
+                   help="USDC volume the account has already traded: 1 more request per USDC, "
+                        "1 more open order per 5M (repeatable)")
+    p.add_argument("--no-limits", action="store_true",
+                   help="do not enforce the venue's limits (IP weight, WebSocket allowances, "
+                        "address budget, open orders); they are still counted")
     p.add_argument("--mainnet-signatures", action="store_true",
                    help="expect mainnet signatures (default: testnet, like the SDK off mainnet)")
     p.add_argument("--flow-rate", type=float, default=None, help="synthetic steps per second")
@@ -67,6 +89,9 @@ def build_config(args: argparse.Namespace) -> SimulatorConfig:
         changes["verify_signatures"] = False
     if args.idle_timeout is not None:
         changes["idle_timeout_s"] = args.idle_timeout
+    if args.no_limits:
+        changes["enforce_limits"] = False
+        changes["enforce_address_rate_limit"] = None
     flow = config.flow
     if args.flow_rate is not None:
         flow = attrs.evolve(flow, steps_per_second=args.flow_rate)
@@ -75,6 +100,10 @@ def build_config(args: argparse.Namespace) -> SimulatorConfig:
     config = attrs.evolve(config, flow=flow, **changes)  # type: ignore[arg-type]
     for address, usdc in args.fund:
         config = config.with_funding(address, usdc)
+    for master, sub, usdc in args.fund_sub:
+        config = config.with_sub_account(master, sub, usdc)
+    for address, volume in args.volume:
+        config = config.with_volume(address, volume)
     return config
 
 
@@ -98,7 +127,11 @@ def main(argv: list[str] | None = None) -> int:
     out.write(f"expects {network} signatures; demo account {DEMO_ADDRESS} "
               f"(public throwaway key: venues.simulator.DEMO_PRIVATE_KEY)\n")
     for spec in config.accounts:
-        out.write(f"funded {spec.address} with {spec.usdc} USDC\n")
+        sub = f" (sub-account of {spec.master})" if spec.master else ""
+        volume = f", {spec.cum_volume} USDC already traded" if spec.cum_volume else ""
+        out.write(f"funded {spec.address} with {spec.usdc} USDC{sub}{volume}\n")
+    out.write("venue limits " + ("enforced" if config.enforce_limits else
+                                 "NOT enforced (--no-limits)") + "\n")
     out.flush()
     try:
         stop.wait()

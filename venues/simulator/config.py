@@ -16,6 +16,7 @@ import attrs
 
 from venues.hyperliquid.keys import SecretKey, keccak256
 from venues.hyperliquid.wire import check_address
+from venues.simulator.limits import LimitsConfig, limits_from_mapping
 
 # A PUBLIC THROWAWAY key: anyone can derive it from the seed string. It exists so the simulator
 # and the runtime work out of the box offline. Never fund it on a real network.
@@ -87,13 +88,22 @@ class FlowConfig:
 @attrs.frozen(kw_only=True)
 class AccountSpec:
     """A funded account. ``master`` makes it a sub-account the master may trade through
-    ``vaultAddress``."""
+    ``vaultAddress``. ``cum_volume`` is the USDC volume it has already traded: it raises the
+    address's request budget (1 per USDC) and open-order cap (1 per 5M), so a long soak can
+    run with a large budget honestly."""
 
     address: str = attrs.field(converter=check_address)
     usdc: Decimal = attrs.field(converter=_decimal)
     master: str | None = attrs.field(
         default=None, converter=attrs.converters.optional(check_address)
     )
+    cum_volume: Decimal = attrs.field(default=Decimal(0), converter=_decimal)
+
+    def __attrs_post_init__(self) -> None:
+        if self.cum_volume < 0:
+            raise ValueError(f"account {self.address}: cum_volume must be >= 0")
+        if self.master == self.address:
+            raise ValueError(f"account {self.address} cannot be its own master")
 
 
 @attrs.frozen(kw_only=True)
@@ -109,9 +119,13 @@ class SimulatorConfig:
     host: str = "127.0.0.1"
     port: int = 0
     idle_timeout_s: float = 60.0
-    # The venue's per-address budget (10 000 + 1 per USDC traded). Off by default so long
-    # offline sessions and benchmarks are not throttled; turn on to test throttling.
-    enforce_address_rate_limit: bool = False
+    # The venue's limits (IP weight, WebSocket allowances, address budget, open orders; see
+    # venues/simulator/limits.py). On by default: a client that passes here respects them.
+    # Off only for tests that must exceed them for reasons unrelated to limits (benchmarks).
+    enforce_limits: bool = True
+    limits: LimitsConfig = attrs.Factory(LimitsConfig)
+    # The address budget alone: None follows ``enforce_limits``; True/False overrides it.
+    enforce_address_rate_limit: bool | None = None
     # BENCHMARK ONLY: skip signature recovery and attribute every action to
     # ``unverified_signer``. Never use it to test a client's signing.
     verify_signatures: bool = True
@@ -124,22 +138,46 @@ class SimulatorConfig:
         if self.idle_timeout_s <= 0:
             raise ValueError("idle_timeout_s must be > 0")
 
-    def with_funding(self, address: str, usdc: Decimal) -> SimulatorConfig:
-        """A copy with ``usdc`` more on ``address`` (added to an existing entry)."""
+    @property
+    def address_budget_enforced(self) -> bool:
+        if self.enforce_address_rate_limit is None:
+            return self.enforce_limits
+        return self.enforce_address_rate_limit
+
+    def _with_account(self, address: str, **changes: Any) -> SimulatorConfig:
         address = check_address(address)
         accounts = list(self.accounts)
         for i, spec in enumerate(accounts):
             if spec.address == address:
-                accounts[i] = attrs.evolve(spec, usdc=spec.usdc + usdc)
+                usdc = spec.usdc + changes.pop("usdc", Decimal(0))
+                volume = spec.cum_volume + changes.pop("cum_volume", Decimal(0))
+                accounts[i] = attrs.evolve(spec, usdc=usdc, cum_volume=volume, **changes)
                 break
         else:
-            accounts.append(AccountSpec(address=address, usdc=usdc))
+            changes.setdefault("usdc", Decimal(0))
+            accounts.append(AccountSpec(address=address, **changes))
         return attrs.evolve(self, accounts=tuple(accounts))
+
+    def with_funding(self, address: str, usdc: Decimal) -> SimulatorConfig:
+        """A copy with ``usdc`` more on ``address`` (added to an existing entry)."""
+        return self._with_account(address, usdc=usdc)
+
+    def with_volume(self, address: str, usdc: Decimal) -> SimulatorConfig:
+        """A copy in which ``address`` has already traded ``usdc`` more volume."""
+        return self._with_account(address, cum_volume=usdc)
+
+    def with_sub_account(self, master: str, sub: str, usdc: Decimal) -> SimulatorConfig:
+        """A copy with ``sub`` a sub-account of ``master`` (which must be an account too),
+        credited with ``usdc``."""
+        master = check_address(master)
+        if not any(spec.address == master for spec in self.accounts):
+            raise ValueError(f"master {master} of sub-account {sub} is not an account")
+        return self._with_account(sub, usdc=usdc, master=master)
 
 
 _TOP_KEYS = {
     "coins", "accounts", "fees", "flow", "seed", "is_mainnet", "host", "port",
-    "idle_timeout_s", "enforce_address_rate_limit",
+    "idle_timeout_s", "enforce_address_rate_limit", "enforce_limits", "limits",
 }
 
 
@@ -159,10 +197,12 @@ def config_from_dict(data: dict[str, Any], base: SimulatorConfig | None = None) 
             changes["fees"] = FeeSchedule(**data["fees"])
         if "flow" in data:
             changes["flow"] = FlowConfig(**data["flow"])
+        if "limits" in data:
+            changes["limits"] = limits_from_mapping(data["limits"])
     except TypeError as exc:
         raise ValueError(f"bad simulator config: {exc}") from None
     for key in ("seed", "is_mainnet", "host", "port", "idle_timeout_s",
-                "enforce_address_rate_limit"):
+                "enforce_address_rate_limit", "enforce_limits"):
         if key in data:
             changes[key] = data[key]
     return attrs.evolve(base, **changes)

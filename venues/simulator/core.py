@@ -11,7 +11,7 @@ import logging
 from decimal import Decimal
 from typing import Any
 
-from supervision.clock import Clock, TimerHandle, Timers
+from supervision.clock import Clock, SystemClock, TimerHandle, Timers
 from venues.simulator.agents import AgentRegistry
 from venues.simulator.config import SimulatorConfig
 from venues.simulator.engine import Engine
@@ -19,6 +19,7 @@ from venues.simulator.exchange_service import ExchangeService
 from venues.simulator.faults import FaultInjector
 from venues.simulator.flow import SyntheticFlow
 from venues.simulator.info_service import InfoService
+from venues.simulator.limits import Limits
 from venues.simulator.nonces import NonceTracker
 from venues.simulator.ws_hub import WsHub
 
@@ -26,22 +27,41 @@ log = logging.getLogger(__name__)
 
 
 class SimulatorCore:
-    def __init__(self, config: SimulatorConfig, clock: Clock, timers: Timers) -> None:
+    """``clock`` is the venue's time (block times, nonces, timers); ``transport_clock`` times
+    the per-IP limits, which like delays and idle timeouts run in real time even when the
+    venue's clock is a `ManualClock` (default: the system's monotonic clock)."""
+
+    def __init__(
+        self, config: SimulatorConfig, clock: Clock, timers: Timers,
+        transport_clock: Clock | None = None,
+    ) -> None:
         self.config = config
         self.clock = clock
         self._timers = timers
+        self.limits = Limits(
+            config.limits, enforce=config.enforce_limits,
+            enforce_address=config.address_budget_enforced,
+            monotonic_ns=(transport_clock or SystemClock()).monotonic_ns,
+        )
         self.engine = Engine(config.coins, config.fees, clock)
+        self.engine.limits = self.limits
         for spec in config.accounts:
-            self.engine.fund(spec.address, spec.usdc, spec.master)
+            self.fund(spec.address, spec.usdc, cum_volume=spec.cum_volume)
+        for spec in config.accounts:
+            if spec.master is not None:
+                self.make_sub_account(spec.master, spec.address)
         self.agents = AgentRegistry()
         self.nonces = NonceTracker()
-        self.info = InfoService(self.engine, self.agents)
-        self.exchange = ExchangeService(self.engine, self.agents, self.nonces, config)
-        self.hub = WsHub(self.engine, self.info.handle, self.handle_exchange)
+        self.info = InfoService(self.engine, self.agents, self.limits)
+        self.exchange = ExchangeService(self.engine, self.agents, self.nonces, config,
+                                        self.limits)
+        self.hub = WsHub(self.engine, self.info.handle, self.handle_exchange, self.limits)
         self.faults = FaultInjector(config.seed)
         self.flow: SyntheticFlow | None = None
         if config.flow.enabled:
             self.flow = SyntheticFlow(self.engine, config.flow, config.seed)
+            # The synthetic market's participants are the venue's own, not clients.
+            self.limits.exempt.update((*self.flow.makers, self.flow.taker))
         self._flow_timer: TimerHandle | None = None
         self._flow_due: int | None = None
         self._deadline_timer: TimerHandle | None = None
@@ -72,8 +92,24 @@ class SimulatorCore:
         finally:
             self.after_change()
 
-    def fund(self, address: str, usdc: Decimal) -> None:
-        self.engine.fund(address, usdc)
+    def fund(self, address: str, usdc: Decimal, *, cum_volume: Decimal = Decimal(0)) -> None:
+        """Credit ``usdc``; ``cum_volume`` adds volume already traded (raises the address's
+        request budget and open-order cap)."""
+        if cum_volume < 0:
+            raise ValueError("cum_volume must be >= 0")
+        account = self.engine.fund(address, usdc)
+        account.cum_volume += cum_volume
+
+    def make_sub_account(self, master: str, sub: str) -> None:
+        """Register ``sub`` (an account) as a sub-account ``master`` trades via vaultAddress."""
+        account = self.engine.accounts.get(sub)
+        if master not in self.engine.accounts or account is None:
+            raise ValueError(f"{master} and {sub} must both be accounts")
+        if master == sub or self.engine.accounts[master].master is not None:
+            raise ValueError(f"{master} cannot be the master of {sub}")
+        if account.master not in (None, master):
+            raise ValueError(f"{sub} is already a sub-account of {account.master}")
+        account.master = master
 
     def after_change(self) -> None:
         """Publish what the last operation did and keep the dead-man timer armed."""

@@ -12,11 +12,11 @@ from collections.abc import Sequence
 from decimal import Decimal
 
 from supervision.clock import Clock
-from venues.hyperliquid.numbers import price_is_valid, size_is_valid
 from venues.simulator import tpsl
 from venues.simulator.accounts import Account, MarginView
 from venues.simulator.book import OrderBook
 from venues.simulator.config import CoinSpec, FeeSchedule
+from venues.simulator.limits import Limits
 from venues.simulator.model import (
     BookChanged,
     Errors,
@@ -35,11 +35,11 @@ from venues.simulator.model import (
     Waiting,
     usd,
 )
+from venues.simulator.order_checks import open_order_check, static_check
 from venues.simulator.registry import OrderRegistry
 from venues.simulator.timed import ScheduledCancels, TriggerBook
 
 ZERO = Decimal(0)
-MIN_NOTIONAL = Decimal(10)
 TRADES_CAP = 1000
 
 
@@ -63,6 +63,8 @@ class Engine:
         self._touched: set[tuple[str, str]] = set()  # (user, coin) whose position changed
         self._moved: set[str] = set()  # coins whose book changed (the mark may have moved)
         self._next_tid = 1
+        # The venue's limits when enforced (the open-order cap is checked here).
+        self.limits: Limits | None = None
 
     # --- time, accounts, prices, queries ---------------------------------------------------
 
@@ -128,25 +130,13 @@ class Engine:
             reduce_only=req.reduce_only, cloid=req.cloid, trigger=req.trigger,
         )
         self.reg.remember(order)
-        status, error = self._static_check(order, spec)
+        status, error = static_check(order, spec)
+        if not error:
+            status, error = open_order_check(self, order)
         if error:
             self.reg.set_status(order, status)
             return Rejected(error)
         return order
-
-    @staticmethod
-    def _static_check(order: Order, spec: CoinSpec) -> tuple[str, str]:
-        if not size_is_valid(order.sz, spec.sz_decimals):
-            return Status.REJECTED, Errors.BAD_SIZE
-        if not price_is_valid(order.limit_px, spec.sz_decimals):
-            return Status.TICK_REJECTED, Errors.TICK
-        if order.trigger is not None and not price_is_valid(
-            order.trigger.trigger_px, spec.sz_decimals
-        ):
-            return Status.TICK_REJECTED, Errors.TICK
-        if not order.reduce_only and order.sz * order.limit_px < MIN_NOTIONAL:
-            return Status.MIN_TRADE_NTL_REJECTED, Errors.MIN_NOTIONAL
-        return "", ""
 
     def place_one(
         self, user: str, req: OrderRequest, tx_hash: str, *,
@@ -340,8 +330,9 @@ class Engine:
             orig_sz=req.sz, sz=req.sz, timestamp=0, tif=req.tif, reduce_only=req.reduce_only,
             trigger=req.trigger,
         )
-        if self._static_check(probe, spec)[1]:  # an invalid replacement keeps the original
-            return Rejected(self._static_check(probe, spec)[1])
+        problem = static_check(probe, spec)[1]
+        if problem:  # an invalid replacement keeps the original
+            return Rejected(problem)
         self._cancel(old, Status.CANCELED)
         if req.cloid is not None:
             self.reg.release_cloid(user, req.cloid)

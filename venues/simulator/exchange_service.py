@@ -28,6 +28,7 @@ from venues.simulator.actions import (
 from venues.simulator.agents import AgentRegistry
 from venues.simulator.config import SimulatorConfig
 from venues.simulator.engine import Engine
+from venues.simulator.limits import Limits
 from venues.simulator.model import Errors, Filled, PlaceOutcome, Rejected, Resting, wire
 from venues.simulator.nonces import NonceTracker
 
@@ -62,12 +63,14 @@ def status_json(outcome: PlaceOutcome) -> Any:
 
 class ExchangeService:
     def __init__(
-        self, engine: Engine, agents: AgentRegistry, nonces: NonceTracker, config: SimulatorConfig
+        self, engine: Engine, agents: AgentRegistry, nonces: NonceTracker,
+        config: SimulatorConfig, limits: Limits,
     ) -> None:
         self._engine = engine
         self._agents = agents
         self._nonces = nonces
         self._config = config
+        self._limits = limits
 
     def handle(self, body: Any) -> dict[str, Any]:
         """The JSON answer to one ``/exchange`` body; `DeserializeError` means HTTP 422."""
@@ -135,29 +138,19 @@ class ExchangeService:
         return ""
 
     def _rate_limited(self, user: str, req: ExchangeRequest) -> str:
+        """The address budget: a batch of n orders, cancels or modifies counts n."""
         action = req.action
-        weight = 1
+        n = 1
         if isinstance(action, OrderAction):
-            weight = len(action.orders)
+            n = len(action.orders)
         elif isinstance(action, CancelAction):
-            weight = len(action.cancels)
+            n = len(action.cancels)
         elif isinstance(action, ModifyAction):
-            weight = len(action.modifies)
-        account = self._engine.accounts[user]
-        account.n_requests += weight
-        if not self._config.enforce_address_rate_limit:
-            return ""
-        cap = 10_000 + int(account.cum_volume)
-        if isinstance(action, CancelAction):
-            cap = min(cap + 100_000, 2 * cap)
-        if account.n_requests > cap:
-            account.n_requests -= weight
-            return (
-                f"Too many cumulative requests sent ({account.n_requests} > {cap}) for "
-                f"cumulative volume traded ${wire(account.cum_volume)}. Place taker orders to "
-                f"free up 1 request per USDC traded."
-            )
-        return ""
+            n = len(action.modifies)
+        return self._limits.charge_address(
+            self._engine.accounts[user], max(1, n), is_cancel=isinstance(action, CancelAction),
+            now_ms=self._engine.now_ms(),
+        )
 
     def _dispatch(self, user: str, req: ExchangeRequest, tx_hash: str | None) -> dict[str, Any]:
         engine = self._engine

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from decimal import Decimal
 from typing import Any
 
 from venues.simulator import render
+from venues.simulator.accounts import Account
 from venues.simulator.actions import (
     DeserializeError,
     address,
@@ -18,6 +18,7 @@ from venues.simulator.actions import (
 )
 from venues.simulator.agents import AgentRegistry
 from venues.simulator.engine import Engine
+from venues.simulator.limits import Limits
 from venues.simulator.model import Fill, Order
 
 MAX_FILLS = 2000
@@ -48,9 +49,10 @@ def aggregate_by_time(fills: list[Fill]) -> list[Fill]:
 
 
 class InfoService:
-    def __init__(self, engine: Engine, agents: AgentRegistry) -> None:
+    def __init__(self, engine: Engine, agents: AgentRegistry, limits: Limits) -> None:
         self._engine = engine
         self._agents = agents
+        self._limits = limits
         self._handlers: dict[str, Callable[[dict[str, Any]], Any]] = {
             "meta": self._meta,
             "spotMeta": lambda _b: self._spot_meta(),
@@ -173,12 +175,11 @@ class InfoService:
         return render.clearinghouse_state(self._engine, user) if self._dex_ok(b) else None
 
     def _user_rate_limit(self, b: dict[str, Any]) -> dict[str, Any]:
-        account = self._engine.accounts.get(self._user(b))
-        volume = account.cum_volume if account else Decimal(0)
-        used = account.n_requests if account else 0
+        user = self._user(b)
+        account = self._engine.accounts.get(user) or Account(address=user)
         return {
-            "cumVlm": render.money(volume), "nRequestsUsed": used,
-            "nRequestsCap": 10_000 + int(volume), "nRequestsSurplus": 0,
+            "cumVlm": render.money(account.cum_volume), "nRequestsUsed": account.n_requests,
+            "nRequestsCap": self._limits.request_cap(account), "nRequestsSurplus": 0,
         }
 
     def _historical_orders(self, b: dict[str, Any]) -> list[dict[str, Any]]:

@@ -53,6 +53,7 @@ class Status:
     IOC_CANCEL_REJECTED = "iocCancelRejected"
     BAD_TRIGGER_PX_REJECTED = "badTriggerPxRejected"
     MARKET_NO_LIQUIDITY_REJECTED = "marketOrderNoLiquidityRejected"
+    TOO_MANY_OPEN_ORDERS_REJECTED = "tooManyOpenOrdersRejected"
 
 
 class Errors:
@@ -68,6 +69,8 @@ class Errors:
     CANCEL_MISSING = "Order was never placed, already canceled, or filled."
     BAD_SIZE = "Order has invalid size."
     DUPLICATE_CLOID = "Order has duplicate cloid."
+    # The venue's text is not published; this wording is the simulator's own.
+    TOO_MANY_OPEN_ORDERS = "Too many open orders."
 
     @staticmethod
     def post_only(bid: Decimal | None, ask: Decimal | None) -> str:

@@ -142,10 +142,33 @@ class RunningSimulator:
 
     # --- control (mirrors POST /_control/*) ----------------------------------------------------
 
-    def fund(self, address: str, usdc: Decimal | int | str) -> None:
+    def fund(
+        self, address: str, usdc: Decimal | int | str, *, cum_volume: Decimal | int | str = 0
+    ) -> None:
+        """Credit ``usdc``; ``cum_volume`` adds USDC volume already traded (a larger request
+        budget and open-order cap)."""
         address = check_address(address)
+        amount, volume = Decimal(str(usdc)), Decimal(str(cum_volume))
+        self.call(lambda core: core.fund(address, amount, cum_volume=volume))
+
+    def fund_sub(self, master: str, sub: str, usdc: Decimal | int | str) -> None:
+        """Credit ``sub`` and make it a sub-account of ``master`` (trades via vaultAddress)."""
+        master, sub = check_address(master), check_address(sub)
         amount = Decimal(str(usdc))
-        self.call(lambda core: core.fund(address, amount))
+
+        def run(core: SimulatorCore) -> None:
+            core.fund(sub, amount)
+            core.make_sub_account(master, sub)
+
+        self.call(run)
+
+    def limits_state(self) -> dict[str, Any]:
+        """What ``/_control/state`` reports under ``limits``: usage per IP and refusals."""
+        return self.call(lambda core: core.limits.state())
+
+    def reset_limits(self) -> None:
+        """Forget every IP's usage so far (a test starting fresh on a shared simulator)."""
+        self.call(lambda core: core.limits.reset())
 
     def set_faults(self, **changes: Any) -> FaultPlan:
         return self.call(lambda core: core.faults.set(**changes))

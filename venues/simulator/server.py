@@ -1,7 +1,9 @@
 """The aiohttp shell: POST /info, POST /exchange, GET /ws on one port, plus /_control/*.
 
 Thin by design: decode, hand to `SimulatorCore`, encode. Faults are applied here (delays,
-stalls, HTTP errors, WebSocket frame mangling, dropped connections, restarts).
+stalls, HTTP errors, WebSocket frame mangling, dropped connections, restarts), and the per-IP
+limits that belong to the transport: REST weight (HTTP 429 with the body ``null``, as the
+venue sends) and WebSocket connections (the upgrade is refused with the same 429).
 """
 
 from __future__ import annotations
@@ -10,7 +12,6 @@ import asyncio
 import contextlib
 import itertools
 import logging
-from collections import deque
 from collections.abc import Awaitable, Callable
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -18,15 +19,18 @@ from typing import Any
 import orjson
 from aiohttp import WSMsgType, web
 
+from venues.simulator import limits
 from venues.simulator.actions import DESERIALIZE_TEXT, DeserializeError, address
 from venues.simulator.core import SimulatorCore
-from venues.simulator.faults import WsFaultFilter
+from venues.simulator.ws_conn import WsConnection
 from venues.simulator.ws_hub import CONNECTED_TEXT
 
 log = logging.getLogger(__name__)
 
-MAX_OUTBOX = 20_000
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+# The venue answers an IP over its weight with HTTP 429 and the JSON body ``null`` (the official
+# SDK has a branch for exactly that body; ccxt's message reads "429 Too Many Requests null").
+RATE_LIMITED_BODY = b"null"
 
 
 def json_response(data: Any, status: int = 200) -> web.Response:
@@ -37,41 +41,12 @@ def text_response(text: str, status: int) -> web.Response:
     return web.Response(text=text, status=status, content_type="text/plain")
 
 
-class _Connection:
-    """One WebSocket client: an outbox drained by a writer task, with fault mangling."""
+def rate_limited() -> web.Response:
+    return web.Response(body=RATE_LIMITED_BODY, status=429, content_type="application/json")
 
-    def __init__(self, conn_id: int, ws: web.WebSocketResponse, request: web.Request,
-                 filt: WsFaultFilter, server: SimulatorServer) -> None:
-        self.id = conn_id
-        self.ws = ws
-        self.request = request
-        self._filter = filt
-        self._server = server
-        self._queue: deque[str] = deque()
-        self._wake = asyncio.Event()
 
-    def send(self, text: str) -> None:
-        for out in self._filter.apply(text):
-            self._queue.append(out)
-        if len(self._queue) > MAX_OUTBOX:
-            log.warning("ws client %d is not reading; dropping its connection", self.id)
-            self.drop()
-            return
-        self._wake.set()
-
-    def drop(self) -> None:
-        transport = self.request.transport
-        if transport is not None:
-            transport.abort()
-
-    async def writer(self) -> None:
-        with contextlib.suppress(ConnectionError, RuntimeError):
-            while True:
-                await self._wake.wait()
-                self._wake.clear()
-                while self._queue:
-                    await self._server.unstalled.wait()
-                    await self.ws.send_str(self._queue.popleft())
+def client_ip(request: web.Request) -> str:
+    return request.remote or "unknown"
 
 
 class SimulatorServer:
@@ -83,7 +58,7 @@ class SimulatorServer:
         self.port = core.config.port
         self.unstalled = asyncio.Event()
         self.unstalled.set()
-        self._conns: dict[int, _Connection] = {}
+        self._conns: dict[int, WsConnection] = {}
         self._ids = itertools.count(1)
         self._runner: web.AppRunner | None = None
         self._stall_timer: asyncio.TimerHandle | None = None
@@ -152,9 +127,10 @@ class SimulatorServer:
         await self.unstalled.wait()
         if request.path in ("/info", "/exchange"):
             status = self.core.faults.take_http_error()
+            if status == 429:  # what the venue's own limit answers
+                return rate_limited()
             if status is not None:
-                reason = "Too Many Requests" if status == 429 else "Server Error"
-                return text_response(f"{status} {reason} (simulated)", status)
+                return text_response(f"{status} Server Error (simulated)", status)
             delay = self.core.faults.plan.delay_s
             if delay > 0:
                 await asyncio.sleep(delay)
@@ -174,13 +150,20 @@ class SimulatorServer:
 
     async def _info(self, request: web.Request) -> web.Response:
         body = await self._body(request)
+        ip = client_ip(request)
+        if not self.core.limits.take_weight(ip, limits.info_weight(body)):
+            return rate_limited()
         try:
-            return json_response(self.core.handle_info(body))
+            answer = self.core.handle_info(body)
         except DeserializeError as exc:
             return text_response(str(exc), 422)
+        self.core.limits.charge_weight(ip, limits.info_extra_weight(body, answer))
+        return json_response(answer)
 
     async def _exchange(self, request: web.Request) -> web.Response:
         body = await self._body(request)
+        if not self.core.limits.take_weight(client_ip(request), limits.exchange_weight(body)):
+            return rate_limited()
         try:
             return json_response(self.core.handle_exchange(body))
         except DeserializeError as exc:
@@ -188,36 +171,39 @@ class SimulatorServer:
 
     # --- WebSocket -----------------------------------------------------------------------------
 
-    async def _ws(self, request: web.Request) -> web.WebSocketResponse:
+    async def _ws(self, request: web.Request) -> web.StreamResponse:
         ws = web.WebSocketResponse(autoping=True, max_msg_size=1 << 22)
-        await ws.prepare(request)
-        conn = _Connection(next(self._ids), ws, request, self.core.faults.ws_filter(), self)
+        core = self.core
+        conn = WsConnection(next(self._ids), ws, request, core.faults.ws_filter(), core.hub,
+                            self.unstalled, lambda: core.faults.plan.delay_s)
+        if not core.hub.connect(conn.id, conn, client_ip(request)):
+            return rate_limited()  # the IP has its maximum of connections: no upgrade
         self._conns[conn.id] = conn
-        await ws.send_str(CONNECTED_TEXT)
-        self.core.hub.connect(conn.id, conn)
-        writer = asyncio.create_task(conn.writer())
+        tasks: list[asyncio.Task[None]] = []
         try:
+            await ws.prepare(request)
+            await ws.send_str(CONNECTED_TEXT)
+            tasks = [asyncio.create_task(conn.writer()), asyncio.create_task(conn.handler())]
             while True:
                 try:
-                    msg = await ws.receive(timeout=self.core.config.idle_timeout_s)
+                    msg = await ws.receive(timeout=core.config.idle_timeout_s)
                 except TimeoutError:
                     log.info("ws client %d idle for %.1fs: closing", conn.id,
-                             self.core.config.idle_timeout_s)
+                             core.config.idle_timeout_s)
                     break
                 if msg.type is WSMsgType.TEXT:
-                    await self.unstalled.wait()
-                    if self.core.faults.plan.delay_s > 0:
-                        await asyncio.sleep(self.core.faults.plan.delay_s)
-                    self.core.hub.on_text(conn.id, msg.data)
+                    conn.receive(msg.data)
                 elif msg.type in (WSMsgType.CLOSE, WSMsgType.CLOSING, WSMsgType.CLOSED,
                                   WSMsgType.ERROR):
                     break
         finally:
-            self.core.hub.disconnect(conn.id)
+            core.hub.disconnect(conn.id)
             self._conns.pop(conn.id, None)
-            writer.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await writer
+            for task in tasks:
+                task.cancel()
+            for task in tasks:
+                with contextlib.suppress(asyncio.CancelledError, ConnectionError, RuntimeError):
+                    await task
             await ws.close()
         return ws
 
@@ -250,7 +236,17 @@ class SimulatorServer:
         if op == "ping":
             return {"ok": True}
         if op == "fund":
-            core.fund(address(body["address"]), Decimal(str(body["usdc"])))
+            volume = Decimal(str(body.get("cum_volume", 0)))
+            core.fund(address(body["address"]), Decimal(str(body.get("usdc", 0))),
+                      cum_volume=volume)
+            return {"ok": True}
+        if op == "fund_sub":
+            sub = address(body["sub"])
+            core.fund(sub, Decimal(str(body.get("usdc", 0))))
+            core.make_sub_account(address(body["master"]), sub)
+            return {"ok": True}
+        if op == "reset_limits":
+            core.limits.reset()
             return {"ok": True}
         if op == "faults":
             plan = core.faults.set(**body)
@@ -284,6 +280,7 @@ class SimulatorServer:
             return {
                 "ok": True, "ws_connections": len(self._conns), "faults": repr(core.faults.plan),
                 "fault_counts": core.faults.counts, "stalled": not self.unstalled.is_set(),
+                "limits": core.limits.state(),
             }
         return None
 

@@ -1,7 +1,9 @@
 """WebSocket protocol logic: subscriptions, fan-out of engine events, ``post`` and ping.
 
 Transport-free: a connection is an id plus an `Outbox` that accepts text frames. The server
-shell feeds received frames to `on_text` and engine events to `publish`.
+shell feeds engine events to `publish` and received frames to `admit` (counts the message and
+a ``post`` in flight against the IP's limits; refusals answer on the ``error`` channel), then
+`handle` (possibly later: the server answers after its simulated latency); `on_text` does both.
 """
 
 from __future__ import annotations
@@ -11,12 +13,14 @@ from collections import defaultdict
 from collections.abc import Callable
 from typing import Any, Protocol
 
+import attrs
 import orjson
 
 from venues.simulator import render
 from venues.simulator.actions import DESERIALIZE_TEXT, DeserializeError, address
 from venues.simulator.engine import Engine
 from venues.simulator.info_service import aggregate_by_time
+from venues.simulator.limits import PENDING_POSTS_TEXT, WS_MESSAGES_TEXT, Limits
 from venues.simulator.model import (
     BookChanged,
     Event,
@@ -30,8 +34,32 @@ from venues.simulator.model import (
 log = logging.getLogger(__name__)
 
 CONNECTED_TEXT = "Websocket connection established."
+LOCAL_IP = "local"  # the client IP of connections registered without one (unit tests)
+USER_KINDS = frozenset({"orderUpdates", "userEvents", "userFills", "notification"})
 Key = tuple[Any, ...]
 Handler = Callable[[Any], Any]
+_INVALID = object()
+
+
+@attrs.frozen
+class Inbound:
+    """A received frame admitted for handling."""
+
+    text: str
+    msg: Any  # the parsed JSON, or _INVALID
+    is_post: bool
+
+
+# The venue's texts are not published: the simulator's own wording, with the subscription
+# echoed so a client can match the refusal to its request (as it does "Already subscribed").
+SUBSCRIPTION_REFUSALS = {
+    "ws_subscriptions": "Too many subscriptions",
+    "ws_users": "Too many users across user subscriptions",
+}
+
+
+def _user_of(key: Key) -> str | None:
+    return str(key[1]) if key[0] in USER_KINDS else None
 
 
 class Outbox(Protocol):
@@ -43,10 +71,13 @@ def frame(channel: str, data: Any) -> str:
 
 
 class WsHub:
-    def __init__(self, engine: Engine, info: Handler, exchange: Handler) -> None:
+    def __init__(self, engine: Engine, info: Handler, exchange: Handler, limits: Limits) -> None:
         self._engine = engine
         self._info = info
         self._exchange = exchange
+        self._limits = limits
+        self._ips: dict[int, str] = {}
+        self._pending_posts: dict[int, int] = {}
         self._outboxes: dict[int, Outbox] = {}
         self._subs: dict[int, dict[Key, dict[str, Any]]] = {}
         self._index: dict[Key, set[int]] = defaultdict(set)
@@ -55,14 +86,25 @@ class WsHub:
 
     # --- connections -------------------------------------------------------------------------
 
-    def connect(self, conn_id: int, outbox: Outbox) -> None:
+    def connect(self, conn_id: int, outbox: Outbox, ip: str = LOCAL_IP) -> bool:
+        """Register a connection; False if its IP already has its maximum of connections."""
+        if not self._limits.connect(ip):
+            return False
+        self._ips[conn_id] = ip
+        self._pending_posts[conn_id] = 0
         self._outboxes[conn_id] = outbox
         self._subs[conn_id] = {}
+        return True
 
     def disconnect(self, conn_id: int) -> None:
+        ip = self._ips.pop(conn_id, None)
+        if ip is None:
+            return
         self._outboxes.pop(conn_id, None)
+        self._limits.disconnect(ip, self._pending_posts.pop(conn_id, 0))
         for key in self._subs.pop(conn_id, {}):
             self._index[key].discard(conn_id)
+            self._limits.unsubscribe(ip, _user_of(key))
 
     def connections(self) -> list[int]:
         return list(self._outboxes)
@@ -82,9 +124,46 @@ class WsHub:
     # --- inbound -----------------------------------------------------------------------------
 
     def on_text(self, conn_id: int, text: str) -> None:
+        inbound = self.admit(conn_id, text)
+        if inbound is not None:
+            self.handle(conn_id, inbound)
+
+    def admit(self, conn_id: int, text: str) -> Inbound | None:
+        """Count a received frame against the IP's limits; None if refused (answered on the
+        ``error`` channel, a post's refusal ending in ``id=<its id>`` as the venue's does)."""
+        ip = self._ips.get(conn_id)
+        if ip is None:
+            return None
         try:
             msg = orjson.loads(text)
         except orjson.JSONDecodeError:
+            msg = _INVALID
+        is_post = isinstance(msg, dict) and msg.get("method") == "post"
+        suffix = f" id={msg.get('id')}" if is_post else ""
+        if not self._limits.take_message(ip):
+            self._send(conn_id, frame("error", WS_MESSAGES_TEXT + suffix))
+            return None
+        if is_post:
+            if not self._limits.post_started(ip):
+                self._send(conn_id, frame("error", PENDING_POSTS_TEXT + suffix))
+                return None
+            self._pending_posts[conn_id] += 1
+        return Inbound(text, msg, is_post)
+
+    def handle(self, conn_id: int, inbound: Inbound) -> None:
+        """Answer an admitted frame (a no-op once its connection is gone)."""
+        ip = self._ips.get(conn_id)
+        if ip is None:
+            return
+        try:
+            self._dispatch(conn_id, inbound.text, inbound.msg)
+        finally:
+            if inbound.is_post:
+                self._pending_posts[conn_id] -= 1
+                self._limits.post_finished(ip)
+
+    def _dispatch(self, conn_id: int, text: str, msg: Any) -> None:
+        if msg is _INVALID:
             self._send(conn_id, frame("error", f"Invalid JSON: {text[:100]}"))
             return
         method = msg.get("method") if isinstance(msg, dict) else None
@@ -130,9 +209,14 @@ class WsHub:
             self._send(conn_id, frame("error", f"Invalid subscription {shown}"))
             return
         subs = self._subs[conn_id]
+        ip = self._ips[conn_id]
         if method == "subscribe":
             if key in subs:
                 self._send(conn_id, frame("error", f"Already subscribed: {shown}"))
+                return
+            refusal = self._limits.subscribe(ip, _user_of(key))
+            if refusal:
+                self._send(conn_id, frame("error", f"{SUBSCRIPTION_REFUSALS[refusal]}: {shown}"))
                 return
             subs[key] = sub
             self._index[key].add(conn_id)
@@ -142,6 +226,7 @@ class WsHub:
                 return
             del subs[key]
             self._index[key].discard(conn_id)
+            self._limits.unsubscribe(ip, _user_of(key))
         self._send(conn_id, frame("subscriptionResponse", {"method": method, "subscription": sub}))
         if method == "subscribe":
             self._snapshot(conn_id, key)
@@ -263,4 +348,4 @@ class WsHub:
                 self._fan_out(("bbo", coin), frame("bbo", self._bbo(coin, levels)))
 
 
-__all__ = ["CONNECTED_TEXT", "DESERIALIZE_TEXT", "Outbox", "WsHub", "frame"]
+__all__ = ["CONNECTED_TEXT", "DESERIALIZE_TEXT", "Inbound", "Outbox", "WsHub", "frame"]
