@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import concurrent.futures
+import json
 import time
 from collections.abc import Iterator
 from decimal import Decimal
 
 import pytest
+import websocket
 from hyperliquid.info import Info
 from hyperliquid.utils.error import ClientError, ServerError
 
@@ -210,3 +212,81 @@ def test_restart_keeps_state(sim: RunningSimulator, book_client: WsClient) -> No
         assert top_bid(fresh.recv_channel("l2Book")) == "2000.0"
     finally:
         fresh.close()
+
+
+def raw_book_client(sim: RunningSimulator) -> websocket.WebSocket:
+    """A raw client that reads frames as bytes (a mangled frame may not be UTF-8)."""
+    ws = websocket.create_connection(sim.ws_url, timeout=TIMEOUT, skip_utf8_validation=True)
+    assert ws.recv() == "Websocket connection established."
+    ws.send(json.dumps({"method": "subscribe", "subscription": {"type": "l2Book",
+                                                                "coin": "ETH"}}))
+    for _ in range(2):  # the ack and the snapshot
+        opcode, _data = ws.recv_data()
+        assert opcode == websocket.ABNF.OPCODE_TEXT
+    return ws
+
+
+def test_mangled_frames_in_turn_truncated_invalid_utf8_wrong_shape(
+    sim: RunningSimulator,
+) -> None:
+    bid_at(sim, 2000)
+    ws = raw_book_client(sim)
+    try:
+        sim.set_faults(ws_mangle_next=3)
+        for px in (2001, 2002, 2003, 2004):
+            bid_at(sim, px)
+        frames = [ws.recv_data()[1] for _ in range(4)]
+    finally:
+        ws.close()
+    truncated, not_utf8, wrong_shape, intact = frames
+    with pytest.raises(json.JSONDecodeError):
+        json.loads(truncated.decode())
+    assert truncated.startswith(b'{"channel":"l2Book"')
+    with pytest.raises(UnicodeDecodeError):
+        not_utf8.decode("utf-8")
+    shaped = json.loads(wrong_shape)
+    assert shaped["channel"] == "l2Book"
+    assert not isinstance(shaped["data"], dict)
+    assert top_bid(json.loads(intact)) == "2004.0"  # the faults are spent
+    counts = sim.call(lambda core: dict(core.faults.counts))
+    assert {k: v for k, v in counts.items() if v} == {
+        "ws_mangled": 3, "ws_mangled_truncated": 1, "ws_mangled_invalid_utf8": 1,
+        "ws_mangled_wrong_shape": 1}
+
+
+def test_mangle_rate_is_seeded() -> None:
+    from venues.simulator.faults import FaultInjector
+
+    def run() -> list[object]:
+        inj = FaultInjector(seed=5)
+        inj.set(ws_mangle_rate=0.5)
+        filt = inj.ws_filter()
+        return [filt.apply('{"channel":"trades","data":[]}') for _ in range(40)]
+
+    first = run()
+    assert first == run()
+    intact = sum(out == ['{"channel":"trades","data":[]}'] for out in first)
+    assert 5 < intact < 35
+
+
+def test_an_oversized_frame_comes_before_the_next_one(sim: RunningSimulator) -> None:
+    bid_at(sim, 2000)
+    ws = raw_book_client(sim)
+    try:
+        sim.set_faults(ws_oversize_next=1)  # 16 MiB by default
+        bid_at(sim, 2001)
+        big = ws.recv_data()[1]
+        after = ws.recv_data()[1]
+    finally:
+        ws.close()
+    assert len(big) >= 16 << 20
+    frame = json.loads(big)  # syntactically valid: a client must refuse it by its size
+    assert frame["channel"] == "l2Book"
+    assert top_bid(json.loads(after)) == "2001.0"
+    assert sim.call(lambda core: core.faults.counts["ws_oversized"]) == 1
+    http = HttpClient(sim.base_url, timeout=TIMEOUT)
+    try:
+        _, state = http.post("/_control/state", {})
+        assert state["fault_counts"]["ws_oversized"] == 1
+    finally:
+        http.close()
