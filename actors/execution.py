@@ -1,15 +1,19 @@
 """The execution actor: strategy commands in, signed venue requests out, answers back.
 
 Accepts: SubmitOrder, CancelOrder, CancelAll, ModifyOrder (strategies, operators);
-  SignedAction (signer); ReconcileRequested (order tracker); BestBidOffer / BookSnapshot (market
-  stream, for market-order reference prices); SetTradingState; SendAccountState (answered by
-  telling the requester an AccountStateReported); and from its own network threads
-  and timers ResponseReceived, ConnectionStateChanged, RequestExpired, DrainQueue, RenewDeadman,
-  Reconnect, SendPing.
+  SignedAction and SignerBacklog (signer); ReconcileRequested (order tracker); BestBidOffer /
+  BookSnapshot (market stream, for market-order reference prices); SetTradingState;
+  SendAccountState (answered by telling the requester an AccountStateReported); and from its own
+  network threads and timers ResponseReceived, ConnectionStateChanged, RequestExpired,
+  DrainQueue, RenewDeadman, RefreshRateLimit, Reconnect, SendPing.
 Emits: normalised SubmitOrder / OrderDenied / cancels / modifies, RequestSent and the venue's
   answers and query results (SubmitAnswered, CancelAnswered, ModifyAnswered, RequestFailed,
-  OrderStatusReported, OrderNotFoundReported, OpenOrdersReported, FillsReported) to the order
-  tracker; ScheduleCancel to the signer; CommandRejected / RateLimitReported to the event sinks.
+  NonceInvalidated, OrderStatusReported, OrderNotFoundReported, OpenOrdersReported,
+  FillsReported) to the order tracker; SendCredit, InvalidateNonce and ScheduleCancel to the
+  signer; CommandRejected / RateLimitReported to the event sinks.
+Paces: the venue's limits are counted in `actors.executing.pacing` — the signer signs only
+  with credit granted from the IP weight budget, and new orders are refused at the gate when
+  the signer's backlog would outlive them.
 Never blocks: requests are handed to network threads (WS ``post``, HTTP fallback) whose answers
   come back as messages. The WS channel reconnects with a `supervision.policy.Backoff`.
 Fails: every send is fenced (a replaced incarnation cannot reach the venue). Requests in flight
@@ -34,6 +38,7 @@ from messages.execution import (
     ConnectionStateChanged,
     DrainQueue,
     Reconnect,
+    RefreshRateLimit,
     RenewDeadman,
     RequestExpired,
     ResponseReceived,
@@ -41,6 +46,7 @@ from messages.execution import (
     SendPing,
     SetTradingState,
     SignedAction,
+    SignerBacklog,
 )
 from messages.market import BestBidOffer, BookSnapshot
 from messages.tracking import ReconcileRequested
@@ -126,6 +132,7 @@ class Execution(SupervisedActor):
         self._later: Callable[[float, object], None] = later
         normalizer = Normalizer(s.markets, Quotes(), s.risk, clock.time_ns)
         self.core = ExecutionCore(s.config, normalizer, ports, clock.time_ns, CoinMapper())
+        self.core.start()
         if self._ws is not None:
             self._connect_post(attempt=1)
         self.core.query_rate_limit()
@@ -153,6 +160,8 @@ class Execution(SupervisedActor):
             core.response(message)
         elif isinstance(message, SignedAction):
             core.signed(message)
+        elif isinstance(message, SignerBacklog):
+            core.signer_backlog(message)
         elif isinstance(message, SubmitOrder):
             core.submit(message)
         elif isinstance(message, CancelOrder | CancelAll):
@@ -167,6 +176,8 @@ class Execution(SupervisedActor):
             core.expired(message)
         elif isinstance(message, DrainQueue):
             core.drain()
+        elif isinstance(message, RefreshRateLimit):
+            core.query_rate_limit(message)
         elif isinstance(message, RenewDeadman):
             core.renew_deadman(message)
         elif isinstance(message, SetTradingState):

@@ -1,16 +1,24 @@
 """The signer actor: holds the key, owns the nonce, signs venue actions. No network I/O.
 
-Accepts: SignOrders, SignCancels, SignModifies (from the order tracker), ScheduleCancel (from
-  execution), and its own FlushBatch.
-Emits: SignedAction to execution; RequestFailed (definitive: nothing was sent) to the tracker for
-  requests that cannot be turned into an action.
+Accepts: SignOrders, SignCancels, SignModifies (from the order tracker); ScheduleCancel,
+  SendCredit and InvalidateNonce (from execution); its own FlushBatch.
+Emits: SignedAction to execution; SignerBacklog to execution (when it starts, when work is left
+  waiting for credit, when that backlog has drained); RequestFailed (definitive: nothing was
+  sent) to the tracker for requests that cannot be turned into an action or could no longer
+  expire in time.
+Pacing: requests wait unsigned until execution grants credit (one credit = one action of weight
+  1, at most 39 orders or cancels); a flush signs what the credit pays for, coalescing what
+  waits, so under load actions grow instead of queues, and every action is signed just before
+  it is sent (fresh nonce, expiry counted from then). See actors/signing/core.py.
 Batching: each request is added to the core; if more requests are already queued, the actor
   tells itself FlushBatch, so everything in the mailbox by then leaves as one action; if none
   is queued it signs at once (a lone order does not wait for a batch).
-Fails: a crash loses only the unflushed batch — those orders are tracked (PENDING_CREATE) and the
-  tracker resolves them (expiry + venue status) — and never reuses a nonce: the nonce ceiling is
-  persisted before it is used and a restarted signer starts above it. The key is never logged,
-  never in a message, never in a repr.
+Fails: a crash loses the unsigned work — those orders are tracked (PENDING_CREATE) and the
+  tracker resolves them (expiry + venue status) — and the credit it held (a new incarnation
+  starts with none and says so). It never reuses a nonce, except on purpose in the noop that
+  invalidates an unknown request: the nonce ceiling is persisted before it is used and a
+  restarted signer starts above it. The key is never logged, never in a message, never in a
+  repr.
 """
 
 from __future__ import annotations
@@ -22,7 +30,13 @@ import attrs
 
 from actors.signing.core import SignerCore
 from actors.signing.nonce import NonceSource, NonceStore
-from messages.execution import FlushBatch, ScheduleCancel, SignedAction
+from messages.execution import (
+    FlushBatch,
+    InvalidateNonce,
+    ScheduleCancel,
+    SendCredit,
+    SignedAction,
+)
 from messages.tracking import SignCancels, SignModifies, SignOrders
 from messages.venue import RequestFailed
 from supervision.actor import SupervisedActor
@@ -42,9 +56,10 @@ class SignerSettings:
     markets: MarketRegistry = attrs.field(repr=False)
     nonce_path: Path
     vault_address: str | None = None
-    expires_after_s: float | None = None
-    """Default expiresAfter for actions the tracker did not give one (cancels, modifies)."""
-    max_batch: int = 40
+    expires_after_s: float | None = 10.0
+    """Actions expire this long after they are signed (orders: or earlier, at the bound the
+    tracker gave): they are sent at once, so this only has to outlast the trip to the venue."""
+    max_batch: int = 39
     execution: str = "execution"
     tracker: str = "order_tracker"
 
@@ -57,6 +72,9 @@ class Signer(SupervisedActor):
         self._execution: Handle | None = None
         self._tracker: Handle | None = None
         self._flush_pending = False
+        self._reported_backlog = False
+        self._reported_orders = -1
+        """Orders waiting at the last report since the last grant (-1: none since)."""
 
     def on_started(self) -> None:
         s = self.settings
@@ -68,10 +86,12 @@ class Signer(SupervisedActor):
         self.core = SignerCore(
             L1Signer(s.key, is_mainnet=s.is_mainnet), s.markets, nonces, clock.time_ns,
             vault_address=s.vault_address, max_batch=s.max_batch,
-            expires_after_s=s.expires_after_s,
+            expires_after_s=s.expires_after_s, credit=0,
         )
         log.info("%s: signing as %s for %s (%s)", self.child_id, self.core.address,
                  s.vault_address or "its own account", "mainnet" if s.is_mainnet else "testnet")
+        # A new incarnation holds no credit: execution resets its account of it and grants.
+        self._execution.tell(self.core.backlog(started=True))
 
     def handle(self, message: object) -> None:
         core = self.core
@@ -80,9 +100,16 @@ class Signer(SupervisedActor):
             self._flush_pending = False
             self._flush(core)
             return
-        if not isinstance(message, SignOrders | SignCancels | SignModifies | ScheduleCancel):
+        if isinstance(message, SendCredit):
+            core.grant(message.actions, reset=message.reset)
+            self._reported_orders = -1
+            if not core.pending or self._flush_pending:
+                return
+        elif isinstance(message, SignOrders | SignCancels | SignModifies | ScheduleCancel
+                        | InvalidateNonce):
+            core.add(message)
+        else:
             raise TypeError(f"the signer does not handle {type(message).__name__}")
-        core.add(message)
         if self._flush_pending:
             return
         if self.self_handle.pending() == 0:
@@ -100,3 +127,15 @@ class Signer(SupervisedActor):
                 execution.tell(result)
             elif isinstance(result, RequestFailed):
                 tracker.tell(result)
+        if core.pending and not core.credit:
+            # Starved: tell execution what waits (its gate refuses new orders when the backlog
+            # would outlive them) — once per grant, and again every 100 more waiting orders
+            # (execution extrapolates the age of the oldest one in between).
+            backlog = core.backlog()
+            if self._reported_orders < 0 or backlog.orders >= self._reported_orders + 100:
+                execution.tell(backlog)
+                self._reported_backlog = True
+                self._reported_orders = backlog.orders
+        elif self._reported_backlog and not core.pending:
+            execution.tell(core.backlog())
+            self._reported_backlog = False

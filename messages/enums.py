@@ -130,6 +130,8 @@ class RequestKind(enum.Enum):
     CANCEL_ALL = "CANCEL_ALL"
     SCHEDULE_CANCEL = "SCHEDULE_CANCEL"
     QUERY = "QUERY"
+    INVALIDATE = "INVALIDATE"
+    """A ``noop`` spending the nonce of an earlier request whose outcome is unknown."""
 
 
 class MarketChannel(enum.Enum):

@@ -25,6 +25,54 @@ class SignedAction:
     expires_after_ms: int | None
     weight: int
     ts_init: int
+    invalidates: RequestKind | None = None
+    """For an INVALIDATE action (a ``noop`` reusing ``nonce``): the kind of the request whose
+    nonce it spends; ``client_order_ids`` are that request's orders."""
+
+
+@attrs.frozen(kw_only=True)
+class SendCredit:
+    """Execution lets the signer sign ``actions`` more venue actions (execution → signer).
+
+    The signer signs only when it holds credit, so every action is signed when the venue's
+    rate budget admits it and sent at once: its nonce is fresh and its ``expiresAfter`` is
+    counted from the moment it leaves, never from a wait in a queue. An action costs one credit
+    (it carries at most 39 orders or cancels: weight 1, PROTOCOL §14). ``reset`` replaces the
+    signer's credit instead of adding to it (a new execution incarnation does not know what its
+    predecessor granted).
+    """
+
+    actions: int
+    reset: bool = False
+    ts_init: int
+
+
+@attrs.frozen(kw_only=True)
+class SignerBacklog:
+    """What waits in the signer for credit (signer → execution): drives back-pressure at the
+    gate. Sent by a new signer incarnation (``started``: it holds no credit), when work is left
+    waiting after a flush, and when the backlog has drained."""
+
+    orders: int
+    cancels: int
+    modifies: int
+    oldest_age_ns: int
+    """How long the oldest waiting order has waited (0 when none waits)."""
+    credit: int
+    started: bool = False
+    ts_init: int
+
+
+@attrs.frozen(kw_only=True)
+class InvalidateNonce:
+    """Spend the nonce of a request whose outcome is unknown on a ``noop`` (execution → signer),
+    so the request can never execute later (PROTOCOL §13): the venue's answer to the noop says
+    whether the request had executed ("duplicate nonce") or never will (the noop succeeded)."""
+
+    nonce: int
+    kind: RequestKind
+    client_order_ids: tuple[ClientOrderId, ...]
+    ts_init: int
 
 
 @attrs.frozen(kw_only=True)
@@ -111,6 +159,13 @@ class RenewDeadman:
 @attrs.frozen(kw_only=True)
 class DrainQueue:
     """Timer tick: send requests held back by the request-weight budget."""
+
+    ts_init: int
+
+
+@attrs.frozen(kw_only=True)
+class RefreshRateLimit:
+    """Timer tick: re-read the address's request budget (trading volume raises it)."""
 
     ts_init: int
 

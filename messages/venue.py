@@ -72,6 +72,23 @@ class RequestFailed:
 
 
 @attrs.frozen(kw_only=True)
+class NonceInvalidated:
+    """The venue's answer to a ``noop`` that spent the nonce of a request whose outcome was
+    unknown (execution → tracker).
+
+    ``executed``: False — the request never executed and never will (the noop took its nonce);
+    True — it had executed (the venue answered "duplicate nonce"); None — it can no longer
+    execute (its nonce fell below the venue's window) but may have executed before.
+    """
+
+    kind: RequestKind
+    client_order_ids: tuple[ClientOrderId, ...]
+    nonce: int
+    executed: bool | None
+    ts_init: int
+
+
+@attrs.frozen(kw_only=True)
 class OrderStatusReported:
     """The venue's view of one order (orderUpdates, orderStatus, openOrders, historicalOrders)."""
 

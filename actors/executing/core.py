@@ -3,13 +3,21 @@
 * Commands: a SubmitOrder is normalised and risk-checked, then told to the tracker (which
   journals it and asks the signer); a refusal becomes `OrderDenied` (the strategy hears
   OrderFailed). Cancels and modifies go to the tracker, which knows the orders.
-* Signed requests from the signer are sent over the WS ``post`` channel when it is up, else over
-  HTTP; the tracker hears `RequestSent` when the bytes leave. Requests the IP budget cannot pay
-  for wait in a queue (cancels first).
-* Answers are parsed into tracker evidence. A request that got no answer in time is reported as
-  a non-definitive `RequestFailed` (the tracker reconciles); when the WS channel drops, requests
-  in flight on it are resent over HTTP byte for byte — safe, because the venue refuses a reused
-  nonce, and a "duplicate nonce" answer to a resend is read as "outcome unknown", not failure.
+* Pacing (`actors.executing.pacing`): the signer signs only with credit execution grants from
+  the venue's IP weight budget, so a signed action is sent the moment it arrives here — its
+  nonce fresh, its expiry counted from then. When the budget is spent the signer coalesces what
+  waits; when its backlog would outlive the orders, new orders are refused at the gate.
+* Signed requests are sent over the WS ``post`` channel when it is up (and under the venue's
+  in-flight cap), else over HTTP; the tracker hears `RequestSent` when the bytes leave.
+* Answers are parsed into tracker evidence. A request that got no answer in time, or a 5xx, is
+  reported as a non-definitive `RequestFailed` (the tracker reconciles) and its nonce is spent
+  on a ``noop`` (`InvalidateNonce`): the venue's answer to the noop proves within one round trip
+  whether the request executed or never will (`NonceInvalidated`), instead of waiting for its
+  expiry. A 429 is not a failure: the same bytes are sent again once the budget allows (the
+  venue did nothing and the nonce is unused), unless the action would expire first. When the WS
+  channel drops, requests in flight on it are resent over HTTP byte for byte — safe, because
+  the venue refuses a reused nonce, and a "duplicate nonce" answer to a resend is read as
+  "outcome unknown", not failure.
 * Reconciliation requests from the tracker become ``/info`` queries whose answers come back as
   evidence.
 """
@@ -25,31 +33,39 @@ import attrs
 import orjson
 
 from actors.executing.normalize import Normalizer
-from actors.executing.ratelimit import AddressBudget, WeightBudget
+from actors.executing.pacing import Pacer, PacingConfig
+from actors.executing.ratelimit import AddressBudget
 from messages.account import RateLimitReported
 from messages.commands import CancelAll, CancelOrder, ModifyOrder, SubmitOrder
 from messages.enums import OrderSide, RequestKind
 from messages.execution import (
     ConnectionStateChanged,
     DrainQueue,
+    InvalidateNonce,
+    RefreshRateLimit,
     RenewDeadman,
     RequestExpired,
     ResponseReceived,
     ScheduleCancel,
+    SendCredit,
     SetTradingState,
     SignedAction,
+    SignerBacklog,
 )
 from messages.ids import ClientOrderId
 from messages.tracking import CommandRejected, OrderDenied, ReconcileRequested, RequestSent
-from messages.venue import RequestFailed
+from messages.venue import NonceInvalidated, RequestFailed
 from venues.hyperliquid import payloads, requests
 from venues.hyperliquid.payloads import CoinMapper, PayloadError
+from venues.hyperliquid.payloads.exchange import DefaultResponse, ExchangeError
 
 log = logging.getLogger(__name__)
 
 _ACTION_KINDS = (RequestKind.SUBMIT, RequestKind.CANCEL, RequestKind.MODIFY,
                  RequestKind.CANCEL_ALL)
+_SIGNED_KINDS = (*_ACTION_KINDS, RequestKind.SCHEDULE_CANCEL, RequestKind.INVALIDATE)
 DUPLICATE_NONCE = "duplicate nonce"
+NONCE_TOO_LOW = "nonce too low"
 
 
 @attrs.frozen(kw_only=True)
@@ -61,6 +77,15 @@ class ExecutionConfig:
     """Keep a dead-man switch this far in the future (None: off; the venue needs >= 5 s)."""
     deadman_renew_s: float = 15.0
     modify_cache: int = 100_000
+    pacing: PacingConfig = attrs.field(factory=PacingConfig)
+    invalidate_unknown: bool = False
+    """Spend the nonce of a request whose outcome is unknown on a noop (see the module doc)."""
+    invalidate_attempts: int = 6
+    """Sends of one invalidating noop before giving up (its request's expiry then decides)."""
+    retry_margin_s: float = 1.0
+    """A request refused with 429 is sent again only if it still has this long to live."""
+    rate_limit_refresh_s: float = 60.0
+    """How often the address budget (userRateLimit) is re-read; trading volume raises it."""
 
 
 @attrs.define
@@ -93,6 +118,8 @@ class _InFlight:
     nonce: int = 0
     expires_after_ms: int | None = None
     reply_to: str | None = None
+    invalidates: RequestKind | None = None
+    attempts: int = 0
 
 
 class ExecutionCore:
@@ -105,22 +132,37 @@ class ExecutionCore:
         self.ports = ports
         self._now_ns = now_ns
         self.coins = coins or CoinMapper()
-        self.weights = WeightBudget(now_ns())
+        self.pacer = Pacer(config.pacing, now_ns())
         self.address = AddressBudget()
         self.inflight: dict[int, _InFlight] = {}
         self._expired: OrderedDict[int, _InFlight] = OrderedDict()
         self._queue: deque[tuple[int, _InFlight]] = deque()
+        """Requests waiting for weight: queries, and actions the venue refused with 429."""
+        self._queued_status: set[ClientOrderId] = set()
         self._drain_scheduled = False
         self._query_id = 0
         self._orders: OrderedDict[ClientOrderId, tuple[str, OrderSide]] = OrderedDict()
         self.stats: dict[str, int] = {"sent_ws": 0, "sent_http": 0, "resent": 0, "denied": 0,
-                                      "queued": 0, "answers": 0, "expired": 0}
+                                      "queued": 0, "answers": 0, "expired": 0, "granted": 0,
+                                      "backpressure": 0, "invalidations": 0, "retried_429": 0}
+
+    def start(self) -> None:
+        """A new incarnation: the signer's credit is whatever this one grants from now on."""
+        now = self._now_ns()
+        granted = self.pacer.grantable(now)
+        self.stats["granted"] += granted
+        self.ports.signer(SendCredit(actions=granted, reset=True, ts_init=now))
+        self._schedule_drain(now)
 
     # --- strategy commands ---------------------------------------------------------------
     def submit(self, order: SubmitOrder) -> None:
         now = self._now_ns()
-        if not self.address.can_order():
-            result: SubmitOrder | str = (
+        pressure = self.pacer.backpressure(now)
+        if pressure is not None:
+            self.stats["backpressure"] += 1
+            result: SubmitOrder | str = pressure
+        elif not self.address.can_order():
+            result = (
                 f"address request budget exhausted ({self.address.used}/{self.address.cap})")
         else:
             result = self.normalizer.submit(order)
@@ -154,55 +196,80 @@ class ExecutionCore:
 
     # --- signed requests -----------------------------------------------------------------
     def signed(self, action: SignedAction) -> None:
+        """An action the signer signed with credit it was granted: it leaves now."""
+        now = self._now_ns()
         entry = _InFlight(request_id=action.request_id, kind=action.kind,
                           cloids=action.client_order_ids, path="/exchange", body=action.body,
                           transport="", sent_ns=0, nonce=action.nonce,
-                          expires_after_ms=action.expires_after_ms)
-        weight = requests.exchange_weight(action.weight)
+                          expires_after_ms=action.expires_after_ms,
+                          invalidates=action.invalidates)
         if action.kind in _ACTION_KINDS:
             self.address.charge(action.weight)
-        self._dispatch(entry, weight, urgent=action.kind is RequestKind.CANCEL)
-
-    def _dispatch(self, entry: _InFlight, weight: int, *, urgent: bool = False) -> None:
-        now = self._now_ns()
-        if self._queue or not self.weights.try_take(weight, now):
-            self.stats["queued"] += 1
-            if urgent:
-                self._queue.appendleft((weight, entry))
-            else:
-                self._queue.append((weight, entry))
-            self._schedule_drain(weight, now)
-            return
+        self.pacer.action_signed(requests.exchange_weight(action.weight), now)
         self._send(entry, now)
+        self._top_up(now)
 
-    def _schedule_drain(self, weight: int, now: int) -> None:
-        if not self._drain_scheduled:
+    def signer_backlog(self, backlog: SignerBacklog) -> None:
+        now = self._now_ns()
+        self.pacer.signer_reported(backlog, now)
+        if backlog.started:
+            self._top_up(now, reset=True)
+
+    def _top_up(self, now: int, *, reset: bool = False) -> None:
+        granted = self.pacer.grantable(now)
+        if granted or reset:
+            self.stats["granted"] += granted
+            self.ports.signer(SendCredit(actions=granted, reset=reset, ts_init=now))
+        self._schedule_drain(now)
+
+    def _schedule_drain(self, now: int) -> None:
+        if self._drain_scheduled:
+            return
+        waits: list[float] = []
+        if self._queue:
+            waits.append(self.pacer.query_wait_s(self._queue[0][0], now))
+        starved = self.pacer.starved_wait_s(now)
+        if starved is not None:
+            waits.append(starved)
+        if waits:
             self._drain_scheduled = True
-            self.ports.later(max(0.01, self.weights.wait_s(weight, now)), DrainQueue(ts_init=now))
+            self.ports.later(max(0.01, min(waits)), DrainQueue(ts_init=now))
 
     def drain(self) -> None:
         self._drain_scheduled = False
         now = self._now_ns()
         while self._queue:
             weight, entry = self._queue[0]
-            if not self.weights.try_take(weight, now):
-                self._schedule_drain(weight, now)
-                return
+            if entry.path == "/exchange":
+                if not self.pacer.weights.try_take(weight, now):
+                    break
+            elif not self.pacer.take_query(weight, now):
+                break
             self._queue.popleft()
+            if entry.context is not None and entry.info_type == "orderStatus":
+                self._queued_status.discard(entry.context)
+            if entry.path == "/exchange" and not self._still_alive(entry, now):
+                self._give_up_429(entry, now)
+                continue
             self._send(entry, now)
+        self._top_up(now)
 
     def _send(self, entry: _InFlight, now: int) -> None:
         kind = "action" if entry.path == "/exchange" else "info"
         entry.sent_ns = now
-        if self.ports.ws_connected() and self.ports.ws(entry.request_id, kind, entry.body):
+        if (self.ports.ws_connected() and self.pacer.use_ws()
+                and self.ports.ws(entry.request_id, kind, entry.body)):
             entry.transport = "ws"
+            self.pacer.ws_inflight += 1
             self.stats["sent_ws"] += 1
         else:
             entry.transport = "http"
             self.ports.http(entry.request_id, entry.path, entry.body)
             self.stats["sent_http"] += 1
         self.inflight[entry.request_id] = entry
-        if entry.kind in _ACTION_KINDS and entry.cloids:
+        if entry.path == "/exchange":
+            self.pacer.inflight_actions += 1
+        if entry.kind in _ACTION_KINDS and entry.cloids and entry.attempts == 0:
             self.ports.tracker(RequestSent(kind=entry.kind, client_order_ids=entry.cloids,
                                            nonce=entry.nonce,
                                            expires_after_ms=entry.expires_after_ms,
@@ -210,12 +277,37 @@ class ExecutionCore:
         self.ports.later(self.config.request_timeout_s,
                          RequestExpired(request_id=entry.request_id, ts_init=now))
 
+    def _done(self, entry: _InFlight) -> None:
+        """``entry`` left the in-flight set (answered, expired or given up)."""
+        if entry.transport == "ws":
+            self.pacer.ws_inflight = max(0, self.pacer.ws_inflight - 1)
+            entry.transport = "ws-done"
+        if entry.path == "/exchange" and entry.sent_ns:
+            self.pacer.inflight_actions = max(0, self.pacer.inflight_actions - 1)
+            entry.sent_ns = 0
+        self._top_up(self._now_ns())
+
+    def _still_alive(self, entry: _InFlight, now: int) -> bool:
+        if entry.expires_after_ms is None:
+            return True
+        margin_ms = int(self.config.retry_margin_s * 1000)
+        return entry.expires_after_ms - now // 1_000_000 > margin_ms
+
+    def _give_up_429(self, entry: _InFlight, now: int) -> None:
+        if entry.kind in _ACTION_KINDS and entry.cloids:
+            # Never sent past a 429 and now too close to its expiry: the venue never acted.
+            self.ports.tracker(RequestFailed(
+                kind=entry.kind, client_order_ids=entry.cloids,
+                reason="rate limited by the venue (HTTP 429) until its expiry", definitive=True,
+                ts_init=now))
+
     # --- network events ------------------------------------------------------------------
     def connection_changed(self, message: ConnectionStateChanged) -> None:
         if message.connected:
             return
         for entry in [e for e in self.inflight.values() if e.transport == "ws"]:
             # The answer is lost with the connection: resend the identical bytes over HTTP.
+            self.pacer.ws_inflight = max(0, self.pacer.ws_inflight - 1)
             entry.transport = "http"
             entry.resent = True
             self.stats["resent"] += 1
@@ -225,15 +317,21 @@ class ExecutionCore:
         entry = self.inflight.pop(message.request_id, None)
         if entry is None:
             return
+        self._done(entry)
         self.stats["expired"] += 1
         self._expired[entry.request_id] = entry
         while len(self._expired) > 10_000:
             self._expired.popitem(last=False)
+        now = self._now_ns()
+        if entry.kind is RequestKind.INVALIDATE:
+            self._retry_invalidation(entry, now)
+            return
         if entry.kind in _ACTION_KINDS and entry.cloids:
             self.ports.tracker(RequestFailed(
                 kind=entry.kind, client_order_ids=entry.cloids,
                 reason=f"no answer within {self.config.request_timeout_s}s", definitive=False,
-                ts_init=self._now_ns()))
+                ts_init=now))
+            self._invalidate(entry, now)
 
     def response(self, message: ResponseReceived) -> None:
         entry = self.inflight.pop(message.request_id, None)
@@ -241,16 +339,27 @@ class ExecutionCore:
         if entry is None:
             entry = self._expired.pop(message.request_id, None)
             late = True
+        else:
+            self._done(entry)
         if entry is None:
             log.debug("answer for unknown request %d", message.request_id)
             return
         self.stats["answers"] += 1
         now = self._now_ns()
+        if message.status == 429 and entry.path == "/exchange" and not late:
+            self._retry_429(entry, now)
+            return
         failure = self._transport_failure(entry, message, now)
         if failure is not None:
+            if entry.kind is RequestKind.INVALIDATE:
+                if not late:
+                    self._retry_invalidation(entry, now)
+                return
             if entry.kind in _ACTION_KINDS and entry.cloids and not (late and
                                                                      not failure.definitive):
                 self.ports.tracker(failure)
+                if not failure.definitive:
+                    self._invalidate(entry, now)
             return
         try:
             payload = orjson.loads(message.body)
@@ -262,6 +371,21 @@ class ExecutionCore:
         except PayloadError as exc:
             self._malformed(entry, str(exc), now)
 
+    def _retry_429(self, entry: _InFlight, now: int) -> None:
+        """The venue refused the request before acting on it (its rate limit): the nonce is
+        unused, so the same bytes can go again once the budget has refilled."""
+        self.pacer.rate_limited(now)
+        self.stats["retried_429"] += 1
+        log.warning("request %d (%s) rate limited by the venue (429); sending it again when the "
+                    "budget allows", entry.request_id, entry.kind.value)
+        if not self._still_alive(entry, now):
+            self._give_up_429(entry, now)
+            return
+        entry.attempts += 1
+        entry.transport = ""
+        self._queue.appendleft((requests.exchange_weight(max(1, len(entry.cloids))), entry))
+        self._schedule_drain(now)
+
     def _transport_failure(
         self, entry: _InFlight, message: ResponseReceived, now: int
     ) -> RequestFailed | None:
@@ -269,7 +393,7 @@ class ExecutionCore:
         if status == 200:
             return None
         if status == 429:
-            self.weights.exhaust(now)
+            self.pacer.rate_limited(now)
             reason, definitive = "rate limited by the venue (HTTP 429)", True
         elif status == 0:
             reason = f"transport error: {message.error}"
@@ -290,10 +414,51 @@ class ExecutionCore:
             self.ports.tracker(RequestFailed(kind=entry.kind, client_order_ids=entry.cloids,
                                              reason=f"unusable answer: {reason}",
                                              definitive=False, ts_init=now))
+            self._invalidate(entry, now)
+
+    # --- invalidating requests of unknown outcome ----------------------------------------
+    def _invalidate(self, entry: _InFlight, now: int) -> None:
+        if not self.config.invalidate_unknown or entry.kind not in _ACTION_KINDS:
+            return
+        self.stats["invalidations"] += 1
+        self.ports.signer(InvalidateNonce(nonce=entry.nonce, kind=entry.kind,
+                                          client_order_ids=entry.cloids, ts_init=now))
+
+    def _retry_invalidation(self, entry: _InFlight, now: int) -> None:
+        """The noop itself got no usable answer: send the same signed noop again (it can act
+        at most once), a little later, a bounded number of times."""
+        entry.attempts += 1
+        if entry.attempts >= self.config.invalidate_attempts:
+            log.warning("could not invalidate nonce %d after %d attempts; its request's expiry "
+                        "will decide", entry.nonce, entry.attempts)
+            return
+        entry.transport = ""
+        self._queue.append((1, entry))
+        self._schedule_drain(now)
+
+    def _invalidated(self, entry: _InFlight, payload: Any, now: int) -> None:
+        resp = payloads.parse_exchange_response(payload)
+        executed: bool | None
+        if isinstance(resp, DefaultResponse):
+            executed = False
+        elif isinstance(resp, ExchangeError) and DUPLICATE_NONCE in resp.message:
+            executed = True
+        elif isinstance(resp, ExchangeError) and NONCE_TOO_LOW in resp.message:
+            executed = None
+        else:
+            log.warning("invalidating noop for nonce %d answered %s; its request's expiry will "
+                        "decide", entry.nonce, type(resp).__name__)
+            return
+        kind = entry.invalidates or RequestKind.SUBMIT
+        self.ports.tracker(NonceInvalidated(kind=kind, client_order_ids=entry.cloids,
+                                            nonce=entry.nonce, executed=executed, ts_init=now))
 
     def _interpret(self, entry: _InFlight, payload: Any, now: int) -> None:
         kind = entry.kind
         answers: Any
+        if kind is RequestKind.INVALIDATE:
+            self._invalidated(entry, payload, now)
+            return
         if kind is RequestKind.SUBMIT:
             answers = payloads.parse_order_response(payload, entry.cloids, now)
         elif kind in (RequestKind.CANCEL, RequestKind.CANCEL_ALL):
@@ -326,6 +491,8 @@ class ExecutionCore:
     def reconcile(self, request: ReconcileRequested) -> None:
         account = self.config.account
         for cloid in request.client_order_ids:
+            if cloid in self._queued_status:
+                continue  # already waiting for weight: one answer serves both requests
             self._query(requests.order_status(account, cloid), "orderStatus", cloid)
         if request.open_orders:
             self._query(requests.open_orders(account), "openOrders", None)
@@ -337,8 +504,10 @@ class ExecutionCore:
         self._query(requests.clearinghouse_state(self.config.account), "clearinghouseState",
                     None, reply_to=reply_to)
 
-    def query_rate_limit(self) -> None:
+    def query_rate_limit(self, message: RefreshRateLimit | None = None) -> None:
         self._query(requests.user_rate_limit(self.config.account), "userRateLimit", None)
+        self.ports.later(self.config.rate_limit_refresh_s,
+                         RefreshRateLimit(ts_init=self._now_ns()))
 
     def _query(self, body: dict[str, Any], info_type: str, cloid: ClientOrderId | None,
                *, reply_to: str | None = None) -> None:
@@ -346,7 +515,16 @@ class ExecutionCore:
         entry = _InFlight(request_id=self._query_id, kind=RequestKind.QUERY, cloids=(),
                           path="/info", body=orjson.dumps(body), transport="", sent_ns=0,
                           info_type=info_type, context=cloid, reply_to=reply_to)
-        self._dispatch(entry, requests.info_weight(info_type))
+        weight = requests.info_weight(info_type)
+        now = self._now_ns()
+        if self._queue or not self.pacer.take_query(weight, now):
+            self.stats["queued"] += 1
+            if info_type == "orderStatus" and cloid is not None:
+                self._queued_status.add(cloid)
+            self._queue.append((weight, entry))
+            self._schedule_drain(now)
+            return
+        self._send(entry, now)
 
     def _interpret_query(self, entry: _InFlight, payload: Any, now: int) -> None:
         info = entry.info_type

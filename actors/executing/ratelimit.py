@@ -36,10 +36,20 @@ class WeightBudget:
         missing = weight - self.tokens
         return 0.0 if missing <= 0 else missing / (self.rate_per_ns * 1e9)
 
+    def tokens_at(self, now_ns: int) -> float:
+        self._refill(now_ns)
+        return self.tokens
+
+    def force_take(self, weight: int, now_ns: int) -> None:
+        """Pay ``weight`` even if it overdraws (what was sent was sent; the debt delays what
+        comes next)."""
+        self._refill(now_ns)
+        self.tokens -= weight
+
     def exhaust(self, now_ns: int) -> None:
         """The venue said 429: assume the budget is spent."""
         self._refill(now_ns)
-        self.tokens = 0.0
+        self.tokens = min(self.tokens, 0.0)
 
 
 class AddressBudget:

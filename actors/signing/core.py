@@ -1,24 +1,36 @@
-"""`SignerCore`: turns sign requests into signed venue requests, batching what arrives together.
+"""`SignerCore`: turns sign requests into signed venue requests when the rate budget admits them.
 
-The actor adds every request it receives, then flushes once its mailbox has moved past them
-(a flush message it sends itself), so orders that arrive together leave as one action. Orders
-go in batches of at most ``max_batch``; post-only (ALO) orders are batched apart because the
-venue prioritises ALO-only batches. Anything that cannot be turned into an action becomes a
-definitive `RequestFailed` for the tracker — it was never sent.
+Requests wait here, unsigned, until execution grants credit (`SendCredit`): one credit is one
+action of weight 1 (at most ``max_batch`` = 39 orders or cancels, PROTOCOL §14). A flush signs
+as many actions as the credit pays for, coalescing everything that waits: under load the
+actions grow instead of the queue, and every action is signed just before it is sent, so its
+nonce is the newest and its ``expiresAfter`` counts from the moment it leaves. (Signing first
+and queueing the signed bytes let nonces fall out of the venue's window and expiries pass while
+requests waited — the load cliff of issue 10.)
+
+Priority when credit is short: nonce invalidations (they resolve unknown outcomes), cancels
+(they free margin and stop risk), modifies, the dead-man switch, then new orders in arrival
+order; post-only (ALO) orders are batched apart because the venue prioritises ALO-only batches.
+An order is signed with ``expiresAfter = min(now + expiry window, its bound)`` where the bound
+comes from the tracker (`SignOrders.expires_after_ms`); an order whose bound is too close to
+sign is refused with a definitive `RequestFailed` (it was never sent). Anything that cannot be
+turned into an action becomes a definitive `RequestFailed` too.
 """
 
 from __future__ import annotations
 
 import logging
+from collections import deque
 from collections.abc import Callable, Sequence
 from typing import Any
 
+import attrs
 import orjson
 
 from actors.signing.nonce import NonceSource
 from messages.commands import SubmitOrder
 from messages.enums import RequestKind
-from messages.execution import ScheduleCancel, SignedAction
+from messages.execution import InvalidateNonce, ScheduleCancel, SignedAction, SignerBacklog
 from messages.ids import ClientOrderId
 from messages.tracking import CancelTarget, ModifyTarget, SignCancels, SignModifies, SignOrders
 from messages.venue import RequestFailed
@@ -27,6 +39,23 @@ from venues.hyperliquid.markets import MarketRegistry
 from venues.hyperliquid.signing import L1Signer
 
 log = logging.getLogger(__name__)
+
+MAX_WEIGHT_ONE_BATCH = 39
+"""The venue weighs an action ``1 + floor(n / 40)``: 39 entries is the largest batch of weight 1."""
+
+INVALIDATION_ID_BASE = 1 << 62
+"""Request ids of invalidating noops: their nonce plus this (an action's own id is its nonce)."""
+
+SignRequest = SignOrders | SignCancels | SignModifies | ScheduleCancel | InvalidateNonce
+Output = SignedAction | RequestFailed
+
+
+@attrs.define
+class _Waiting:
+    order: SubmitOrder
+    bound_ms: int | None
+    """The latest ``expiresAfter`` the tracker allows (None: no bound)."""
+    added_ns: int
 
 
 class SignerCore:
@@ -38,20 +67,30 @@ class SignerCore:
         now_ns: Callable[[], int],
         *,
         vault_address: str | None = None,
-        max_batch: int = 40,
+        max_batch: int = MAX_WEIGHT_ONE_BATCH,
         expires_after_s: float | None = None,
+        min_expiry_margin_s: float | None = 1.0,
+        credit: int | None = None,
     ) -> None:
+        if not 1 <= max_batch <= MAX_WEIGHT_ONE_BATCH:
+            raise ValueError(f"max_batch must be in 1..{MAX_WEIGHT_ONE_BATCH}, got {max_batch}")
         self._signer = signer
         self._markets = markets
         self._nonces = nonces
         self._now_ns = now_ns
         self._vault = None if vault_address is None else wire.check_address(vault_address)
         self._max_batch = max_batch
-        self._default_expiry_ms = None if expires_after_s is None else int(expires_after_s * 1000)
-        self._orders: list[tuple[SubmitOrder, int | None]] = []
+        self._window_ms = None if expires_after_s is None else int(expires_after_s * 1000)
+        self._margin_ms = None if min_expiry_margin_s is None else int(min_expiry_margin_s * 1000)
+        """Orders whose bound leaves less than this are refused; None signs whatever it is
+        given (tools that test the venue's own expiry check)."""
+        self.credit = credit
+        """Actions this core may still sign; None = unlimited (tests, tools)."""
+        self._orders: deque[_Waiting] = deque()
         self._cancels: list[CancelTarget] = []
         self._modifies: list[ModifyTarget] = []
         self._schedule: list[ScheduleCancel] = []
+        self._invalidations: list[InvalidateNonce] = []
 
     @property
     def address(self) -> str:
@@ -59,82 +98,170 @@ class SignerCore:
 
     @property
     def pending(self) -> int:
-        return len(self._orders) + len(self._cancels) + len(self._modifies) + len(self._schedule)
+        return (len(self._orders) + len(self._cancels) + len(self._modifies) + len(self._schedule)
+                + len(self._invalidations))
 
-    def add(self, message: SignOrders | SignCancels | SignModifies | ScheduleCancel) -> None:
+    def add(self, message: SignRequest) -> None:
         if isinstance(message, SignOrders):
-            self._orders.extend((o, message.expires_after_ms) for o in message.orders)
+            now = self._now_ns()
+            bound = message.expires_after_ms
+            self._orders.extend(_Waiting(o, bound, now) for o in message.orders)
         elif isinstance(message, SignCancels):
             self._cancels.extend(message.targets)
         elif isinstance(message, SignModifies):
             self._modifies.extend(message.targets)
+        elif isinstance(message, InvalidateNonce):
+            self._invalidations.append(message)
         else:
             self._schedule.append(message)
 
-    def flush(self) -> list[SignedAction | RequestFailed]:
-        """Sign everything added so far. Cancels go first: they free margin and stop risk."""
-        orders = self._orders
-        if len(orders) == 1 and not (self._cancels or self._modifies or self._schedule):
+    def grant(self, actions_: int, *, reset: bool = False) -> None:
+        if reset or self.credit is None:
+            self.credit = max(0, actions_)
+        else:
+            self.credit += actions_
+
+    def backlog(self, *, started: bool = False) -> SignerBacklog:
+        now = self._now_ns()
+        oldest = now - self._orders[0].added_ns if self._orders else 0
+        return SignerBacklog(orders=len(self._orders), cancels=len(self._cancels),
+                             modifies=len(self._modifies), oldest_age_ns=oldest,
+                             credit=self.credit or 0, started=started, ts_init=now)
+
+    # --- flushing --------------------------------------------------------------------------
+    def _can_sign(self) -> bool:
+        return self.credit is None or self.credit > 0
+
+    def _spend(self) -> None:
+        if self.credit is not None:
+            self.credit -= 1
+
+    def flush(self) -> list[Output]:
+        """Sign what the credit pays for, most urgent first; the rest keeps waiting."""
+        out: list[Output] = []
+        if (len(self._orders) == 1 and self._can_sign() and not (
+                self._cancels or self._modifies or self._schedule or self._invalidations)):
             # The lone order of a quiet market: nothing to sort or batch.
-            self._orders = []
-            return [self._sign_orders(orders)]
-        out: list[SignedAction | RequestFailed] = []
-        cancels, self._cancels = self._cancels, []
+            self._sign_orders([self._orders.popleft()], out)
+            return out
+        self._flush_invalidations(out)
+        self._flush_cancels(out)
+        self._flush_modifies(out)
+        self._flush_schedule(out)
+        self._flush_orders(out)
+        return out
+
+    def _flush_invalidations(self, out: list[Output]) -> None:
+        while self._invalidations and self._can_sign():
+            request = self._invalidations.pop(0)
+            self._spend()
+            out.append(self._sign_noop(request))
+
+    def _flush_cancels(self, out: list[Output]) -> None:
+        if not self._cancels or not self._can_sign():
+            return
         buildable: list[CancelTarget] = []
-        for target in cancels:
+        for target in self._cancels:
             # One unbuildable target (a coin listed after start-up…) must not block the others.
             error = actions.cancel_target_error(target, self._markets)
             if error is None:
                 buildable.append(target)
             else:
                 out.append(self._failed(RequestKind.CANCEL, [target], error))
-        for chunk in _chunks(buildable, self._max_batch):
-            for action, targets in actions.cancel_actions(chunk, self._markets):
+        # By-cloid (ours) and by-oid (external) cancels are different actions: each group is
+        # chunked on its own, so every action costs exactly one credit.
+        groups = [[t for t in buildable if not t.by_exchange_id],
+                  [t for t in buildable if t.by_exchange_id]]
+        left: list[CancelTarget] = []
+        for group in groups:
+            for chunk in _chunks(group, self._max_batch):
+                if not self._can_sign():
+                    left.extend(chunk)
+                    continue
+                ((action, targets),) = actions.cancel_actions(chunk, self._markets)
+                self._spend()
                 out.append(self._sign(RequestKind.CANCEL, action,
                                       tuple(t.client_order_id for t in targets), None))
-        modifies, self._modifies = self._modifies, []
-        for mchunk in _chunks(modifies, self._max_batch):
+        self._cancels = left
+
+    def _flush_modifies(self, out: list[Output]) -> None:
+        while self._modifies and self._can_sign():
+            chunk, self._modifies = (self._modifies[:self._max_batch],
+                                     self._modifies[self._max_batch:])
             try:
-                action = actions.modify_action(mchunk, self._markets)
+                action = actions.modify_action(chunk, self._markets)
             except ValueError as exc:
-                out.append(self._failed(RequestKind.MODIFY, mchunk, str(exc)))
+                out.append(self._failed(RequestKind.MODIFY, chunk, str(exc)))
                 continue
+            self._spend()
             out.append(self._sign(RequestKind.MODIFY, action,
-                                  tuple(t.client_order_id for t in mchunk), None))
-        orders, self._orders = self._orders, []
-        post_only = [o for o in orders if actions.is_post_only(o[0])]
-        others = [o for o in orders if not actions.is_post_only(o[0])]
-        for group in (others, post_only):
-            for ochunk in _chunks(group, self._max_batch):
-                out.append(self._sign_orders(ochunk))
-        schedules, self._schedule = self._schedule, []
-        if schedules:
-            latest = schedules[-1]  # only the last instruction matters
+                                  tuple(t.client_order_id for t in chunk), None))
+
+    def _flush_schedule(self, out: list[Output]) -> None:
+        if self._schedule and self._can_sign():
+            latest = self._schedule[-1]  # only the last instruction matters
+            self._schedule = []
+            self._spend()
             out.append(self._sign(RequestKind.SCHEDULE_CANCEL,
                                   wire.schedule_cancel_action(latest.time_ms), (), None))
-        return out
 
-    def _sign_orders(self, chunk: Sequence[tuple[SubmitOrder, int | None]]) -> (
-        SignedAction | RequestFailed
-    ):
-        cloids = tuple(o.client_order_id for o, _ in chunk)
+    def _flush_orders(self, out: list[Output]) -> None:
+        while self._orders and self._can_sign():
+            # The oldest waiting order decides which group goes next (arrival order).
+            post_only = actions.is_post_only(self._orders[0].order)
+            chunk: list[_Waiting] = []
+            kept: deque[_Waiting] = deque()
+            while self._orders:
+                waiting = self._orders.popleft()
+                if len(chunk) < self._max_batch and actions.is_post_only(
+                        waiting.order) is post_only:
+                    chunk.append(waiting)
+                else:
+                    kept.append(waiting)
+            self._orders = kept
+            self._sign_orders(chunk, out)
+
+    def _sign_orders(self, chunk: Sequence[_Waiting], out: list[Output]) -> None:
+        now_ms = self._now_ns() // 1_000_000
+        live: list[_Waiting] = []
+        late: list[_Waiting] = []
+        for waiting in chunk:
+            bound = waiting.bound_ms
+            too_close = (bound is not None and self._margin_ms is not None
+                         and bound - now_ms < self._margin_ms)
+            (late if too_close else live).append(waiting)
+        if late:
+            waited = (self._now_ns() - min(w.added_ns for w in late)) / 1e9
+            out.append(RequestFailed(
+                kind=RequestKind.SUBMIT, client_order_ids=tuple(w.order.client_order_id
+                                                                for w in late),
+                reason=f"not sent: waited {waited:.1f}s for the venue's rate budget and could "
+                       "no longer expire in time", definitive=True, ts_init=self._now_ns()))
+        if not live:
+            return
+        cloids = tuple(w.order.client_order_id for w in live)
         try:
-            action = actions.place_action([o for o, _ in chunk], self._markets)
+            action = actions.place_action([w.order for w in live], self._markets)
         except ValueError as exc:
-            return RequestFailed(kind=RequestKind.SUBMIT, client_order_ids=cloids,
-                                 reason=f"could not build the order action: {exc}",
-                                 definitive=True, ts_init=self._now_ns())
-        expiries = [e for _, e in chunk if e is not None]
-        expires = min(expiries) if expiries else None
-        return self._sign(RequestKind.SUBMIT, action, cloids, expires)
+            out.append(RequestFailed(kind=RequestKind.SUBMIT, client_order_ids=cloids,
+                                     reason=f"could not build the order action: {exc}",
+                                     definitive=True, ts_init=self._now_ns()))
+            return
+        bounds = [w.bound_ms for w in live if w.bound_ms is not None]
+        expires: int | None = min(bounds) if bounds else None
+        if self._window_ms is not None:
+            window = now_ms + self._window_ms
+            expires = window if expires is None else min(expires, window)
+        self._spend()
+        out.append(self._sign(RequestKind.SUBMIT, action, cloids, expires))
 
     def _sign(
         self, kind: RequestKind, action: dict[str, Any], cloids: tuple[ClientOrderId, ...],
         expires_after_ms: int | None,
     ) -> SignedAction:
         nonce = self._nonces.next()
-        if expires_after_ms is None and self._default_expiry_ms is not None:
-            expires_after_ms = nonce + self._default_expiry_ms
+        if expires_after_ms is None and self._window_ms is not None:
+            expires_after_ms = nonce + self._window_ms
         signature = self._signer.sign_action(action, nonce, self._vault, expires_after_ms)
         body = orjson.dumps(wire.exchange_request(
             action, nonce, signature, vault_address=self._vault, expires_after=expires_after_ms,
@@ -143,6 +270,22 @@ class SignerCore:
             request_id=nonce, kind=kind, client_order_ids=cloids, body=body, nonce=nonce,
             expires_after_ms=expires_after_ms, weight=max(1, len(cloids)),
             ts_init=self._now_ns(),
+        )
+
+    def _sign_noop(self, request: InvalidateNonce) -> SignedAction:
+        """A ``noop`` with the unknown request's own nonce: if it lands, that request can never
+        execute; if the venue says "duplicate nonce", the request had executed."""
+        action = wire.noop_action()
+        nonce = request.nonce
+        signature = self._signer.sign_action(action, nonce, self._vault, None)
+        body = orjson.dumps(wire.exchange_request(action, nonce, signature,
+                                                  vault_address=self._vault, expires_after=None))
+        # The request id must differ from the original request's (which is its nonce) and stay
+        # an unsigned integer (it is the WS post id).
+        return SignedAction(
+            request_id=INVALIDATION_ID_BASE + nonce, kind=RequestKind.INVALIDATE,
+            client_order_ids=request.client_order_ids, body=body, nonce=nonce,
+            expires_after_ms=None, weight=1, ts_init=self._now_ns(), invalidates=request.kind,
         )
 
     def _failed(

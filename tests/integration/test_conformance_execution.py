@@ -46,6 +46,7 @@ from messages.execution import (
     RequestExpired,
     ResponseReceived,
     ScheduleCancel,
+    SendCredit,
     SignedAction,
 )
 from messages.tracking import (
@@ -84,9 +85,11 @@ class Harness:
             self.ws.connect()
         self.tracker: list[object] = []
         self.to_signer: list[object] = []
+        """What execution asked the signer to sign (its credit grants are counted apart)."""
+        self.credit = 0
         self.events: list[object] = []
         ports = Ports(
-            tracker=self.tracker.append, signer=self.to_signer.append,
+            tracker=self.tracker.append, signer=self._to_signer,
             events=self.events.append, http=self.http.post, ws=self.ws.post,
             ws_connected=lambda: self.ws.connected, later=self._later,
         )
@@ -95,6 +98,12 @@ class Harness:
                             deadman_s=deadman_s),
             self.rig.normalizer("ETH-USD"), ports, clock.time_ns)
         self.handled: list[object] = []
+
+    def _to_signer(self, message: object) -> None:
+        if isinstance(message, SendCredit):
+            self.credit = message.actions if message.reset else self.credit + message.actions
+        else:
+            self.to_signer.append(message)
 
     def _later(self, delay_s: float, message: object) -> None:
         self.timers.call_later(delay_s, lambda: self.inbox.put(message))

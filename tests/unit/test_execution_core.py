@@ -8,15 +8,12 @@ from typing import Any
 import orjson
 import pytest
 
-from actors.executing.core import ExecutionConfig, ExecutionCore, Ports
-from actors.executing.normalize import Normalizer, Quotes, RiskConfig
+from actors.executing.normalize import RiskConfig
 from messages import (
-    BestBidOffer,
     CancelAnswered,
     ClientOrderId,
     OrderSide,
     OrderType,
-    PriceLevel,
     SubmitAnswered,
     SubmitOrder,
     SubmitOutcome,
@@ -25,82 +22,17 @@ from messages import (
 from messages.enums import RequestKind
 from messages.execution import (
     ConnectionStateChanged,
-    DrainQueue,
     RenewDeadman,
     RequestExpired,
     ResponseReceived,
     ScheduleCancel,
-    SignedAction,
 )
 from messages.tracking import OrderDenied, ReconcileRequested, RequestSent
 from messages.venue import FillsReported, OpenOrdersReported, OrderStatusReported, RequestFailed
-from venues.hyperliquid.markets import Market, MarketRegistry
-
-ACCOUNT = "0x" + "ab" * 20
-MARKETS = MarketRegistry([
-    Market(trading_pair="BTC-USD", coin="BTC", asset=0, sz_decimals=5, max_leverage=50),
-    Market(trading_pair="ETH-USD", coin="ETH", asset=1, sz_decimals=4, max_leverage=50),
-])
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.ns = 1_800_000_000_000_000_000
-
-    def __call__(self) -> int:
-        return self.ns
-
-
-class Rig:
-    def __init__(self, *, ws_up: bool = True, risk: RiskConfig | None = None,
-                 deadman: float | None = None) -> None:
-        self.clock = Clock()
-        self.tracker: list[Any] = []
-        self.signer: list[Any] = []
-        self.events: list[Any] = []
-        self.http: list[tuple[int, str, bytes]] = []
-        self.ws: list[tuple[int, str, bytes]] = []
-        self.later: list[tuple[float, object]] = []
-        self.ws_up = ws_up
-        self.quotes = Quotes()
-        ports = Ports(
-            tracker=self.tracker.append, signer=self.signer.append, events=self.events.append,
-            http=lambda i, p, b: self.http.append((i, p, b)),
-            ws=self._ws, ws_connected=lambda: self.ws_up,
-            later=lambda d, m: self.later.append((d, m)),
-        )
-        normalizer = Normalizer(MARKETS, self.quotes, risk or RiskConfig(), self.clock)
-        self.core = ExecutionCore(ExecutionConfig(account=ACCOUNT, deadman_s=deadman),
-                                  normalizer, ports, self.clock)
-
-    def _ws(self, request_id: int, kind: str, body: bytes) -> bool:
-        if not self.ws_up:
-            return False
-        self.ws.append((request_id, kind, body))
-        return True
-
-    def quote(self, pair: str, bid: str, ask: str) -> None:
-        self.quotes.update(BestBidOffer(
-            trading_pair=pair, bid=PriceLevel(price=Decimal(bid), size=Decimal(1), orders=1),
-            ask=PriceLevel(price=Decimal(ask), size=Decimal(1), orders=1), ts_event=0,
-            ts_init=0), self.clock.ns)
-
-
-def _order(**kw: Any) -> SubmitOrder:
-    fields: dict[str, Any] = {
-        "client_order_id": ClientOrderId.derive("ex", 1), "trading_pair": "BTC-USD",
-        "side": OrderSide.BUY, "order_type": OrderType.LIMIT, "amount": Decimal("0.0012345"),
-        "price": Decimal("65432.1"), "strategy_id": "s",
-    }
-    fields.update(kw)
-    return SubmitOrder(**fields)
-
-
-def _signed(kind: RequestKind = RequestKind.SUBMIT, n: int = 1) -> SignedAction:
-    cloids = tuple(ClientOrderId.derive("ex", i) for i in range(n))
-    return SignedAction(request_id=1_800_000_000_000 + n, kind=kind, client_order_ids=cloids,
-                        body=b'{"action":{}}', nonce=1_800_000_000_000 + n,
-                        expires_after_ms=None, weight=n, ts_init=0)
+from tests.support.execution import ACCOUNT, Rig
+from tests.support.execution import answer as _answer
+from tests.support.execution import order as _order
+from tests.support.execution import signed as _signed
 
 
 def test_limit_orders_are_rounded_passively() -> None:
@@ -200,13 +132,6 @@ def test_http_fallback_when_ws_is_down() -> None:
     assert not rig.ws
 
 
-def _answer(rig: Rig, request_id: int, payload: Any, status: int = 200, written: bool = True,
-            error: str = "") -> None:
-    rig.core.response(ResponseReceived(request_id=request_id, transport="ws", status=status,
-                                       body=orjson.dumps(payload) if payload is not None else b"",
-                                       error=error, written=written, ts_init=0))
-
-
 def test_order_answers_become_evidence() -> None:
     rig = Rig()
     action = _signed(n=2)
@@ -234,7 +159,6 @@ def test_cancel_answers() -> None:
     ("status", "written", "payload", "definitive"),
     [
         (200, True, {"status": "err", "response": "L1 error: bad"}, True),
-        (429, True, None, True),
         (422, True, None, True),
         (502, True, None, False),
         (0, False, None, True),
@@ -281,21 +205,6 @@ def test_ws_loss_resends_identical_bytes_over_http_and_reads_duplicate_nonce_as_
     failed = rig.tracker[-1]
     assert isinstance(failed, RequestFailed)
     assert not failed.definitive
-
-
-def test_ip_budget_queues_requests_and_cancels_jump_the_queue() -> None:
-    rig = Rig(ws_up=False)
-    rig.core.weights.tokens = 1
-    rig.core.signed(_signed(n=1))
-    rig.core.signed(_signed(n=2))
-    rig.core.signed(_signed(RequestKind.CANCEL, n=3))
-    assert len(rig.http) == 1
-    assert any(isinstance(m, DrainQueue) for _, m in rig.later)
-    rig.clock.ns += 60 * 10**9
-    rig.core.drain()
-    assert len(rig.http) == 3
-    ids = [i for i, _, _ in rig.http]
-    assert ids[1] == _signed(RequestKind.CANCEL, n=3).request_id
 
 
 def test_reconciliation_queries_and_their_answers() -> None:

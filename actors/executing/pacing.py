@@ -1,0 +1,142 @@
+"""`Pacer`: how much execution may send, and how much the signer may sign, right now.
+
+The venue's limits (PROTOCOL §14) are counted here, the way the venue counts them, so the
+runtime never earns a rejection it could have avoided:
+
+* **IP weight**, 1200 per minute, refilled continuously (`WeightBudget`). Every request pays
+  its weight when it is admitted, whichever transport carries it (the venue counts REST
+  requests; counting WS ``post`` requests too keeps the WS message rate — at most one message
+  per unit of weight plus pings — well under the venue's 2000 messages per minute).
+* **Signer credit.** The signer signs only with credit: one credit is one action of weight 1
+  (≤ 39 orders or cancels), paid for from the IP weight when granted. Execution keeps the
+  signer's credit topped up to ``credit_target`` while the budget allows, so a lone order is
+  signed and sent without waiting for a round trip; when the budget is spent the signer holds
+  its work unsigned and coalesces it into the next actions it may sign.
+* **In flight.** At most ``max_inflight_actions`` actions are in flight or granted at once,
+  and at most ``ws_max_inflight`` requests ride the WS ``post`` channel at once (the venue allows
+  100 simultaneous posts per IP); beyond that, requests go over HTTP.
+* **Queries** (``/info``) also pay IP weight, but through a second bucket of their own
+  (``query_share`` of the minute's budget), so reconciliation keeps working under a flood of
+  orders and a flood of queries cannot starve cancels.
+* **Back-pressure.** The signer reports what waits for credit (`SignerBacklog`); when the oldest
+  waiting order has waited longer than ``max_queue_delay_s``, or too many orders wait, new
+  orders are refused at the gate with a clear reason instead of joining a queue that would
+  outlive them.
+"""
+
+from __future__ import annotations
+
+import attrs
+
+from actors.executing.ratelimit import WeightBudget
+from messages.execution import SignerBacklog
+
+
+@attrs.frozen(kw_only=True)
+class PacingConfig:
+    ip_weight_per_minute: float = 1200.0
+    query_share: float = 0.35
+    """Fraction of the minute's weight that queries may use (they share the IP budget too)."""
+    credit_target: int = 4
+    """Actions the signer may sign ahead of execution's next decision."""
+    max_inflight_actions: int = 64
+    ws_max_inflight: int = 90
+    """The venue allows 100 simultaneous ``post`` requests per IP; leave room for other users of
+    the same address (a second process, a tool)."""
+    max_queue_delay_s: float = 2.0
+    """Refuse new orders once the oldest order waiting for the rate budget has waited this
+    long: a queue that grows past it would outlive the orders in it."""
+    max_backlog_orders: int = 2_000
+
+    def __attrs_post_init__(self) -> None:
+        if self.ip_weight_per_minute <= 0 or not 0 < self.query_share <= 1:
+            raise ValueError("ip_weight_per_minute must be > 0 and query_share in (0, 1]")
+        if self.credit_target < 1 or self.max_inflight_actions < self.credit_target:
+            raise ValueError("credit_target must be >= 1 and <= max_inflight_actions")
+        if self.ws_max_inflight < 1 or self.max_queue_delay_s <= 0 or self.max_backlog_orders < 1:
+            raise ValueError("ws_max_inflight, max_queue_delay_s and max_backlog_orders must "
+                             "be positive")
+
+
+class Pacer:
+    def __init__(self, config: PacingConfig, now_ns: int) -> None:
+        self.config = config
+        self.weights = WeightBudget(now_ns, config.ip_weight_per_minute)
+        self.query_weights = WeightBudget(now_ns,
+                                          config.ip_weight_per_minute * config.query_share)
+        self.outstanding = 0
+        """Credit granted to the signer and not yet come back as a signed action."""
+        self.inflight_actions = 0
+        self.ws_inflight = 0
+        self._backlog: SignerBacklog | None = None
+        self._backlog_at_ns = 0
+        self.refused = 0
+
+    # --- credit ----------------------------------------------------------------------------
+    def grantable(self, now_ns: int) -> int:
+        """Take weight for as much credit as the signer lacks (and the budget allows)."""
+        cfg = self.config
+        room = min(cfg.credit_target - self.outstanding,
+                   cfg.max_inflight_actions - self.inflight_actions - self.outstanding)
+        granted = 0
+        while granted < room and self.weights.try_take(1, now_ns):
+            granted += 1
+        self.outstanding += granted
+        return granted
+
+    def starved_wait_s(self, now_ns: int) -> float | None:
+        """When to try granting again, if the signer lacks credit only for want of weight."""
+        cfg = self.config
+        if self.outstanding >= cfg.credit_target:
+            return None
+        if self.inflight_actions + self.outstanding >= cfg.max_inflight_actions:
+            return None  # an answer will free a slot and try again
+        return self.weights.wait_s(1, now_ns)
+
+    def action_signed(self, weight: int, now_ns: int) -> None:
+        """The signer spent one credit on an action of ``weight`` (> 1 only for a batch of 40
+        or more, which the signer does not build; the excess is paid now)."""
+        self.outstanding = max(0, self.outstanding - 1)
+        if weight > 1:
+            self.weights.force_take(weight - 1, now_ns)
+
+    def signer_reported(self, backlog: SignerBacklog, now_ns: int) -> None:
+        if backlog.started:
+            # A new signer incarnation holds no credit; what was granted to the old one is gone.
+            self.outstanding = 0
+        self._backlog = backlog
+        self._backlog_at_ns = now_ns
+
+    # --- sending -----------------------------------------------------------------------------
+    def take_query(self, weight: int, now_ns: int) -> bool:
+        """Admit a query of ``weight`` if both its own bucket and the IP budget allow it."""
+        if self.query_weights.tokens_at(now_ns) < weight or not self.weights.try_take(
+                weight, now_ns):
+            return False
+        self.query_weights.force_take(weight, now_ns)
+        return True
+
+    def query_wait_s(self, weight: int, now_ns: int) -> float:
+        return max(self.query_weights.wait_s(weight, now_ns), self.weights.wait_s(weight, now_ns))
+
+    def use_ws(self) -> bool:
+        return self.ws_inflight < self.config.ws_max_inflight
+
+    def rate_limited(self, now_ns: int) -> None:
+        """The venue answered 429: its budget is spent whatever ours says."""
+        self.weights.exhaust(now_ns)
+
+    # --- the gate ----------------------------------------------------------------------------
+    def backpressure(self, now_ns: int) -> str | None:
+        """Why a new order must be refused now, or None."""
+        backlog = self._backlog
+        if backlog is None or backlog.orders == 0:
+            return None
+        cfg = self.config
+        # Reported while starved: the oldest order has been waiting since, unless credit came.
+        age_s = (backlog.oldest_age_ns + max(0, now_ns - self._backlog_at_ns)) / 1e9
+        if age_s > cfg.max_queue_delay_s or backlog.orders >= cfg.max_backlog_orders:
+            self.refused += 1
+            return (f"back-pressure: {backlog.orders} orders are waiting for the venue's rate "
+                    f"budget (the oldest for {age_s:.1f}s); retry later")
+        return None
