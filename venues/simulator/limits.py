@@ -116,18 +116,26 @@ def exchange_weight(body: Any) -> int:
 
 
 class TokenBucket:
-    """``capacity`` tokens, refilled continuously at ``capacity`` per ``window_s``."""
+    """``capacity`` tokens, refilled continuously at ``capacity`` per ``window_s``.
+
+    Kept in integer units of 1/window_ns token, so a client pacing itself exactly at the
+    allowance is never refused by a rounding error."""
 
     def __init__(self, capacity: int, window_s: float, now_ns: int) -> None:
-        self.capacity = float(capacity)
-        self._per_ns = capacity / (window_s * 1e9)
-        self.tokens = float(capacity)
+        self.capacity = capacity
+        self._window_ns = max(1, round(window_s * 1e9))
+        self._full = capacity * self._window_ns
+        self._level = self._full
         self._last_ns = now_ns
 
     def _refill(self, now_ns: int) -> None:
         if now_ns > self._last_ns:
-            self.tokens = min(self.capacity, self.tokens + (now_ns - self._last_ns) * self._per_ns)
+            self._level = min(self._full, self._level + (now_ns - self._last_ns) * self.capacity)
             self._last_ns = now_ns
+
+    @property
+    def tokens(self) -> float:
+        return self._level / self._window_ns
 
     def available(self, now_ns: int) -> float:
         self._refill(now_ns)
@@ -136,9 +144,10 @@ class TokenBucket:
     def take(self, amount: int, now_ns: int, *, force: bool = False) -> bool:
         """Take ``amount`` if there is that much (always with ``force``, possibly into debt)."""
         self._refill(now_ns)
-        if self.tokens < amount and not force:
+        need = amount * self._window_ns
+        if self._level < need and not force:
             return False
-        self.tokens -= amount
+        self._level -= need
         return True
 
 
