@@ -4,6 +4,11 @@ A strategy's `SubmitOrder` becomes either a normalised order (price and size val
 market, a market order carrying the worst price it may trade at) or a denial reason. Rounding
 never makes an order more aggressive than asked: limit prices round away from the touch,
 sizes round down, and a market order's worst price rounds toward its reference price.
+
+Any Decimal a command accepted (finite and > 0: `messages._validate`) ends here as an order
+valid for the venue or as a reason naming the field and the value, never as an exception:
+magnitudes are checked before any arithmetic (`representable`), because ``quantize`` raises
+``InvalidOperation`` once a result needs more than the 28 digits of the decimal context.
 """
 
 from __future__ import annotations
@@ -18,6 +23,47 @@ from messages.enums import OrderSide, OrderType
 from messages.market import BestBidOffer, BookSnapshot
 from venues.hyperliquid import numbers
 from venues.hyperliquid.markets import Market, MarketRegistry, UnknownMarketError
+
+MAX_DIGITS = 15
+"""Significant digits a price or size may need after rounding (integer digits of a price,
+integer digits plus ``szDecimals`` of a size). 15 is what an IEEE double keeps exactly (DBL_DIG):
+the venue's own clients handle prices and sizes as doubles, so a value that needs more digits
+cannot mean the same thing on both sides. It also keeps every rounding far inside the 28-digit
+decimal context. Real markets need ≤ 7 integer digits for prices and ≤ 12 for sizes."""
+_SHOWN = 40
+
+
+def _show(value: Decimal) -> str:
+    """A value for a refusal reason: exact, but never a wall of digits."""
+    text = str(value)
+    return text if len(text) <= _SHOWN else f"{value:.6E}"
+
+
+def representable(what: str, value: Decimal, market: Market, *, is_size: bool) -> str | None:
+    """Why the venue cannot take ``value`` as this price or size on ``market``, or None.
+
+    Looks only at the value's exponent (`Decimal.adjusted`), so it is safe and cheap for any
+    finite Decimal; call it before rounding or multiplying. Too large: more than `MAX_DIGITS`
+    digits. Too small: a size below one lot rounds (down) to zero; a price below the smallest
+    tick has no price to round to that means what was asked."""
+    szd = market.sz_decimals
+    magnitude = value.adjusted()
+    if is_size:
+        if magnitude + 1 + szd > MAX_DIGITS:
+            return (f"{what} {_show(value)} is too large: the venue takes sizes below "
+                    f"1E+{MAX_DIGITS - szd} on {market.trading_pair} (at most {MAX_DIGITS} "
+                    "significant digits)")
+        if magnitude < -szd:
+            return f"{what} {_show(value)} rounds to zero with szDecimals={szd}"
+        return None
+    if magnitude + 1 > MAX_DIGITS:
+        return (f"{what} {_show(value)} is too large: the venue takes prices below "
+                f"1E+{MAX_DIGITS} (at most {MAX_DIGITS} significant digits)")
+    decimals = numbers.max_price_decimals(szd, market.is_spot)
+    if magnitude < -decimals:
+        return (f"{what} {_show(value)} is below the smallest price tick 1E-{decimals} of "
+                f"{market.trading_pair}")
+    return None
 
 
 @attrs.frozen(kw_only=True)
@@ -117,7 +163,11 @@ class Normalizer:
     def _normalize(self, order: SubmitOrder, market: Market, now: int) -> SubmitOrder | str:
         cfg = self.config
         is_buy = order.side is OrderSide.BUY
-        size = numbers.round_size(order.amount, market.sz_decimals)
+        szd = market.sz_decimals
+        refused = _unrepresentable(order.amount, order.price, order.trigger_price, market)
+        if refused is not None:
+            return refused
+        size = numbers.round_size(order.amount, szd)
         mid = self.quotes.mid(order.trading_pair, now, int(cfg.max_book_age_s * 1e9))
         trigger = order.trigger_price
         kind = order.order_type
@@ -127,16 +177,14 @@ class Normalizer:
                 return (f"no fresh price for {order.trading_pair}: a market order needs a book "
                         f"younger than {cfg.max_book_age_s}s or a reference price")
             price = numbers.slippage_price(reference, is_buy=is_buy, slippage=order.slippage,
-                                           sz_decimals=market.sz_decimals,
-                                           is_spot=market.is_spot)
+                                           sz_decimals=szd, is_spot=market.is_spot)
             value_price = reference
         elif kind.is_trigger:
             assert trigger is not None
-            trigger = numbers.round_price(trigger, market.sz_decimals, is_spot=market.is_spot)
+            trigger = numbers.round_price(trigger, szd, is_spot=market.is_spot)
             if kind.is_market_execution:
                 price = numbers.slippage_price(trigger, is_buy=is_buy, slippage=order.slippage,
-                                               sz_decimals=market.sz_decimals,
-                                               is_spot=market.is_spot)
+                                               sz_decimals=szd, is_spot=market.is_spot)
             else:
                 assert order.price is not None
                 price = market.round_price(order.price, is_buy=is_buy, aggressive=False)
@@ -150,6 +198,10 @@ class Normalizer:
             ):
                 return (f"limit price {price} is more than {cfg.price_band:%} from the mid "
                         f"{mid:.6g}")
+        # Slippage (or rounding up) can carry a price just past the bound.
+        refused = representable("price", price, market, is_size=False)
+        if refused is not None:
+            return refused
         notional = value_price * size
         if notional < cfg.min_notional and not order.reduce_only:
             return f"order value {notional:.2f} is below the minimum {cfg.min_notional}"
@@ -167,6 +219,9 @@ class Normalizer:
             market = self.markets.by_pair(trading_pair)
         except UnknownMarketError as exc:
             return str(exc)
+        refused = _unrepresentable(modify.amount, modify.price, modify.trigger_price, market)
+        if refused is not None:
+            return refused
         try:
             price = None if modify.price is None else market.round_price(
                 modify.price, is_buy=side is OrderSide.BUY, aggressive=False)
@@ -176,3 +231,18 @@ class Normalizer:
         except ValueError as exc:
             return str(exc)
         return attrs.evolve(modify, price=price, amount=amount, trigger_price=trigger)
+
+
+def _unrepresentable(amount: Decimal | None, price: Decimal | None, trigger: Decimal | None,
+                     market: Market) -> str | None:
+    """The first field of a command the venue cannot represent, as a refusal reason."""
+    if amount is not None and (
+        found := representable("amount", amount, market, is_size=True)
+    ) is not None:
+        return found
+    for name, value in (("price", price), ("trigger_price", trigger)):
+        if value is not None and (
+            found := representable(name, value, market, is_size=False)
+        ) is not None:
+            return found
+    return None
