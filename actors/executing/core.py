@@ -139,7 +139,8 @@ class ExecutionCore:
         self._queue: deque[tuple[int, _InFlight]] = deque()
         """Requests waiting for weight: queries, and actions the venue refused with 429."""
         self._queued_status: set[ClientOrderId] = set()
-        self._drain_scheduled = False
+        self._drain_at_ns: int | None = None
+        """When the next DrainQueue is due (None: none scheduled)."""
         self._query_id = 0
         self._orders: OrderedDict[ClientOrderId, tuple[str, OrderSide]] = OrderedDict()
         self.stats: dict[str, int] = {"sent_ws": 0, "sent_http": 0, "resent": 0, "denied": 0,
@@ -216,28 +217,46 @@ class ExecutionCore:
             self._top_up(now, reset=True)
 
     def _top_up(self, now: int, *, reset: bool = False) -> None:
-        granted = self.pacer.grantable(now)
+        granted = 0 if self._query_due(now) else self.pacer.grantable(now)
         if granted or reset:
             self.stats["granted"] += granted
             self.ports.signer(SendCredit(actions=granted, reset=reset, ts_init=now))
         self._schedule_drain(now)
 
+    def _query_due(self, now: int) -> bool:
+        """A query waits whose own share of the budget can pay for it: let the IP budget fill
+        up for it rather than hand every token to the signer (queries would never get the
+        20 weight an openOrders costs while orders flow)."""
+        if not self._queue:
+            return False
+        weight, entry = self._queue[0]
+        return entry.path != "/exchange" and (
+            self.pacer.query_weights.tokens_at(now) >= weight)
+
     def _schedule_drain(self, now: int) -> None:
-        if self._drain_scheduled:
-            return
+        """Wake up when the budget can pay for what waits (the earliest of: the first queued
+        request, credit for a starved signer). A wake-up already due sooner is kept."""
         waits: list[float] = []
         if self._queue:
-            waits.append(self.pacer.query_wait_s(self._queue[0][0], now))
+            weight, entry = self._queue[0]
+            waits.append(self.pacer.weights.wait_s(weight, now) if entry.path == "/exchange"
+                         else self.pacer.query_wait_s(weight, now))
         starved = self.pacer.starved_wait_s(now)
         if starved is not None:
             waits.append(starved)
-        if waits:
-            self._drain_scheduled = True
-            self.ports.later(max(0.01, min(waits)), DrainQueue(ts_init=now))
+        if not waits:
+            return
+        delay = max(0.01, min(waits))
+        at = now + int(delay * 1e9)
+        if self._drain_at_ns is not None and self._drain_at_ns <= at:
+            return
+        self._drain_at_ns = at
+        self.ports.later(delay, DrainQueue(ts_init=now))
 
     def drain(self) -> None:
-        self._drain_scheduled = False
         now = self._now_ns()
+        if self._drain_at_ns is not None and self._drain_at_ns <= now:
+            self._drain_at_ns = None
         while self._queue:
             weight, entry = self._queue[0]
             if entry.path == "/exchange":

@@ -19,9 +19,11 @@ runtime never earns a rejection it could have avoided:
   (``query_share`` of the minute's budget), so reconciliation keeps working under a flood of
   orders and a flood of queries cannot starve cancels.
 * **Back-pressure.** The signer reports what waits for credit (`SignerBacklog`); when the oldest
-  waiting order has waited longer than ``max_queue_delay_s``, or too many orders wait, new
-  orders are refused at the gate with a clear reason instead of joining a queue that would
-  outlive them.
+  waiting order has waited longer than ``max_queue_delay_s``, or what waits would take longer
+  than that to send at the budget's refill rate, or too many orders wait, new orders are
+  refused at the gate with a clear reason instead of joining a queue that would outlive them.
+  The queue is therefore bounded (in time and memory), and it drains within
+  ``max_queue_delay_s`` once the load drops: recovery is immediate.
 """
 
 from __future__ import annotations
@@ -30,6 +32,9 @@ import attrs
 
 from actors.executing.ratelimit import WeightBudget
 from messages.execution import SignerBacklog
+
+BATCH = 39
+"""Entries per action of weight 1 (the signer's batches)."""
 
 
 @attrs.frozen(kw_only=True)
@@ -135,8 +140,14 @@ class Pacer:
         cfg = self.config
         # Reported while starved: the oldest order has been waiting since, unless credit came.
         age_s = (backlog.oldest_age_ns + max(0, now_ns - self._backlog_at_ns)) / 1e9
-        if age_s > cfg.max_queue_delay_s or backlog.orders >= cfg.max_backlog_orders:
+        # What waits needs this many more actions; the budget refills this many per second.
+        actions = (-(-backlog.orders // BATCH) + -(-backlog.cancels // BATCH)
+                   + -(-backlog.modifies // BATCH))
+        drain_s = actions / (self.weights.rate_per_ns * 1e9)
+        if (age_s > cfg.max_queue_delay_s or drain_s > cfg.max_queue_delay_s
+                or backlog.orders >= cfg.max_backlog_orders):
             self.refused += 1
             return (f"back-pressure: {backlog.orders} orders are waiting for the venue's rate "
-                    f"budget (the oldest for {age_s:.1f}s); retry later")
+                    f"budget (the oldest for {age_s:.1f}s, ~{drain_s:.1f}s to send); retry "
+                    "later")
         return None

@@ -8,9 +8,11 @@ nonce is the newest and its ``expiresAfter`` counts from the moment it leaves. (
 and queueing the signed bytes let nonces fall out of the venue's window and expiries pass while
 requests waited — the load cliff of issue 10.)
 
-Priority when credit is short: nonce invalidations (they resolve unknown outcomes), cancels
-(they free margin and stop risk), modifies, the dead-man switch, then new orders in arrival
-order; post-only (ALO) orders are batched apart because the venue prioritises ALO-only batches.
+Priority when credit is short: nonce invalidations (they resolve unknown outcomes), the dead-man
+switch, then cancels, modifies and new orders by age — the oldest waiting entry goes first,
+cancels with a head start (they free margin and stop risk, but a stream of cancels must not
+starve new orders); post-only (ALO) orders are batched apart because the venue prioritises
+ALO-only batches.
 An order is signed with ``expiresAfter = min(now + expiry window, its bound)`` where the bound
 comes from the tracker (`SignOrders.expires_after_ms`); an order whose bound is too close to
 sign is refused with a definitive `RequestFailed` (it was never sent). Anything that cannot be
@@ -71,6 +73,7 @@ class SignerCore:
         expires_after_s: float | None = None,
         min_expiry_margin_s: float | None = 1.0,
         credit: int | None = None,
+        cancel_head_start_s: float = 0.5,
     ) -> None:
         if not 1 <= max_batch <= MAX_WEIGHT_ONE_BATCH:
             raise ValueError(f"max_batch must be in 1..{MAX_WEIGHT_ONE_BATCH}, got {max_batch}")
@@ -86,9 +89,10 @@ class SignerCore:
         given (tools that test the venue's own expiry check)."""
         self.credit = credit
         """Actions this core may still sign; None = unlimited (tests, tools)."""
+        self._cancel_head_start_ns = int(cancel_head_start_s * 1e9)
         self._orders: deque[_Waiting] = deque()
-        self._cancels: list[CancelTarget] = []
-        self._modifies: list[ModifyTarget] = []
+        self._cancels: list[tuple[CancelTarget, int]] = []
+        self._modifies: list[tuple[ModifyTarget, int]] = []
         self._schedule: list[ScheduleCancel] = []
         self._invalidations: list[InvalidateNonce] = []
 
@@ -107,9 +111,11 @@ class SignerCore:
             bound = message.expires_after_ms
             self._orders.extend(_Waiting(o, bound, now) for o in message.orders)
         elif isinstance(message, SignCancels):
-            self._cancels.extend(message.targets)
+            now = self._now_ns()
+            self._cancels.extend((t, now) for t in message.targets)
         elif isinstance(message, SignModifies):
-            self._modifies.extend(message.targets)
+            now = self._now_ns()
+            self._modifies.extend((t, now) for t in message.targets)
         elif isinstance(message, InvalidateNonce):
             self._invalidations.append(message)
         else:
@@ -137,89 +143,103 @@ class SignerCore:
             self.credit -= 1
 
     def flush(self) -> list[Output]:
-        """Sign what the credit pays for, most urgent first; the rest keeps waiting."""
+        """Sign what the credit pays for, one action at a time, most urgent first; the rest
+        keeps waiting."""
         out: list[Output] = []
         if (len(self._orders) == 1 and self._can_sign() and not (
                 self._cancels or self._modifies or self._schedule or self._invalidations)):
             # The lone order of a quiet market: nothing to sort or batch.
             self._sign_orders([self._orders.popleft()], out)
             return out
-        self._flush_invalidations(out)
-        self._flush_cancels(out)
-        self._flush_modifies(out)
-        self._flush_schedule(out)
-        self._flush_orders(out)
+        self._drop_unbuildable_cancels(out)
+        while self._can_sign():
+            if self._invalidations:
+                self._spend()
+                out.append(self._sign_noop(self._invalidations.pop(0)))
+            elif self._schedule:
+                latest = self._schedule[-1]  # only the last instruction matters
+                self._schedule = []
+                self._spend()
+                out.append(self._sign(RequestKind.SCHEDULE_CANCEL,
+                                      wire.schedule_cancel_action(latest.time_ms), (), None))
+            else:
+                kind = self._oldest_kind()
+                if kind is None:
+                    break
+                if kind is RequestKind.CANCEL:
+                    self._sign_cancels(out)
+                elif kind is RequestKind.MODIFY:
+                    self._sign_modifies(out)
+                else:
+                    self._sign_order_chunk(out)
         return out
 
-    def _flush_invalidations(self, out: list[Output]) -> None:
-        while self._invalidations and self._can_sign():
-            request = self._invalidations.pop(0)
-            self._spend()
-            out.append(self._sign_noop(request))
+    def _oldest_kind(self) -> RequestKind | None:
+        """Cancels, modifies and orders share the credit by age (oldest first), cancels with a
+        head start: they free margin and stop risk, but must not starve new orders."""
+        heads: list[tuple[int, RequestKind]] = []
+        if self._cancels:
+            heads.append((self._cancels[0][1] - self._cancel_head_start_ns, RequestKind.CANCEL))
+        if self._modifies:
+            heads.append((self._modifies[0][1], RequestKind.MODIFY))
+        if self._orders:
+            heads.append((self._orders[0].added_ns, RequestKind.SUBMIT))
+        return min(heads, key=lambda h: h[0])[1] if heads else None
 
-    def _flush_cancels(self, out: list[Output]) -> None:
-        if not self._cancels or not self._can_sign():
-            return
-        buildable: list[CancelTarget] = []
-        for target in self._cancels:
-            # One unbuildable target (a coin listed after start-up…) must not block the others.
+    def _drop_unbuildable_cancels(self, out: list[Output]) -> None:
+        # One unbuildable target (a coin listed after start-up…) must not block the others.
+        kept: list[tuple[CancelTarget, int]] = []
+        for target, added in self._cancels:
             error = actions.cancel_target_error(target, self._markets)
             if error is None:
-                buildable.append(target)
+                kept.append((target, added))
             else:
                 out.append(self._failed(RequestKind.CANCEL, [target], error))
-        # By-cloid (ours) and by-oid (external) cancels are different actions: each group is
-        # chunked on its own, so every action costs exactly one credit.
-        groups = [[t for t in buildable if not t.by_exchange_id],
-                  [t for t in buildable if t.by_exchange_id]]
-        left: list[CancelTarget] = []
-        for group in groups:
-            for chunk in _chunks(group, self._max_batch):
-                if not self._can_sign():
-                    left.extend(chunk)
-                    continue
-                ((action, targets),) = actions.cancel_actions(chunk, self._markets)
-                self._spend()
-                out.append(self._sign(RequestKind.CANCEL, action,
-                                      tuple(t.client_order_id for t in targets), None))
-        self._cancels = left
+        self._cancels = kept
 
-    def _flush_modifies(self, out: list[Output]) -> None:
-        while self._modifies and self._can_sign():
-            chunk, self._modifies = (self._modifies[:self._max_batch],
-                                     self._modifies[self._max_batch:])
-            try:
-                action = actions.modify_action(chunk, self._markets)
-            except ValueError as exc:
-                out.append(self._failed(RequestKind.MODIFY, chunk, str(exc)))
-                continue
-            self._spend()
-            out.append(self._sign(RequestKind.MODIFY, action,
-                                  tuple(t.client_order_id for t in chunk), None))
+    def _sign_cancels(self, out: list[Output]) -> None:
+        # By-cloid (ours) and by-oid (external) cancels are different actions: one action takes
+        # up to a batch of the oldest cancel's kind, so every action costs exactly one credit.
+        by_oid = self._cancels[0][0].by_exchange_id
+        chunk: list[CancelTarget] = []
+        kept: list[tuple[CancelTarget, int]] = []
+        for target, added in self._cancels:
+            if len(chunk) < self._max_batch and target.by_exchange_id is by_oid:
+                chunk.append(target)
+            else:
+                kept.append((target, added))
+        self._cancels = kept
+        ((action, targets),) = actions.cancel_actions(chunk, self._markets)
+        self._spend()
+        out.append(self._sign(RequestKind.CANCEL, action,
+                              tuple(t.client_order_id for t in targets), None))
 
-    def _flush_schedule(self, out: list[Output]) -> None:
-        if self._schedule and self._can_sign():
-            latest = self._schedule[-1]  # only the last instruction matters
-            self._schedule = []
-            self._spend()
-            out.append(self._sign(RequestKind.SCHEDULE_CANCEL,
-                                  wire.schedule_cancel_action(latest.time_ms), (), None))
+    def _sign_modifies(self, out: list[Output]) -> None:
+        chunk = [t for t, _ in self._modifies[:self._max_batch]]
+        self._modifies = self._modifies[self._max_batch:]
+        try:
+            action = actions.modify_action(chunk, self._markets)
+        except ValueError as exc:
+            out.append(self._failed(RequestKind.MODIFY, chunk, str(exc)))
+            return
+        self._spend()
+        out.append(self._sign(RequestKind.MODIFY, action,
+                              tuple(t.client_order_id for t in chunk), None))
 
-    def _flush_orders(self, out: list[Output]) -> None:
-        while self._orders and self._can_sign():
-            # The oldest waiting order decides which group goes next (arrival order).
-            post_only = actions.is_post_only(self._orders[0].order)
-            chunk: list[_Waiting] = []
-            kept: deque[_Waiting] = deque()
-            while self._orders:
-                waiting = self._orders.popleft()
-                if len(chunk) < self._max_batch and actions.is_post_only(
-                        waiting.order) is post_only:
-                    chunk.append(waiting)
-                else:
-                    kept.append(waiting)
-            self._orders = kept
-            self._sign_orders(chunk, out)
+    def _sign_order_chunk(self, out: list[Output]) -> None:
+        # The oldest waiting order decides which group goes next (arrival order); post-only
+        # orders are batched apart.
+        post_only = actions.is_post_only(self._orders[0].order)
+        chunk: list[_Waiting] = []
+        kept: deque[_Waiting] = deque()
+        for waiting in self._orders:
+            if len(chunk) < self._max_batch and actions.is_post_only(
+                    waiting.order) is post_only:
+                chunk.append(waiting)
+            else:
+                kept.append(waiting)
+        self._orders = kept
+        self._sign_orders(chunk, out)
 
     def _sign_orders(self, chunk: Sequence[_Waiting], out: list[Output]) -> None:
         now_ms = self._now_ns() // 1_000_000

@@ -71,7 +71,16 @@ class ExecutionTuning:
     use_ws_post: bool = True
     request_timeout_s: float = 10.0
     deadman_s: float | None = None
-    expires_after_s: float | None = 30.0
+    expires_after_s: float | None = 10.0
+    """An action expires this long after it is signed (it is signed when the rate budget lets
+    it leave, so this only has to outlast the trip to the venue)."""
+    ip_weight_per_minute: float = 1200.0
+    """The venue's per-IP request weight budget (PROTOCOL §14); lower it when other programs
+    share this machine's IP."""
+    max_queue_delay_s: float = 2.0
+    """Refuse new orders (back-pressure) once an order has waited this long for the budget."""
+    invalidate_unknown: bool = False
+    """Settle a request of unknown outcome at once by spending its nonce on a noop."""
 
 
 @attrs.frozen(kw_only=True)

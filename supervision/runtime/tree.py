@@ -25,6 +25,7 @@ import attrs
 
 from actors.executing.core import ExecutionConfig
 from actors.executing.normalize import RiskConfig
+from actors.executing.pacing import PacingConfig
 from actors.execution import Execution, ExecutionSettings, ws_url_of
 from actors.load_generator import LoadGenerator
 from actors.market_maker import MarketMaker, MarketMakerSettings
@@ -151,9 +152,12 @@ def build_spec(w: Wiring, extra_strategies: tuple[StrategyFactory, ...] = ()) ->
         id="execution", backoff=exchange_backoff,
         factory=lambda ctx: Execution(ctx, settings=ExecutionSettings(
             base_url=w.base_url,
-            config=ExecutionConfig(account=w.account,
-                                   request_timeout_s=cfg.execution.request_timeout_s,
-                                   deadman_s=cfg.execution.deadman_s),
+            config=ExecutionConfig(
+                account=w.account, request_timeout_s=cfg.execution.request_timeout_s,
+                deadman_s=cfg.execution.deadman_s,
+                invalidate_unknown=cfg.execution.invalidate_unknown,
+                pacing=PacingConfig(ip_weight_per_minute=cfg.execution.ip_weight_per_minute,
+                                    max_queue_delay_s=cfg.execution.max_queue_delay_s)),
             markets=w.markets,
             risk=RiskConfig(max_order_notional=cfg.risk.max_order_notional,
                             price_band=cfg.risk.price_band,

@@ -137,6 +137,24 @@ def test_scarce_credit_goes_to_invalidations_then_cancels_then_orders() -> None:
     assert order_of == [RequestKind.INVALIDATE, RequestKind.CANCEL, RequestKind.SUBMIT]
 
 
+def test_a_stream_of_cancels_does_not_starve_new_orders() -> None:
+    """One credit at a time, a new cancel arriving before each: orders still get their turn
+    once they have waited longer than the cancels' head start."""
+    clock = Clock()
+    core = _core(clock, credit=0, cancel_head_start_s=0.5)
+    core.add(SignOrders(orders=(_order(1),), expires_after_ms=None, ts_init=0))
+    signed_kinds: list[RequestKind] = []
+    for n in range(10):
+        clock.ms += 200
+        core.add(SignCancels(targets=(CancelTarget(
+            client_order_id=ClientOrderId.derive("c", n), trading_pair="BTC-USD",
+            exchange_order_id=None, by_exchange_id=False),), ts_init=0))
+        core.grant(1)
+        signed_kinds.extend(a.kind for a in _actions(core.flush()))
+    assert RequestKind.SUBMIT in signed_kinds
+    assert signed_kinds.index(RequestKind.SUBMIT) <= 3  # waited ~0.6 s, not forever
+
+
 def test_an_invalidating_noop_reuses_the_unknown_requests_nonce() -> None:
     clock = Clock()
     core = _core(clock)

@@ -104,7 +104,7 @@ def test_post_only_orders_are_batched_apart_and_batches_are_bounded() -> None:
     assert nonces == sorted(set(nonces))
 
 
-def test_cancels_go_first_then_the_deadman_switch_then_orders() -> None:
+def test_the_deadman_switch_goes_first_then_cancels_then_orders() -> None:
     clock = FakeClock()
     core = _core(clock)
     core.add(SignOrders(orders=(_order(1),), expires_after_ms=None, ts_init=0))
@@ -117,12 +117,12 @@ def test_cancels_go_first_then_the_deadman_switch_then_orders() -> None:
     core.add(ScheduleCancel(time_ms=clock.ms + 60_000, ts_init=0))
     out = core.flush()
     kinds = [a.kind for a in out if isinstance(a, SignedAction)]
-    assert kinds == [RequestKind.CANCEL, RequestKind.CANCEL, RequestKind.SCHEDULE_CANCEL,
+    assert kinds == [RequestKind.SCHEDULE_CANCEL, RequestKind.CANCEL, RequestKind.CANCEL,
                      RequestKind.SUBMIT]
-    first = orjson.loads(out[0].body)  # type: ignore[union-attr]
+    first = orjson.loads(out[1].body)  # type: ignore[union-attr]
     assert first["action"] == {"type": "cancelByCloid",
                                "cancels": [{"asset": 1, "cloid": target.client_order_id}]}
-    second = orjson.loads(out[1].body)  # type: ignore[union-attr]
+    second = orjson.loads(out[2].body)  # type: ignore[union-attr]
     assert second["action"] == {"type": "cancel", "cancels": [{"a": 1, "o": 99}]}
 
 
