@@ -19,6 +19,10 @@ Optional topics (off by default) use the same envelope:
   events sink): the event's fields, as the codec's primitive form renders them.
 
 Bodies are JSON (UTF-8) or, with ``format="msgpack"``, msgpack of the same object.
+
+Replay support (docs/events.md): the heartbeat on ``sync.orders.<venue>`` (`PublisherCore.
+heartbeat`) and the bodies of replayed order events (`replayed_frames`: the live body with
+``"sequence": null``, the serving incarnation's ``epoch`` and ``"replayed": true``).
 """
 
 from __future__ import annotations
@@ -26,12 +30,14 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from decimal import Decimal
+from pathlib import Path
 from typing import Any, Literal
 
 import attrs
 import msgpack
 import orjson
 
+from actors.publishing.protocol import HEARTBEAT_EVENT_TYPE, heartbeat_topic
 from messages import account, feed, orders
 from messages import supervision as supervision_events
 from messages.codec import to_primitive
@@ -51,6 +57,11 @@ def _non_negative(_inst: object, attribute: attrs.Attribute[int], value: int) ->
         raise ValueError(f"{attribute.name} must be >= 0, got {value!r}")
 
 
+def _positive(_inst: object, attribute: attrs.Attribute[float], value: float) -> None:
+    if not value > 0:
+        raise ValueError(f"{attribute.name} must be > 0, got {value!r}")
+
+
 @attrs.frozen(kw_only=True)
 class PublisherConfig:
     address: str = "tcp://127.0.0.1:5556"
@@ -66,6 +77,16 @@ class PublisherConfig:
     """Publish market data the publisher is sent (it must be subscribed to the market stream)."""
     runtime_events: bool = False
     """Publish feed and supervision events the publisher is sent."""
+    event_log_dir: Path | None = None
+    """The order tracker's event log (supervision/eventlog); None turns replay off (no ROUTER
+    socket; heartbeats say ``"replay": false``)."""
+    replay_address: str = "tcp://127.0.0.1:5557"
+    """Where the replay ROUTER socket binds (when ``event_log_dir`` is set)."""
+    heartbeat_s: float = attrs.field(default=1.0, validator=_positive)
+    """Heartbeat period on ``sync.orders.<venue>`` (one is also sent right after each bind)."""
+    bind_timeout_s: float = attrs.field(default=2.0, validator=_positive)
+    """How long a start retries a bind that fails with EADDRINUSE (a socket of the previous
+    incarnation still closing) before it fails."""
 
 
 _FEED_TOPICS: dict[type, str] = {
@@ -113,13 +134,15 @@ class PublisherCore:
         self.config = config
         self.epoch = epoch
         self._sequences: dict[str, int] = {}
-        self._dumps: Callable[[Any], bytes] = (
-            orjson.dumps if config.format == "json" else msgpack.Packer(use_bin_type=True).pack
-        )
+        self._dumps = body_encoder(config.format)
         self._market_prefix = f"market.{config.venue}."
         self.published = 0
         self.skipped = 0
         """Messages accepted but not published (their optional topic family is off)."""
+        self.last_event_sequence = 0
+        """The highest ``event_sequence`` of an order event published by this incarnation."""
+        self._heartbeat_topic = heartbeat_topic(config.venue)
+        self.heartbeats = 0
 
     def sequence(self, topic: str) -> int:
         """The last sequence number used on ``topic`` (0: none yet)."""
@@ -138,6 +161,7 @@ class PublisherCore:
         if isinstance(message, orders.OrderEvent):
             topic = order_topic(message, self.config.venue)
             body = order_event_body(message, self._next(topic))
+            self.last_event_sequence = max(self.last_event_sequence, message.sequence)
             return self._frames(topic, body)
         if isinstance(message, BookSnapshot | BestBidOffer | TradeReceived):
             if not self.config.market_data:
@@ -150,6 +174,22 @@ class PublisherCore:
                 return None
             return self._runtime(message)
         raise TypeError(f"publisher does not publish {type(message).__name__}")
+
+    def heartbeat(self, timestamp: int, log_sequence: int | None) -> tuple[bytes, bytes]:
+        """The heartbeat frames: what this incarnation published last, and how far the event
+        log goes (``log_sequence``; None when replay is off)."""
+        topic = self._heartbeat_topic
+        body = {
+            "event_type": HEARTBEAT_EVENT_TYPE,
+            "timestamp": timestamp,
+            "sequence": self._next(topic),
+            "epoch": self.epoch,
+            "last_sequence": self.last_event_sequence,
+            "log_sequence": log_sequence,
+            "replay": log_sequence is not None,
+        }
+        self.heartbeats += 1
+        return topic.encode(), self._dumps(body)
 
     def _frames(self, topic: str, body: dict[str, Any]) -> tuple[bytes, bytes]:
         body["epoch"] = self.epoch
@@ -206,3 +246,23 @@ class PublisherCore:
         fields = _primitive(to_primitive(message)[1])
         timestamp = fields.get("ts_event") or fields.get("ts_init") or 0
         return self._envelope(topic, event_type, timestamp, fields)
+
+
+def body_encoder(format: Format) -> Callable[[Any], bytes]:
+    """The function that renders a body in ``format``."""
+    if format == "json":
+        return orjson.dumps
+    pack: Callable[[Any], bytes] = msgpack.Packer(use_bin_type=True).pack
+    return pack
+
+
+def replayed_frames(event: orders.OrderEvent, *, venue: str, epoch: int,
+                    dumps: Callable[[Any], bytes]) -> tuple[bytes, bytes]:
+    """A replayed order event: the live body, ``sequence`` null (per-topic numbers belong to
+    live messages), the serving incarnation's ``epoch`` and ``"replayed": true``."""
+    topic = order_topic(event, venue)
+    body = order_event_body(event, 0)
+    body["sequence"] = None
+    body["epoch"] = epoch
+    body["replayed"] = True
+    return topic.encode(), dumps(body)
