@@ -1,8 +1,9 @@
 """The strategy base actor: subclass it to write a strategy.
 
 Accepts: BookSnapshot, BestBidOffer, TradeReceived (from the market stream), order events for
-  its own orders and CommandRejected (from the order tracker), OpenOrdersSnapshot, feed events,
-  and its own StrategyTimer.
+  its own orders and CommandRejected (from the order tracker, or from the runtime when an actor
+  died on one of its commands: a rejected submit leaves `orders`), OpenOrdersSnapshot, feed
+  events, and its own StrategyTimer.
 Emits: SubmitOrder, CancelOrder, CancelAll, ModifyOrder to execution; SubscribeMarket to the
   market stream; SendOpenOrders to the tracker at start.
 Override the ``on_*`` hooks; place orders with `buy` / `sell` (they return the client order id
@@ -194,6 +195,7 @@ class Strategy(SupervisedActor):
             self._track(message)
             self.on_order_event(message)
         elif isinstance(message, CommandRejected):
+            self._rejected(message)
             self.on_command_rejected(message)
         elif isinstance(message, OpenOrdersSnapshot):
             for order in message.orders:
@@ -235,6 +237,17 @@ class Strategy(SupervisedActor):
         self._early_fills.clear()
         self.positions = positions
         self._positions_as_of = state.ts_event
+
+    def _rejected(self, rejection: CommandRejected) -> None:
+        """A submit refused before the tracker could record it (an actor died on it) never
+        gets an order event: drop it from the view, or the strategy waits on it forever. An
+        order the tracker did record keeps its events coming (they would re-add it)."""
+        cloid = rejection.client_order_id
+        if rejection.command != "SubmitOrder" or cloid is None:
+            return
+        live = self.orders.get(cloid)
+        if live is not None and live.state == "PENDING_CREATE":
+            del self.orders[cloid]
 
     def _adopt(self, order: TrackedOrder) -> None:
         self.orders[order.client_order_id] = LiveOrder(

@@ -33,8 +33,16 @@ from messages.tracking import GetOpenOrders
 from supervision.clock import Clock, SystemClock
 from supervision.errors import ChildStoppedError
 from supervision.runtime.config import ConfigError, RuntimeConfig, load, validate
+from supervision.runtime.dead_letters import CommandBouncer
 from supervision.runtime.keepalive import CpuKeepAlive
-from supervision.runtime.tree import FIVE, StrategyFactory, Wiring, build_spec, fan_out
+from supervision.runtime.tree import (
+    FIVE,
+    StrategyFactory,
+    Wiring,
+    build_spec,
+    fan_out,
+    strategy_path,
+)
 from supervision.tree import SupervisionTree
 from venues.hyperliquid import keys
 from venues.hyperliquid.bootstrap import InfoClient, VenueUnavailableError, cancel_everything
@@ -169,9 +177,10 @@ class Runtime:
         self._chaos_stop = threading.Event()
         self._forwarding = threading.local()
         self._stopping = False
-        self._keepalive: CpuKeepAlive | None = None
         """Set once the tree is being stopped: the sinks stop too, events about that are not
         forwarded to them."""
+        self._keepalive: CpuKeepAlive | None = None
+        self._bouncer: CommandBouncer | None = None
 
     def start(self) -> Wiring:
         cfg = self.config
@@ -206,9 +215,12 @@ class Runtime:
         self.wiring = Wiring(config=cfg, base_url=base_url, is_mainnet=is_mainnet, key=key,
                              account=account, markets=markets, run_id=run_id,
                              data_dir=data_dir)
-        self.tree = SupervisionTree(build_spec(self.wiring, self.strategies), clock=self.clock,
-                                    events=self._supervision_event, on_escalate=self._escalate)
-        self.tree.start()
+        tree = SupervisionTree(build_spec(self.wiring, self.strategies), clock=self.clock,
+                               events=self._supervision_event, on_escalate=self._escalate)
+        self._bouncer = CommandBouncer(lookup=tree.handle, records=tree.dead_letter_log,
+                                       now_ns=self.clock.time_ns, strategy_path=strategy_path)
+        self.tree = tree
+        tree.start()
         if cfg.tune_gc:
             # Start-up objects (markets, parsers' caches, actors) never die: move them out of
             # the collector's way, and collect young objects less often, so a collection
@@ -223,7 +235,9 @@ class Runtime:
 
     def _supervision_event(self, event: object) -> None:
         """Supervision events go to the publisher (runtime.supervision.*) and the monitor
-        (status line). Called from supervisor threads; the tree exists before it starts.
+        (status line); a dead strategy command also goes back to its sender as a rejection
+        (`supervision.runtime.dead_letters`). Called from supervisor and actor threads; the
+        tree exists before it starts.
 
         A tell to a stopped sink is itself a dead letter whose event would be told to that sink
         again: such events, and any event raised while forwarding one, are not forwarded."""
@@ -234,6 +248,8 @@ class Runtime:
             return
         self._forwarding.active = True
         try:
+            if isinstance(event, DeadLetter) and self._bouncer is not None:
+                self._bouncer(event)
             fan_out(tree.handle, *self._SINKS)(event)
         finally:
             self._forwarding.active = False

@@ -1,0 +1,212 @@
+"""A strategy's bad or fatal command comes back to it as a rejection, never only as a dead
+letter (issue 10, item 4), in the running runtime against the embedded exchange.
+
+* Numbers the venue cannot represent (``1E+30`` as price or amount) are refused at the gate:
+  the strategy hears ``OrderFailed`` with a reason naming the field; execution is not
+  restarted and nothing is dead-lettered.
+* A command an actor raises on (a failing normaliser, a tracker that dies on a submit, on a
+  submit and its denial, an execution that dies on a cancel or a modify) reaches the strategy
+  as ``OrderFailed`` or ``CommandRejected`` naming the actor and the error; the strategy's
+  view keeps no phantom order, and no actor crashes more than once per fault injected.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from actors.executing.core import ExecutionCore
+from actors.executing.normalize import Normalizer
+from actors.order_tracking.core import OrderTrackerCore
+from actors.strategy import Strategy
+from messages import CancelAll, ClientOrderId, ModifyOrder, SubmitOrder
+from messages.orders import OrderFailed
+from messages.tracking import CommandRejected, OrderDenied
+from supervision.runtime.config import PublisherSettings, RuntimeConfig, StrategyConfig
+from supervision.runtime.launch import Runtime
+from supervision.testing import EventRecorder
+from tests.helpers import eventually
+from tests.runtime_support.remote import on_strategy, remote_strategy
+from tests.runtime_support.runtime import free_port
+
+PAIR = "ETH-USD"
+SID = "remote"
+
+
+class Rig:
+    def __init__(self, rt: Runtime, heard: EventRecorder) -> None:
+        assert rt.tree is not None
+        self.rt, self.tree, self.heard = rt, rt.tree, heard
+        self.strategy = rt.tree.handle(f"strategies/{SID}")
+
+    def run(self, fn: Any) -> Any:
+        return on_strategy(self.strategy, fn)
+
+    def buy(self, amount: str, price: str) -> ClientOrderId:
+        cloid: ClientOrderId = self.run(lambda s: s.buy(PAIR, Decimal(amount), Decimal(price)))
+        return cloid
+
+    def in_view(self, cloid: ClientOrderId) -> bool:
+        found: bool = self.run(lambda s: cloid in s.orders)
+        return found
+
+    def failed(self, cloid: ClientOrderId) -> OrderFailed:
+        [event] = self.heard.wait_for(OrderFailed, lambda e: e.client_order_id == cloid,
+                                      timeout=15)
+        return event
+
+    def rejected(self, command: str, cloid: ClientOrderId | None = None) -> CommandRejected:
+        [event] = self.heard.wait_for(
+            CommandRejected, lambda e: e.command == command and e.client_order_id == cloid,
+            timeout=15)
+        return event
+
+    def failures(self, path: str) -> int:
+        return self.tree.counters(path).failures
+
+    def dead_commands(self) -> list[object]:
+        return [r.message for r in self.tree.dead_letter_log()
+                if isinstance(r.message, SubmitOrder | OrderDenied | ModifyOrder | CancelAll)]
+
+    def serving(self, path: str) -> None:
+        eventually(lambda: self.tree.handle(path).is_serving(), timeout=15)
+
+
+@pytest.fixture(scope="module")
+def rig(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Rig]:
+    heard = EventRecorder()
+    config = RuntimeConfig(
+        strategy=StrategyConfig(kind="none"), data_dir=Path(tmp_path_factory.mktemp("rt")),
+        publisher=PublisherSettings(address=f"tcp://127.0.0.1:{free_port()}"))
+    rt = Runtime(config, strategies=(remote_strategy(SID, (PAIR,), heard),))
+    rt.start()
+    try:
+        yield Rig(rt, heard)
+    finally:
+        rt.stop(cancel=True)
+
+
+@pytest.mark.timeout(60)
+def test_unrepresentable_numbers_are_order_failed_without_a_crash(rig: Rig) -> None:
+    before = rig.failures("execution")
+    by_price = rig.buy("0.01", "1E+30")
+    by_amount = rig.buy("1E+30", "2000")
+    assert "price 1E+30 is too large" in rig.failed(by_price).reason
+    assert "amount 1E+30 is too large" in rig.failed(by_amount).reason
+    eventually(lambda: not rig.in_view(by_price) and not rig.in_view(by_amount))
+    # A modify of an order execution knows goes through the same gate.
+    rig.run(lambda s: s.modify(by_price, price=Decimal("1E+30")))
+    rig.run(lambda s: s.modify(by_price, amount=Decimal("1E+30")))
+    rig.buy("0.0001", "1")  # and the actor is still answering: a plain denial
+    eventually(lambda: len(rig.heard.of(OrderFailed)) >= 3)
+    assert rig.failures("execution") == before
+    assert rig.tree.incarnation("execution") == 1
+    assert rig.dead_commands() == []
+
+
+@pytest.mark.timeout(60)
+def test_a_normaliser_that_raises_fails_the_order(
+    rig: Rig, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    mark = Decimal("0.0123")
+    real = Normalizer.submit
+
+    def failing(self: Normalizer, order: SubmitOrder) -> SubmitOrder | str:
+        if order.amount == mark:
+            raise RuntimeError("injected normaliser bug")
+        return real(self, order)
+
+    monkeypatch.setattr(Normalizer, "submit", failing)
+    before = rig.failures("execution")
+    cloid = rig.buy(str(mark), "2000")
+    failed = rig.failed(cloid)
+    assert failed.reason.startswith("execution failed on this SubmitOrder: poison: "
+                                    "RuntimeError: injected normaliser bug")
+    assert not rig.in_view(cloid)
+    eventually(lambda: rig.failures("execution") == before + 1)
+    rig.serving("execution")
+
+
+@pytest.mark.timeout(60)
+def test_a_tracker_that_dies_on_a_submit_records_it_failed(
+    rig: Rig, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    mark = Decimal("0.0234")
+    real = OrderTrackerCore.handle
+
+    def dying(self: OrderTrackerCore, message: object, now: int, **kw: Any) -> Any:
+        if isinstance(message, SubmitOrder) and message.amount == mark:
+            raise RuntimeError("injected tracker bug")
+        return real(self, message, now, **kw)
+
+    monkeypatch.setattr(OrderTrackerCore, "handle", dying)
+    before = rig.failures("order_tracker")
+    cloid = rig.buy(str(mark), "2000")
+    failed = rig.failed(cloid)
+    assert failed.reason.startswith("order_tracker failed on this SubmitOrder: poison: "
+                                    "RuntimeError: injected tracker bug")
+    assert not rig.in_view(cloid)
+    eventually(lambda: rig.failures("order_tracker") == before + 1)
+
+
+@pytest.mark.timeout(60)
+def test_a_tracker_that_dies_on_the_submit_and_its_denial_does_not_loop(
+    rig: Rig, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    mark = Decimal("0.0345")
+    real = OrderTrackerCore.handle
+
+    def dying(self: OrderTrackerCore, message: object, now: int, **kw: Any) -> Any:
+        order = message.order if isinstance(message, OrderDenied) else message
+        if isinstance(order, SubmitOrder) and order.amount == mark:
+            raise RuntimeError(f"injected tracker bug on {type(message).__name__}")
+        return real(self, message, now, **kw)
+
+    monkeypatch.setattr(OrderTrackerCore, "handle", dying)
+    before = rig.failures("order_tracker")
+    cloid = rig.buy(str(mark), "2000")
+    rejection = rig.rejected("SubmitOrder", cloid)
+    assert rejection.reason.startswith("order_tracker failed on this OrderDenied: poison: "
+                                       "RuntimeError: injected tracker bug on OrderDenied")
+    assert "denying it: order_tracker failed on this SubmitOrder" in rejection.reason
+    assert not rig.in_view(cloid)  # the strategy does not wait on a phantom
+    # Exactly two crashes: the next order goes through the restarted tracker normally.
+    rig.serving("order_tracker")
+    plain = rig.buy("0.0001", "1")
+    assert "below the minimum" in rig.failed(plain).reason
+    assert rig.failures("order_tracker") == before + 2
+    assert rig.heard.of(OrderFailed, lambda e: e.client_order_id == cloid) == []
+
+
+@pytest.mark.timeout(60)
+def test_cancels_and_modifies_an_actor_dies_on_are_rejected_to_the_strategy(
+    rig: Rig, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def dying(self: ExecutionCore, command: object) -> None:
+        raise RuntimeError(f"injected execution bug on {type(command).__name__}")
+
+    before = rig.failures("execution")
+    monkeypatch.setattr(ExecutionCore, "modify", dying)
+    monkeypatch.setattr(ExecutionCore, "cancel", dying)
+    target = ClientOrderId.derive("rejections", 1)
+
+    def send(s: Strategy) -> None:
+        s.modify(target, price=Decimal("2000"))
+        s.cancel(target)
+        s.cancel_all(PAIR)
+
+    rig.run(send)
+    for command, cloid in (("ModifyOrder", target), ("CancelOrder", target),
+                           ("CancelAll", None)):
+        rejection = rig.rejected(command, cloid)
+        assert rejection.reason.startswith(
+            f"execution failed on this {command}: poison: RuntimeError: injected execution "
+            f"bug on {command}"), rejection.reason
+        assert rejection.strategy_id == SID
+    eventually(lambda: rig.failures("execution") == before + 3)
+    monkeypatch.undo()
+    rig.serving("execution")
