@@ -73,7 +73,10 @@ class Soak:
         self.work = (opts.work_dir or Path(tempfile.mkdtemp(prefix="perpetuum-soak-")))
         self.work.mkdir(parents=True, exist_ok=True)
         self.venue = Venue(self.work, seed=opts.seed, flow_rate=opts.flow_rate)
-        self.records = [EventRecord(f"sub{i + 1}") for i in range(opts.subscribers)]
+        self._dump = (open(opts.dump_events, "w", encoding="utf-8")  # noqa: SIM115
+                      if opts.dump_events else None)
+        self.records = [EventRecord(f"sub{i + 1}", dump=self._dump if i == 0 else None)
+                        for i in range(opts.subscribers)]
         self.late = EventRecord("late")
         self.subscribers: list[Subscriber] = []
         self.late_subscriber: Subscriber | None = None
@@ -82,6 +85,7 @@ class Soak:
         self.executed: list[str] = []
         self.runtime: RuntimeProcess | None = None
         self.replay: str | None = None
+        self._next_report = 0.0
 
     # --- set-up ---------------------------------------------------------------------------------
     def setup(self) -> tuple[str, Evidence, Plan, dict[str, Any]]:
@@ -129,7 +133,8 @@ class Soak:
         opts = self.opts
         account, evidence, plan, capabilities = self.setup()
         endpoint = f"tcp://127.0.0.1:{free_port()}"
-        start_at = time.time() + STARTUP_GRACE_S
+        grace = STARTUP_GRACE_S / 2 if opts.quick else STARTUP_GRACE_S
+        start_at = time.time() + grace
         config = self.work / "runtime.toml"
         self.replay = f"tcp://127.0.0.1:{free_port()}"
         toml = config_toml(pair=opts.pair, schedule=plan.schedule, start_at=start_at,
@@ -153,7 +158,7 @@ class Soak:
             args += ["--chaos-kill-every", f"{opts.chaos_kill_every_s:g}"]
         say(f"soak: exchange {self.venue.base_url}, account {account}, events {endpoint}, "
             f"files in {self.work}")
-        say(f"soak: load {list(plan.schedule)} from +{STARTUP_GRACE_S:g}s; "
+        say(f"soak: load {list(plan.schedule)} from +{grace:g}s; "
             f"{sum(a.kind == 'kill' for a in plan.actions)} kill -9, "
             f"{sum(a.kind in ('fault', 'drop_ws', 'stall') for a in plan.actions)} venue "
             f"faults, actor chaos every {opts.chaos_kill_every_s:g}s")
@@ -223,7 +228,6 @@ class Soak:
         return 0 if summary["passed"] else 1
 
     def _wait_until(self, when: float, runtime: RuntimeProcess, start_at: float) -> None:
-        next_report = time.time()
         while True:
             now = time.time()
             if now >= when:
@@ -234,9 +238,9 @@ class Soak:
                                       f"(exit {code}); restarted")
                 say(f"soak: {self.incidents[-1]}")
                 runtime.start()
-            if now >= next_report:
+            if now >= self._next_report:
                 self._progress(now - start_at)
-                next_report = now + (15 if self.opts.quick else 30)
+                self._next_report = now + (15 if self.opts.quick else 30)
             time.sleep(min(0.2, max(0.0, when - now)))
 
     def _progress(self, elapsed: float) -> None:
@@ -273,6 +277,8 @@ class Soak:
         for sub in [*self.subscribers, *([self.late_subscriber] if self.late_subscriber else [])]:
             sub.stop()
         self.venue.stop()
+        if self._dump is not None:
+            self._dump.close()
         if self.opts.work_dir is None and not self.opts.keep and not keep:
             shutil.rmtree(self.work, ignore_errors=True)
         elif keep:

@@ -12,11 +12,12 @@
 from __future__ import annotations
 
 import itertools
+import json
 import math
 from collections import Counter
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import IO, Any
 
 import attrs
 
@@ -118,8 +119,10 @@ def _decimal(value: Any) -> Decimal:
 class EventRecord:
     """Everything one subscriber saw, kept compact (a soak sees hundreds of thousands)."""
 
-    def __init__(self, name: str) -> None:
+    def __init__(self, name: str, dump: IO[str] | None = None) -> None:
         self.name = name
+        self.dump = dump
+        """Where every body received goes, one JSON line each (diagnosis)."""
         self.sequence = SequenceCheck()
         self.last: dict[str, LastEvent] = {}
         self.tracked_ns: dict[str, int] = {}
@@ -134,6 +137,9 @@ class EventRecord:
         self.nonce_expiry_samples: list[str] = []
 
     def observe(self, topic: str, body: Mapping[str, Any], *, replayed: bool = False) -> None:
+        if self.dump is not None:
+            self.dump.write(json.dumps({"topic": topic, "replayed": replayed, "body": body},
+                                       default=str) + "\n")
         data = body.get("data")
         seq = data.get("event_sequence") if isinstance(data, Mapping) else None
         cloid = data.get("client_order_id") if isinstance(data, Mapping) else None

@@ -41,6 +41,7 @@ class Options:
     no_faults: bool = False
     no_kills: bool = False
     verbose: bool = False
+    dump_events: Path | None = None
 
 
 def parse(argv: list[str] | None = None) -> Options:
@@ -75,6 +76,8 @@ def parse(argv: list[str] | None = None) -> Options:
                    help="seconds the judge may spend on orderStatus queries (default 600)")
     p.add_argument("--no-faults", action="store_true", help="no venue faults")
     p.add_argument("--no-kills", action="store_true", help="no kill -9")
+    p.add_argument("--dump-events", type=Path, metavar="FILE",
+                   help="write every event the first subscriber receives here (JSON lines)")
     p.add_argument("-v", "--verbose", action="store_true")
     a = p.parse_args(argv)
     if a.minutes <= 0:
@@ -100,7 +103,7 @@ def parse(argv: list[str] | None = None) -> Options:
         max_submits_per_s=a.max_submits_per_s,
         judge_budget_s=_pick(a.judge_budget, 120.0 if quick else 600.0),
         cross_check=50 if quick else 300, no_faults=a.no_faults, no_kills=a.no_kills,
-        verbose=a.verbose)
+        verbose=a.verbose, dump_events=a.dump_events)
 
 
 def _pick(value: float | None, default: float) -> float:
