@@ -38,6 +38,7 @@ class Probes:
 
     def install(self) -> None:
         from actors.executing import core as exec_mod
+        from actors.executing import pacing as pacing_mod
         from actors.executing.ratelimit import AddressBudget, WeightBudget
         from actors.streaming.connection import FrameRouter
         from venues.hyperliquid.transport import HttpTransport, WsPostTransport
@@ -93,7 +94,7 @@ class Probes:
             def can_order(self, n: int = 1) -> bool:
                 return probes.lift_budgets or super().can_order(n)
 
-        self._patch(exec_mod, "WeightBudget", LiftableWeight)
+        self._patch(pacing_mod, "WeightBudget", LiftableWeight)
         self._patch(exec_mod, "AddressBudget", LiftableAddress)
 
     def install_stages(self) -> None:
