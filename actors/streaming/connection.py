@@ -11,6 +11,10 @@ work concurrently). ``close()`` never blocks: it marks the connection closed, so
 delivers nothing more, and shuts the socket down, which wakes a blocked ``recv``; the socket
 timeout (``poll_s``) bounds the wait in every other case. The thread then exits on its own.
 
+Size: a message larger than ``max_frame_bytes`` is refused from its frame header, before its
+payload is read (`venues.hyperliquid.transport.limit_frames`); the reader records why in
+``refusal`` and ends the connection, and the owner reports it and reconnects with back-off.
+
 Conflation: with `FrameSlots`, frames that have a conflation key (a coin's book, a coin's bbo)
 are not queued one by one. The newest frame per key waits in a slot and a ``FrameReceived`` is
 told only when the slot was empty; the owner takes the slot's newest frame when it handles that
@@ -29,6 +33,7 @@ import websocket
 
 from messages.execution import ConnectionStateChanged, FrameReceived
 from supervision.clock import Clock
+from venues.hyperliquid.transport import DEFAULT_MAX_FRAME_BYTES, FrameTooLargeError, limit_frames
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +47,10 @@ class TransportError(Exception):
 
 class Transport(Protocol):
     """What a stream's logic holds for one connection attempt."""
+
+    refusal: str | None
+    """Why the reader refused what the peer sent and ended the connection (an oversized
+    message), or None; set before the end of the connection is reported."""
 
     def send(self, data: bytes) -> None:
         """Send one text frame; raises `TransportError` when the connection is gone."""
@@ -101,6 +110,8 @@ class ConnectionRequest:
     connect_timeout_s: float
     slots: FrameSlots | None = None
     conflation_key: ConflationKeyFn | None = None
+    max_frame_bytes: int = DEFAULT_MAX_FRAME_BYTES
+    """Largest message accepted; a larger one ends the connection (`Transport.refusal`)."""
 
 
 Connector = Callable[[ConnectionRequest], Transport]
@@ -167,6 +178,7 @@ class WsConnection:
         self._route = FrameRouter(request)
         self._ws: websocket.WebSocket | None = None
         self._closing = threading.Event()
+        self.refusal: str | None = None
         self._thread = threading.Thread(
             target=self._run, name=f"ws-reader-{request.label}", daemon=True
         )
@@ -244,6 +256,7 @@ class WsConnection:
             )
         except (OSError, websocket.WebSocketException) as exc:
             return f"connect failed: {type(exc).__name__}: {exc}"
+        limit_frames(ws, request.max_frame_bytes)
         self._ws = ws
         try:
             if self._closing.is_set():
@@ -267,6 +280,9 @@ class WsConnection:
                 opcode, data = recv()
             except websocket.WebSocketTimeoutException:
                 continue
+            except FrameTooLargeError as exc:
+                self.refusal = str(exc)
+                return f"refused: {exc}"
             except websocket.WebSocketConnectionClosedException:
                 return "connection closed by the peer"
             except (OSError, websocket.WebSocketException) as exc:

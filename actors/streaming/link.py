@@ -43,6 +43,7 @@ from messages.feed import FeedConnected, FeedError, FeedLost
 from supervision.clock import Clock, TimerHandle, Timers
 from supervision.policy import Backoff, BackoffTracker
 from supervision.spec import ChildContext
+from venues.hyperliquid.transport import DEFAULT_MAX_FRAME_BYTES
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +67,10 @@ class LinkConfig:
     backoff: Backoff = attrs.field(factory=_default_backoff)
     join_timeout_s: float = attrs.field(default=2.0, validator=positive)
     """How long stopping waits for reader threads to exit."""
+    max_frame_bytes: int = attrs.field(default=DEFAULT_MAX_FRAME_BYTES,
+                                       validator=attrs.validators.ge(1))
+    """Largest message accepted from the venue; a larger one is reported as a `FeedError`
+    and the connection is re-opened with back-off."""
 
 
 # -- timer messages (the actor tells them to itself) ---------------------------------------------
@@ -242,6 +247,7 @@ class StreamLink:
                 connect_timeout_s=self.config.connect_timeout_s,
                 slots=self.slots,
                 conflation_key=self._conflation_key,
+                max_frame_bytes=self.config.max_frame_bytes,
             )
         )
         self._retired = [t for t in self._retired if not t.join(0)]
@@ -279,6 +285,14 @@ class StreamLink:
                 return
             self._on_connected()
         elif self.state in (LinkState.CONNECTING, LinkState.CONNECTED):
+            transport = self._transport
+            refusal = transport.refusal if transport is not None else None
+            if refusal is not None:
+                # Something the venue sent could not be used (an oversized message): an error
+                # of the feed, besides the connection it cost.
+                log.error("%s: %s", self.feed, refusal)
+                self.ports.events(FeedError(feed=self.feed, reason=refusal,
+                                            ts_init=self.ports.clock.time_ns()))
             self._lost(message.reason)
 
     def on_timer(self, message: LinkTimer) -> None:

@@ -231,6 +231,7 @@ class FakeTransport:
         self.sent: list[bytes] = []
         self.closed = False
         self.fail_sends = False
+        self.refusal: str | None = None
         self._route = FrameRouter(request)
 
     # the owner's side
@@ -251,6 +252,11 @@ class FakeTransport:
 
     def lost(self, reason: str = "closed by the peer (code 1001)") -> None:
         self._state(False, reason)
+
+    def refuse(self, refusal: str) -> None:
+        """The reader refused what the peer sent (an oversized message) and ended it."""
+        self.refusal = refusal
+        self._state(False, f"refused: {refusal}")
 
     def frame(self, data: bytes | str, ts_init: int | None = None) -> None:
         raw = data.encode() if isinstance(data, str) else data

@@ -7,7 +7,9 @@ accepted inline (only a key file, an environment variable or an encrypted keysto
 
 from __future__ import annotations
 
+import ipaddress
 import os
+import re
 import tomllib
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
@@ -16,6 +18,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import attrs
 
 from messages.pairs import validate_trading_pair
+from venues.hyperliquid.transport import DEFAULT_MAX_FRAME_BYTES, MIN_MAX_FRAME_BYTES
 
 if TYPE_CHECKING:
     from actors.load_generator import LoadSettings
@@ -38,6 +41,9 @@ class VenueConfig:
     """Any Hyperliquid-compatible endpoint (a standalone local exchange…); signs for testnet
     unless ``network = "mainnet"``."""
     confirm_mainnet: bool = False
+    max_frame_bytes: int = DEFAULT_MAX_FRAME_BYTES
+    """Largest WebSocket message accepted from the venue (streams and the post channel); a
+    larger one drops the connection, which reconnects (`venues.hyperliquid.transport`)."""
 
 
 @attrs.frozen(kw_only=True)
@@ -49,6 +55,10 @@ class AccountConfig:
     account: str | None = None
     """The master account when the key is an agent (API) wallet."""
     vault: str | None = None
+    """Trade for this vault / sub-account of the master: its orders, fills and positions are
+    the ones queried, subscribed and cancelled (the key still signs)."""
+    allow_insecure_key_file: bool = False
+    """Accept a key file that users other than its owner may read (refused by default)."""
 
 
 @attrs.frozen(kw_only=True)
@@ -64,6 +74,9 @@ class PublisherSettings:
     format: Literal["json", "msgpack"] = "json"
     market_data: bool = False
     hwm: int = 1_000_000
+    allow_remote: bool = False
+    """Allow publisher addresses other machines can reach (``tcp://0.0.0.0:P``, ``*``, a LAN
+    address); refused by default: events are unauthenticated (DESIGN §9)."""
 
 
 @attrs.frozen(kw_only=True)
@@ -293,3 +306,68 @@ def validate(config: RuntimeConfig) -> None:
             raise ConfigError(f"{name} must be true or false")
     if config.publisher.format not in ("json", "msgpack"):
         raise ConfigError("[publisher] format must be json or msgpack")
+    _check_risky_settings(config)
+
+
+_ADDRESS = re.compile(r"0x[0-9a-fA-F]{40}")
+MAX_FRAME_LIMIT = 1 << 30
+
+
+def publisher_addresses(publisher: PublisherSettings) -> dict[str, str]:
+    """Every endpoint the publisher binds, by setting name: each ``*address`` setting, so an
+    endpoint added beside the PUB (a replay socket…) is checked like it without a change here."""
+    found: dict[str, str] = {}
+    for field in attrs.fields(type(publisher)):
+        value = getattr(publisher, field.name)
+        if field.name.endswith("address") and isinstance(value, str) and value:
+            found[field.name] = value
+    return found
+
+
+def is_local_endpoint(endpoint: str) -> bool:
+    """Whether a ZMQ endpoint can only be reached from this machine: ``ipc://``, ``inproc://``
+    or ``tcp://`` on a loopback address (``127.0.0.0/8``, ``::1``, ``localhost``, ``lo``).
+    ``*``, ``0.0.0.0``, a LAN address, another interface or transport: not local."""
+    scheme, sep, rest = endpoint.partition("://")
+    if not sep:
+        return False
+    if scheme in ("ipc", "inproc"):
+        return True
+    if scheme != "tcp":
+        return False
+    host = rest.rpartition(":")[0].strip("[]")
+    if host in ("localhost", "lo"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _check_risky_settings(config: RuntimeConfig) -> None:
+    publisher = config.publisher
+    for name in ("allow_remote",):
+        if not isinstance(getattr(publisher, name), bool):
+            raise ConfigError(f"[publisher] {name} must be true or false")
+    if not isinstance(config.account.allow_insecure_key_file, bool):
+        raise ConfigError("[account] allow_insecure_key_file must be true or false")
+    if not publisher.allow_remote:
+        for name, endpoint in publisher_addresses(publisher).items():
+            if not is_local_endpoint(endpoint):
+                raise ConfigError(
+                    f"[publisher] {name} {endpoint!r} can be reached from other machines, and "
+                    "order events are published without authentication. Bind a loopback "
+                    "address (tcp://127.0.0.1:PORT), or pass --allow-remote-publish "
+                    "([publisher] allow_remote = true) to publish beyond this machine on "
+                    "purpose")
+    for name in ("account", "vault"):
+        value = getattr(config.account, name)
+        if value is not None and not (isinstance(value, str) and _ADDRESS.fullmatch(value)):
+            raise ConfigError(f"[account] {name} must be an address (0x and 40 hex digits), "
+                              f"not {str(value)[:60]!r}")
+    size = config.venue.max_frame_bytes
+    if isinstance(size, bool) or not isinstance(size, int) or not (
+        MIN_MAX_FRAME_BYTES <= size <= MAX_FRAME_LIMIT
+    ):
+        raise ConfigError(f"[venue] max_frame_bytes must be an integer from "
+                          f"{MIN_MAX_FRAME_BYTES} to {MAX_FRAME_LIMIT}, not {size!r}")

@@ -33,6 +33,7 @@ from messages.tracking import GetOpenOrders
 from supervision.clock import Clock, SystemClock
 from supervision.errors import ChildStoppedError
 from supervision.runtime.config import ConfigError, RuntimeConfig, load, validate
+from supervision.runtime.credentials import load_key
 from supervision.runtime.dead_letters import CommandBouncer
 from supervision.runtime.keepalive import CpuKeepAlive
 from supervision.runtime.tree import (
@@ -45,7 +46,13 @@ from supervision.runtime.tree import (
 )
 from supervision.tree import SupervisionTree
 from venues.hyperliquid import keys
-from venues.hyperliquid.bootstrap import InfoClient, VenueUnavailableError, cancel_everything
+from venues.hyperliquid.bootstrap import (
+    AccountRoleError,
+    InfoClient,
+    VenueUnavailableError,
+    cancel_everything,
+    resolve_accounts,
+)
 from venues.hyperliquid.signing import L1Signer
 
 log = logging.getLogger(__name__)
@@ -74,6 +81,12 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--pair", help="trading pair of the demo strategy (default BTC-USD)")
     p.add_argument("--no-strategy", action="store_true", help="run without the demo strategy")
     p.add_argument("--publish", help="ZMQ PUB address (default tcp://127.0.0.1:5556)")
+    p.add_argument("--allow-remote-publish", action="store_true",
+                   help="allow publisher addresses other machines can reach (0.0.0.0, *, a "
+                        "LAN address): events are not authenticated")
+    p.add_argument("--allow-insecure-key-file", action="store_true",
+                   help="accept a key file that other users may read (refused by default; "
+                        "fix with chmod 600 FILE)")
     p.add_argument("--duration", type=float, help="stop after this many seconds")
     p.add_argument("--chaos-kill-every", type=float, metavar="SECONDS",
                    help="crash a random one of the five core actors at this interval")
@@ -105,6 +118,8 @@ def config_from_args(args: argparse.Namespace) -> RuntimeConfig:
         value = getattr(args, name)
         if value is not None:
             account = attrs.evolve(account, **{name: value})
+    if args.allow_insecure_key_file:
+        account = attrs.evolve(account, allow_insecure_key_file=True)
     strategy = config.strategy
     if args.pair:
         strategy = attrs.evolve(strategy, trading_pair=args.pair)
@@ -113,6 +128,8 @@ def config_from_args(args: argparse.Namespace) -> RuntimeConfig:
     publisher = config.publisher
     if args.publish:
         publisher = attrs.evolve(publisher, address=args.publish)
+    if args.allow_remote_publish:
+        publisher = attrs.evolve(publisher, allow_remote=True)
     simulator = config.simulator
     if args.sim_seed is not None:
         simulator = attrs.evolve(simulator, seed=args.sim_seed)
@@ -138,26 +155,6 @@ def config_from_args(args: argparse.Namespace) -> RuntimeConfig:
         out = attrs.evolve(out, restart_intensity=max(out.restart_intensity, wanted))
     validate(out)
     return out
-
-
-def load_key(config: RuntimeConfig) -> keys.SecretKey:
-    account = config.account
-    if account.key_file is not None:
-        return keys.load_key_file(str(account.key_file))
-    if account.key_env is not None:
-        return keys.load_key_env(account.key_env)
-    if account.keystore is not None:
-        password_env = account.keystore_password_env
-        if password_env is not None:
-            password = os.environ.get(password_env)
-            if password is None:
-                raise ConfigError(f"environment variable {password_env} is not set")
-        else:
-            import getpass
-
-            password = getpass.getpass(f"password for {account.keystore}: ")
-        return keys.load_keystore(str(account.keystore), password)
-    raise ConfigError("no key configured")
 
 
 class Runtime:
@@ -190,6 +187,9 @@ class Runtime:
         if cfg.keep_warm:
             self._keepalive = CpuKeepAlive(cfg.cpus)
             self._keepalive.start()
+        # The key first: a refused key file must not leave an embedded exchange behind.
+        key = load_key(cfg) if (cfg.account.key_file or cfg.account.key_env
+                                or cfg.account.keystore) else None
         if cfg.venue.network == "sim" and not cfg.venue.url:
             from venues.simulator import DEMO_PRIVATE_KEY, load_config, start_simulator
             from venues.simulator.config import SimulatorConfig
@@ -200,21 +200,26 @@ class Runtime:
                                       port=cfg.simulator.port)
             self.sim = start_simulator(sim_config)
             base_url, is_mainnet = self.sim.base_url, False
-            key = load_key(cfg) if (cfg.account.key_file or cfg.account.key_env
-                                    or cfg.account.keystore) else keys.SecretKey(DEMO_PRIVATE_KEY)
+            key = key if key is not None else keys.SecretKey(DEMO_PRIVATE_KEY)
             log.info("embedded local exchange at %s", base_url)
         else:
             base = cfg.base_url
             assert base is not None
             base_url, is_mainnet = base, cfg.is_mainnet
-            key = load_key(cfg)
-        account = (cfg.account.account or key.address).lower()
-        markets = InfoClient(base_url).markets()
+            key = key if key is not None else load_key(cfg)
+        info = InfoClient(base_url)
+        # The account whose orders these are: the vault / sub-account when one is configured
+        # (the signer adds it to every action), else the master. Queries, subscriptions,
+        # journals and the emergency cancel all use it; the venue confirms the roles first.
+        accounts = resolve_accounts(info, key.address, account=cfg.account.account,
+                                    vault=cfg.account.vault)
+        account = accounts.trading
+        markets = info.markets()
         run_id = f"{self.clock.time_ns():x}"
         data_dir = cfg.data_dir / (cfg.venue.network if not cfg.venue.url else "custom") / account
         self.wiring = Wiring(config=cfg, base_url=base_url, is_mainnet=is_mainnet, key=key,
                              account=account, markets=markets, run_id=run_id,
-                             data_dir=data_dir)
+                             data_dir=data_dir, vault=accounts.vault)
         tree = SupervisionTree(build_spec(self.wiring, self.strategies), clock=self.clock,
                                events=self._supervision_event, on_escalate=self._escalate)
         self._bouncer = CommandBouncer(lookup=tree.handle, records=tree.dead_letter_log,
@@ -227,8 +232,9 @@ class Runtime:
             # rarely lands on the path from a book to an order.
             gc.freeze()
             gc.set_threshold(20_000, 20, 50)
-        log.info("runtime started: account %s, signer %s, %d markets, data in %s", account,
-                 key.address, len(markets), data_dir)
+        log.info("runtime started: account %s (%s), signer %s, %d markets, data in %s",
+                 account, "vault / sub-account of " + accounts.master if accounts.vault else
+                 "master", key.address, len(markets), data_dir)
         return self.wiring
 
     _SINKS = ("publisher", "monitor")
@@ -339,7 +345,7 @@ class Runtime:
         try:
             signer = L1Signer(w.key, is_mainnet=w.is_mainnet)
             sent = cancel_everything(InfoClient(w.base_url), signer, nonces.next, w.account,
-                                     w.markets, vault_address=w.config.account.vault)
+                                     w.markets, vault_address=w.vault)
             log.warning("escalation: %d open orders cancelled directly at the venue", sent)
         except VenueUnavailableError as exc:
             log.error("escalation: could not cancel open orders: %s", exc)
@@ -382,7 +388,7 @@ def main(argv: Sequence[str] | None = None, out: Callable[[str], None] = _stdout
     try:
         try:
             wiring = runtime.start()
-        except (ConfigError, keys.InvalidKeyError) as exc:
+        except (ConfigError, keys.InvalidKeyError, AccountRoleError) as exc:
             out(f"configuration error: {exc}")
             return EXIT_CONFIG
         except VenueUnavailableError as exc:

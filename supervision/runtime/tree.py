@@ -67,9 +67,15 @@ class Wiring:
     is_mainnet: bool
     key: SecretKey = attrs.field(repr=False)
     account: str
+    """The account whose orders, fills and positions these are (queries, subscriptions): the
+    vault / sub-account when one is configured, else the master (the key's, or the one whose
+    agent the key is). Lower-case."""
     markets: MarketRegistry = attrs.field(repr=False)
     run_id: str
     data_dir: Path
+    vault: str | None = None
+    """``vaultAddress`` of every L1 action (= ``account``) when trading for a vault /
+    sub-account."""
 
 
 def strategy_path(strategy_id: str) -> str | None:
@@ -108,7 +114,8 @@ def build_spec(w: Wiring, extra_strategies: tuple[StrategyFactory, ...] = ()) ->
     pairs = (cfg.strategy.trading_pair,) if cfg.strategy.kind != "none" else ()
     ws_url = ws_url_of(w.base_url)
     exchange_backoff = Backoff(min_s=0.5, max_s=15.0, random_factor=0.2)
-    link = LinkConfig(url=ws_url, backoff=Backoff(min_s=0.25, max_s=10.0))
+    link = LinkConfig(url=ws_url, backoff=Backoff(min_s=0.25, max_s=10.0),
+                      max_frame_bytes=cfg.venue.max_frame_bytes)
     subscriptions = SubscriptionStore()
 
     def directory_of(lookup: Callable[[str], Handle]) -> Callable[[str], Handle | None]:
@@ -123,7 +130,7 @@ def build_spec(w: Wiring, extra_strategies: tuple[StrategyFactory, ...] = ()) ->
         id="signer",
         factory=lambda ctx: Signer(ctx, settings=SignerSettings(
             key=w.key, is_mainnet=w.is_mainnet, markets=w.markets,
-            nonce_path=w.data_dir / "signer" / "nonce", vault_address=cfg.account.vault,
+            nonce_path=w.data_dir / "signer" / "nonce", vault_address=w.vault,
             expires_after_s=cfg.execution.expires_after_s)),
     )
     publisher = ChildSpec(

@@ -6,10 +6,22 @@ import os
 from pathlib import Path
 from typing import Any
 
+import attrs
 import pytest
 
-from supervision.runtime.config import ConfigError, RuntimeConfig, from_dict, load
+from supervision.runtime.config import (
+    ConfigError,
+    PublisherSettings,
+    RuntimeConfig,
+    from_dict,
+    load,
+    publisher_addresses,
+    validate,
+)
+from supervision.runtime.credentials import load_key
 from supervision.runtime.launch import config_from_args, parser
+from venues.hyperliquid.transport import DEFAULT_MAX_FRAME_BYTES
+from venues.simulator import DEMO_ADDRESS, DEMO_PRIVATE_KEY
 
 
 def _args(*argv: str) -> RuntimeConfig:
@@ -67,3 +79,92 @@ def test_a_missing_or_broken_file_is_named(tmp_path: Path) -> None:
     broken.write_text("[venue\n")
     with pytest.raises(ConfigError, match="not valid TOML"):
         load(broken)
+
+
+# --- risky settings: refused without an explicit flag (issue 10, item 7) --------------------
+
+
+@pytest.mark.parametrize("endpoint", [
+    "tcp://127.0.0.1:5556", "tcp://127.3.4.5:1", "tcp://localhost:5556", "tcp://[::1]:5556",
+    "tcp://lo:5556", "ipc:///tmp/perpetuum.sock", "inproc://events",
+])
+def test_loopback_publisher_addresses_are_accepted(endpoint: str) -> None:
+    assert _args("--publish", endpoint).publisher.address == endpoint
+
+
+@pytest.mark.parametrize("endpoint", [
+    "tcp://0.0.0.0:5556", "tcp://*:5556", "tcp://192.168.1.20:5556", "tcp://[::]:5556",
+    "tcp://eth0:5556", "tcp://example.com:5556", "pgm://239.192.1.1:5555", "5556",
+])
+def test_a_publisher_address_other_machines_reach_needs_the_flag(endpoint: str) -> None:
+    with pytest.raises(ConfigError, match=r"\[publisher\] address .* can be reached from other "
+                                          r"machines.*--allow-remote-publish"):
+        _args("--publish", endpoint)
+    assert _args("--publish", endpoint, "--allow-remote-publish").publisher.allow_remote
+    config = from_dict({"publisher": {"address": endpoint, "allow_remote": True}})
+    assert config.publisher.address == endpoint
+
+
+def test_every_publisher_address_is_checked_including_ones_added_later() -> None:
+    """A second endpoint (the replay socket) is any ``*address`` setting of the publisher."""
+
+    @attrs.frozen(kw_only=True)
+    class WithReplay(PublisherSettings):
+        replay_address: str = "tcp://127.0.0.1:5557"
+
+    assert publisher_addresses(WithReplay()) == {"address": "tcp://127.0.0.1:5556",
+                                                 "replay_address": "tcp://127.0.0.1:5557"}
+    validate(RuntimeConfig(publisher=WithReplay()))
+    with pytest.raises(ConfigError, match="replay_address 'tcp://0.0.0.0:5557'"):
+        validate(RuntimeConfig(publisher=WithReplay(replay_address="tcp://0.0.0.0:5557")))
+    validate(RuntimeConfig(publisher=WithReplay(replay_address="tcp://0.0.0.0:5557",
+                                                allow_remote=True)))
+
+
+@pytest.mark.parametrize(("data", "message"), [
+    ({"publisher": {"allow_remote": "yes"}}, "allow_remote must be true or false"),
+    ({"account": {"allow_insecure_key_file": 1}}, "allow_insecure_key_file must be true"),
+    ({"account": {"vault": "0x1234"}}, r"\[account\] vault must be an address"),
+    ({"account": {"account": "master"}}, r"\[account\] account must be an address"),
+    ({"venue": {"max_frame_bytes": 1000}}, "max_frame_bytes must be an integer from 65536"),
+    ({"venue": {"max_frame_bytes": "4MB"}}, "max_frame_bytes must be an integer"),
+])
+def test_bad_security_and_limit_settings_are_refused(data: dict[str, Any],
+                                                     message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        from_dict(data)
+
+
+def _key_file(tmp_path: Path, mode: int) -> Path:
+    path = tmp_path / "agent.key"
+    path.write_text(DEMO_PRIVATE_KEY + "\n")
+    path.chmod(mode)
+    return path
+
+
+@pytest.mark.parametrize("mode", [0o644, 0o640, 0o604, 0o660, 0o666])
+def test_a_key_file_others_may_read_is_refused_unless_allowed(tmp_path: Path,
+                                                              mode: int) -> None:
+    path = _key_file(tmp_path, mode)
+    with pytest.raises(ConfigError, match=rf"can be read by other users \(mode {mode:03o}\): "
+                                          rf"restrict it with `chmod 600 {path}`"):
+        load_key(_args("--key-file", str(path)))
+    key = load_key(_args("--key-file", str(path), "--allow-insecure-key-file"))
+    assert key.address == DEMO_ADDRESS
+
+
+@pytest.mark.parametrize("mode", [0o600, 0o400])
+def test_a_private_key_file_is_accepted(tmp_path: Path, mode: int) -> None:
+    assert load_key(_args("--key-file", str(_key_file(tmp_path, mode)))).address == (
+        DEMO_ADDRESS)
+
+
+def test_a_missing_key_file_is_a_configuration_error(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="cannot read the key file .*missing.key"):
+        load_key(_args("--key-file", str(tmp_path / "missing.key")))
+
+
+def test_max_frame_bytes_reaches_the_streams() -> None:
+    config = from_dict({"venue": {"max_frame_bytes": 1 << 20}})
+    assert config.venue.max_frame_bytes == 1 << 20
+    assert load(None).venue.max_frame_bytes == DEFAULT_MAX_FRAME_BYTES

@@ -6,6 +6,11 @@ Neither retries: whether a failed request may be resent is execution's decision 
 the identical signed body is safe — the venue refuses a reused nonce — but is answered
 "duplicate nonce", which execution interprets). ``written`` on a failure says whether the
 request's bytes had left: if not, the venue never saw it.
+
+Both WebSocket clients of the runtime (this post channel and the streams' reader,
+`actors.streaming.connection`) refuse a message larger than a maximum (`limit_frames`): the
+check runs on the frame header, before the payload is read, so an oversized frame costs no
+memory; the connection is dropped and re-opened by its owner with back-off.
 """
 
 from __future__ import annotations
@@ -29,9 +34,63 @@ from venues.hyperliquid.wsframe import masked_text_frame
 
 log = logging.getLogger(__name__)
 
+DEFAULT_MAX_FRAME_BYTES = 4 << 20
+"""4 MiB. The venue's largest messages are snapshots of an account: a ``userFills`` snapshot
+(at most 2000 fills of ~260 bytes compact: ~0.5 MB, from the recorded ``userFills`` payload),
+open orders (~100 bytes each) and post answers of that size; an ``l2Book`` frame is ~1.5 KB
+(20 levels a side). 4 MiB leaves 8x room over the largest and refuses anything like the
+16 MiB book frame of issue 10."""
+MIN_MAX_FRAME_BYTES = 64 << 10
+"""A smaller limit would refuse ordinary account snapshots."""
+
 Deliver = Callable[[object], None]
 Check = Callable[[], None]
 _HEADERS = {"Content-Type": "application/json", "Connection": "keep-alive"}
+
+
+class FrameTooLargeError(websocket.WebSocketProtocolException):
+    """The peer announced a WebSocket message larger than the configured maximum."""
+
+    def __init__(self, size: int, limit: int) -> None:
+        super().__init__(f"a WebSocket message of {size} bytes exceeds the maximum of "
+                         f"{limit} bytes (max_frame_bytes)")
+        self.size = size
+        self.limit = limit
+
+
+class _LimitedFrameBuffer(websocket.frame_buffer):
+    """websocket-client's frame reader, refusing a message once its header announces more than
+    ``limit`` bytes (fragments of one message count together), before any payload is read:
+    websocket-client itself reads whatever length the header says into memory."""
+
+    def __init__(self, recv: Callable[[int], bytes], skip_utf8_validation: bool,
+                 limit: int) -> None:
+        super().__init__(recv, skip_utf8_validation)
+        self.limit = limit
+        self._message = 0
+        """Bytes of the fragmented data message being received (0 between messages)."""
+
+    def recv_length(self) -> None:
+        super().recv_length()
+        header, length = self.header, self.length
+        assert header is not None
+        assert length is not None
+        fin, opcode = header[0], header[4]
+        total = self._message + length if opcode == websocket.ABNF.OPCODE_CONT else length
+        if total > self.limit:
+            raise FrameTooLargeError(total, self.limit)
+        if opcode in (websocket.ABNF.OPCODE_TEXT, websocket.ABNF.OPCODE_BINARY,
+                      websocket.ABNF.OPCODE_CONT):
+            self._message = 0 if fin else total
+
+
+def limit_frames(ws: websocket.WebSocket, max_bytes: int) -> None:
+    """Make ``ws`` refuse (`FrameTooLargeError`) any message above ``max_bytes``. Call it right
+    after the handshake, before the first ``recv``."""
+    if max_bytes < 1:
+        raise ValueError(f"max_bytes must be positive, got {max_bytes}")
+    current = ws.frame_buffer
+    ws.frame_buffer = _LimitedFrameBuffer(current.recv, current.skip_utf8_validation, max_bytes)
 
 
 class HttpTransport:
@@ -139,8 +198,10 @@ class WsPostTransport:
         check: Check | None = None,
         timeout_s: float = 10.0,
         name: str = "execution-ws",
+        max_frame_bytes: int = DEFAULT_MAX_FRAME_BYTES,
     ) -> None:
         self._url = ws_url
+        self._max_frame_bytes = max_frame_bytes
         self._deliver = deliver
         self._now_ns = now_ns
         self._check = check
@@ -155,6 +216,7 @@ class WsPostTransport:
         """Open the connection (blocking up to the timeout) and start the reader thread."""
         ws = websocket.create_connection(self._url, timeout=self._timeout,
                                          skip_utf8_validation=True, enable_multithread=True)
+        limit_frames(ws, self._max_frame_bytes)
         # A blocking socket: a send is one syscall (with a timeout, CPython polls first and
         # releases the GIL twice, and winning it back from the runtime's other threads is most
         # of a send's latency). The reader is woken for closing by a socket shutdown instead.
@@ -212,6 +274,7 @@ class WsPostTransport:
 
     def _read(self, ws: websocket.WebSocket) -> None:
         reason = "closed"
+        failed = False
         try:
             while True:
                 try:
@@ -225,13 +288,22 @@ class WsPostTransport:
                     reason = "closed by the venue"
                     return
                 self._on_frame(data)
+        except FrameTooLargeError as exc:
+            log.error("%s: %s; dropping the connection (it is re-opened, HTTP meanwhile)",
+                      self._name, exc)
+            reason, failed = f"{type(exc).__name__}: {exc}", True
         except (OSError, websocket.WebSocketException) as exc:
-            reason = f"{type(exc).__name__}: {exc}"
+            reason, failed = f"{type(exc).__name__}: {exc}", True
         finally:
             with self._lock:
                 was_current = self._ws is ws
                 if was_current:
                     self.connected = False
+            if failed:
+                # No post uses it any more (connected is False under the lock): release the
+                # socket now rather than when the next connection replaces this object.
+                with contextlib.suppress(OSError):
+                    ws.shutdown()  # type: ignore[no-untyped-call]
             if was_current:
                 self._deliver(ConnectionStateChanged(connection=self._name, connected=False,
                                                      reason=reason, ts_init=self._now_ns()))
