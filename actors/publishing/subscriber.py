@@ -209,11 +209,13 @@ class EventSubscriber:
                     self._malformed(f"{topic}: no data.event_sequence")
                     continue
                 epoch = body.get("epoch")
-                core.on_live(ReceivedEvent(topic=topic, body=body, sequence=sequence),
+                core.on_live(ReceivedEvent(topic=topic, body=body, sequence=sequence,
+                                           raw=frames[1]),
                              self._wanted(topic), epoch if isinstance(epoch, int) else None)
             elif topic.startswith(self.topics):
                 core.stats.passed_through += 1
-                core.ready.append(ReceivedEvent(topic=topic, body=body, sequence=None))
+                core.ready.append(ReceivedEvent(topic=topic, body=body, sequence=None,
+                                                raw=frames[1]))
 
     def _wanted(self, topic: str) -> bool:
         return self._all_orders or topic.startswith(self._order_prefixes)
@@ -333,7 +335,7 @@ class EventSubscriber:
                 continue
             if self._wanted(topic):
                 events.append(ReceivedEvent(topic=topic, body=body, sequence=sequence,
-                                            replayed=True))
+                                            replayed=True, raw=pairs[i + 1]))
         core.on_reply(after=int(header["after"]), through=int(header["through"]),
                       events=events, last_sequence=int(header["last_sequence"]))
 

@@ -32,6 +32,8 @@ class ReceivedEvent:
     """``data.event_sequence`` of an order event; None for other topics (passed through live,
     with no guarantee)."""
     replayed: bool = False
+    raw: bytes = b""
+    """The body as received."""
 
 
 @attrs.frozen(kw_only=True)
@@ -115,7 +117,7 @@ class SubscriberCore:
             return
         self._pending[seq] = (event, wanted)
         self._advance()
-        if self._pending:
+        if self._pending and not self._want_end:  # (held behind a catch-up: no evidence)
             self._evidence = True
         self._settle()
 
@@ -181,10 +183,11 @@ class SubscriberCore:
         self._settle()
 
     def give_up(self, why: str) -> None:
-        """Replay is unavailable: declare what the current fill needs unfillable."""
-        target = self._target()
+        """Replay is unavailable: declare every gap known now unfillable (up to the newest
+        event held) and deliver what is held."""
+        target = max(self._want, max(self._pending, default=0) - 1)
         self._want_end = False
-        if target is not None and target > self._covered():
+        if target > self._covered():
             self._give_up_through(target, why)
         self._want = 0
         self._settle()
@@ -286,11 +289,9 @@ class SubscriberCore:
             return
         if not self.replay_usable() and (self._want_end or self._target() is not None):
             self._want_end = False
-            target = self._target()
-            if target is not None:
-                self._give_up_through(target, "replay is off" if not self.replay_configured
-                                      else "the publisher serves no replay")
-            self._want = 0
+            self.give_up("replay is off" if not self.replay_configured
+                         else "the publisher serves no replay")
+            return
         if not self._want_end and self._target() is None:
             if self._evidence and self._recovered:
                 self.stats.gaps_filled += 1

@@ -1,11 +1,14 @@
 """The publisher's PUB socket with a real SUB socket on 127.0.0.1: a 50,000-event burst arrives
-without a gap in the seed format, msgpack works, and a restart starts a new epoch at 1."""
+without a gap in the seed format, msgpack works, a restart starts a new epoch at 1, and
+restarts rebind the PUB and replay sockets even on a shared ZMQ context."""
 
 from __future__ import annotations
 
 import socket
 from collections.abc import Iterator
 from decimal import Decimal
+from functools import partial
+from pathlib import Path
 from typing import Any
 
 import msgpack
@@ -19,6 +22,7 @@ from messages.enums import LiquiditySide, OrderSide, OrderState, OrderType
 from messages.ids import ClientOrderId, ExchangeOrderId, TradeId
 from messages.orders import OrderFilled, OrderSubmitted
 from supervision import ChildSpec, Handle, SupervisionTree, SupervisorSpec
+from tests.helpers import eventually
 
 BURST = 50_000
 SEED_KEYS = ("client_order_id", "exchange_order_id", "trading_pair", "order_type", "price",
@@ -174,3 +178,42 @@ def test_a_restart_starts_a_new_epoch_from_one() -> None:
     finally:
         sub.close()
         tree.stop()
+
+
+def incarnation_is(handle: Handle, n: int) -> bool:
+    return handle.incarnation == n
+
+
+def test_restarts_rebind_both_sockets_even_on_a_shared_context(tmp_path: Path) -> None:
+    """With an injected context a closed socket lets go of its port asynchronously, so an
+    immediate rebind meets EADDRINUSE: the start retries instead of failing."""
+    shared: zmq.Context[zmq.Socket[bytes]] = zmq.Context()
+    pub, replay = f"tcp://127.0.0.1:{free_port()}", f"tcp://127.0.0.1:{free_port()}"
+    config = PublisherConfig(address=pub, replay_address=replay, event_log_dir=tmp_path,
+                             heartbeat_s=0.05, linger_ms=0)
+    tree = SupervisionTree(SupervisorSpec(id="root", intensity=100, children=[
+        ChildSpec(id="publisher", factory=lambda ctx: Publisher(ctx, config=config,
+                                                                 context=shared)),
+    ])).start()
+    publisher = tree.handle("publisher")
+    sub = shared.socket(zmq.SUB)
+    sub.setsockopt(zmq.SUBSCRIBE, b"sync.orders.")
+    sub.connect(pub)
+    try:
+        for n in range(2, 7):
+            eventually(lambda: tree.crash("publisher"))
+            eventually(partial(incarnation_is, publisher, n))
+            stats = publisher.ask(GetPublisherStats(), timeout=5)
+            assert stats.replay_endpoint == replay
+        current = publisher.ask(GetPublisherStats(), timeout=5).epoch
+        beat: dict[str, Any] = {}
+        while beat.get("epoch") != current:  # the newest incarnation's heartbeats arrive
+            assert sub.poll(5000)
+            beat = orjson.loads(sub.recv_multipart()[1])
+        assert beat["replay"] is True
+        counters = tree.counters("publisher")
+        assert (counters.starts, counters.failures) == (6, 5)  # no start failed to bind
+    finally:
+        sub.close(linger=0)
+        tree.stop()
+        shared.term()

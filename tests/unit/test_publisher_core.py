@@ -1,4 +1,5 @@
-"""PublisherCore: topics, the seed JSON body, per-topic sequences, epochs, optional topics."""
+"""PublisherCore: topics, the seed JSON body, per-topic sequences, epochs, optional topics,
+heartbeats and replayed bodies."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import orjson
 import pytest
 
 from actors.publishing import PublisherConfig, PublisherCore
+from actors.publishing.core import body_encoder, replayed_frames
 from messages.account import FundingPaid
 from messages.enums import LiquiditySide, OrderSide, OrderState, OrderType
 from messages.feed import BookCrossed, FeedConnected, FeedError
@@ -177,3 +179,43 @@ def test_config_validation() -> None:
         PublisherConfig(format="xml")  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="sndhwm"):
         PublisherConfig(sndhwm=-1)
+
+
+def test_heartbeats_carry_the_last_event_sequence_and_the_log_position() -> None:
+    c = core()
+    topic, body = c.heartbeat(123, None)
+    assert topic == b"sync.orders.hyperliquid"
+    assert not topic.startswith(b"orders.hyperliquid.")  # not one of the six order topics
+    assert orjson.loads(body) == {
+        "event_type": "heartbeat", "timestamp": 123, "sequence": 1, "epoch": EPOCH,
+        "last_sequence": 0, "log_sequence": None, "replay": False}
+    publish(c, fill())  # event_sequence 1
+    publish(c, OrderAccepted(**fields(OrderState.OPEN, seq=7)))
+    _, body = c.heartbeat(124, 9)
+    beat = orjson.loads(body)
+    assert (beat["sequence"], beat["last_sequence"], beat["log_sequence"], beat["replay"]) == (
+        2, 7, 9, True)
+    assert c.published == 2  # heartbeats are not counted as published events
+    assert c.heartbeats == 2
+
+
+def test_replayed_bodies_are_the_live_body_flagged() -> None:
+    event = fill()
+    live_topic, live = publish(core(), event)
+    topic, raw = replayed_frames(event, venue="hyperliquid", epoch=EPOCH + 5,
+                                 dumps=body_encoder("json"))
+    assert topic.decode() == live_topic
+    assert orjson.loads(raw) == dict(live, sequence=None, epoch=EPOCH + 5, replayed=True)
+    _, packed = replayed_frames(event, venue="hyperliquid", epoch=1,
+                                dumps=body_encoder("msgpack"))
+    assert msgpack.unpackb(packed)["replayed"] is True
+
+
+def test_replay_settings_validation() -> None:
+    config = PublisherConfig()
+    assert (config.event_log_dir, config.replay_address, config.heartbeat_s) == (
+        None, "tcp://127.0.0.1:5557", 1.0)
+    with pytest.raises(ValueError, match="heartbeat_s"):
+        PublisherConfig(heartbeat_s=0)
+    with pytest.raises(ValueError, match="bind_timeout_s"):
+        PublisherConfig(bind_timeout_s=-1)
