@@ -262,3 +262,23 @@ def test_the_pong_deadline_runs_from_the_oldest_unanswered_ping() -> None:
     rig.advance(0.6)
     assert state(rig) is LinkState.BACKING_OFF
     assert rig.connector.transports[0].sent.count(b'{"method":"ping"}') == 3
+
+
+def test_an_oversized_message_is_a_feed_error_then_a_reconnect() -> None:
+    rig = connected_rig()
+    first = rig.connector.latest
+    assert first.request.max_frame_bytes == LinkConfig(url=URL).max_frame_bytes
+    first.refuse("a WebSocket message of 16777216 bytes exceeds the maximum of 4194304 bytes")
+    rig.pump()
+    kinds = [type(e).__name__ for e in rig.events]
+    assert kinds[-2:] == ["FeedError", "FeedLost"]
+    [error] = rig.of(FeedError)
+    assert error.reason.startswith("a WebSocket message of 16777216 bytes")  # type: ignore[attr-defined]
+    assert first.closed
+    assert state(rig) is LinkState.BACKING_OFF
+    rig.advance(1.01)
+    assert len(rig.connector.transports) == 2
+    rig.connector.latest.open()
+    rig.pump()
+    assert state(rig) is LinkState.CONNECTED
+    assert rig.connector.latest.refusal is None

@@ -58,7 +58,7 @@ class FrameTooLargeError(websocket.WebSocketProtocolException):
         self.limit = limit
 
 
-class _LimitedFrameBuffer(websocket.frame_buffer):
+class LimitedFrameBuffer(websocket.frame_buffer):
     """websocket-client's frame reader, refusing a message once its header announces more than
     ``limit`` bytes (fragments of one message count together), before any payload is read:
     websocket-client itself reads whatever length the header says into memory."""
@@ -90,7 +90,7 @@ def limit_frames(ws: websocket.WebSocket, max_bytes: int) -> None:
     if max_bytes < 1:
         raise ValueError(f"max_bytes must be positive, got {max_bytes}")
     current = ws.frame_buffer
-    ws.frame_buffer = _LimitedFrameBuffer(current.recv, current.skip_utf8_validation, max_bytes)
+    ws.frame_buffer = LimitedFrameBuffer(current.recv, current.skip_utf8_validation, max_bytes)
 
 
 class HttpTransport:
