@@ -184,6 +184,8 @@ class LoadCore:
         for _rate, seconds in self.s.schedule:
             end += int(seconds * 1e9)
             self._ends_ns.append(end)
+        # Steps over before this start were counted (if at all) by an earlier process.
+        self.finished_steps = sum(1 for end_ns in self._ends_ns if end_ns <= now_ns)
 
     def touch(self, bid: Decimal | None, ask: Decimal | None) -> None:
         if bid is not None and ask is not None and bid < ask:

@@ -25,7 +25,7 @@ from .judge import (
     venue_placed,
 )
 from .options import Options, Plan
-from .runtime import scan_log
+from .runtime import scan_log, strategy_steps
 
 UNDER_LOAD = 50.0
 """Steps offering at least this many submits per second count as "under load"."""
@@ -99,6 +99,7 @@ def step_figures(o: Outcome, final: dict[str, LastEvent]) -> list[dict[str, Any]
     bounds = step_bounds(o.start_ns, o.plan.schedule)
     tracked = _first_times(o.records, "tracked_ns")
     opened = _first_times(o.records, "opened_ns")
+    logged = strategy_steps(o.log_path)
     per: list[dict[str, Any]] = []
     members: list[list[str]] = [[] for _ in bounds]
     for cloid, ts in tracked.items():
@@ -118,7 +119,8 @@ def step_figures(o: Outcome, final: dict[str, LastEvent]) -> list[dict[str, Any]
             used = None if rest is None or ws is None else rest + ws
         per.append({
             "step": i + 1, "rate": rate, "seconds": round(seconds, 1),
-            "offered_nominal": round(rate * seconds), "tracked": len(cloids),
+            "offered_nominal": round(rate * seconds),
+            "strategy_log": logged.get(i + 1, {}), "tracked": len(cloids),
             "opened": sum(1 for c in cloids if c in opened), "venue_placed": placed,
             "final_states": dict(states),
             "submit_to_open_ms": {k: round(v, 1) for k, v in percentiles(latencies).items()},
@@ -250,12 +252,13 @@ def print_summary(s: dict[str, Any], say: Callable[[str], None]) -> None:
     n = s["nonce_expiry"]
     say(f"nonce/expiry rejections: events {n['events'] or 0}, log lines {n['log']}")
     say(f"left open after the clean stop: {s['left_open']['count']}")
-    say("step  rate/s   secs  offered tracked  opened  placed  FILLED CANCELLED FAILED  "
+    say("step  rate/s   secs  offered    sent tracked  opened  placed  FILLED CANCELLED FAILED  "
         "submit->OPEN ms p50/p90/p99/max  REST wt  WS msgs  orders/unit")
     for st in s["steps"]:
         fs = st["final_states"]
+        sent = st["strategy_log"].get("offered")
         say(f"{st['step']:4d} {st['rate']:7g} {st['seconds']:6.0f} {st['offered_nominal']:8d} "
-            f"{st['tracked']:7d} {st['opened']:7d} {st['venue_placed']:7d} "
+            f"{_n(sent):>7} {st['tracked']:7d} {st['opened']:7d} {st['venue_placed']:7d} "
             f"{fs.get('FILLED', 0):7d} {fs.get('CANCELLED', 0):9d} {fs.get('FAILED', 0):6d}  "
             f"{_ms(st['submit_to_open_ms']):>31s} {_n(st['rest_weight']):>8} "
             f"{_n(st['ws_messages']):>8} {_n(st['orders_per_unit']):>12}")
@@ -263,6 +266,9 @@ def print_summary(s: dict[str, Any], say: Callable[[str], None]) -> None:
     say(f"under load (steps {u['steps']}): {u['venue_placed']} orders placed for "
         f"{u['usage']} units of rate-limit usage = {u['orders_per_unit']} orders per unit "
         "(REST weight + WS messages)")
+    say("(offered: rate × seconds; sent: what the strategy logged it submitted, a lower bound "
+        "when the runtime was killed during the step; tracked: orders with an order_tracked "
+        "event; placed: the venue had them)")
     r = s["rss"]
     say(f"RSS MB per step (median): {[p.get('median_mb') for p in r['per_step']]}; peak "
         f"{r['peak_mb']}; {r['processes']} runtime processes")

@@ -203,3 +203,26 @@ def scan_log(path: Path, needles: dict[str, str], samples: int = 10) -> dict[str
         pass
     return {"counts": counts, "samples": kept, "tracebacks": len(tracebacks),
             "traceback_samples": tracebacks[:samples]}
+
+
+STEP_LINE = re.compile(r"step (\d+)/\d+ done \(.*?\): offered (\d+), accepted (\d+), filled "
+                       r"(\d+), failed (\d+) \(refused (\d+)\), not sent for want of a book "
+                       r"(\d+)")
+
+
+def strategy_steps(path: Path) -> dict[int, dict[str, int]]:
+    """What the load strategy logged at the end of each step, summed over the runtime's
+    processes (a process killed during a step never logs that step: a lower bound)."""
+    out: dict[int, dict[str, int]] = {}
+    names = ("offered", "accepted", "filled", "failed", "refused", "no_book")
+    try:
+        with open(path, encoding="utf-8", errors="replace") as fh:
+            for line in fh:
+                match = STEP_LINE.search(line)
+                if match:
+                    step = out.setdefault(int(match.group(1)), dict.fromkeys(names, 0))
+                    for name, value in zip(names, match.groups()[1:], strict=True):
+                        step[name] += int(value)
+    except FileNotFoundError:
+        pass
+    return out

@@ -205,6 +205,13 @@ def test_orders_of_an_earlier_incarnation_are_cancelled() -> None:
     assert c.adopt_for_cancel(cloid, OrderSide.SELL) == [Cancel(client_order_id=cloid)]
 
 
+def test_steps_over_before_a_restart_are_not_reported_again() -> None:
+    c = LoadCore(settings(start_at_ns=T0 - 5 * S // 2), seed="x")
+    c.start(T0)
+    assert c.report_due(T0) == []  # step 1 ended before this start
+    assert c.report_due(T0 + S) == [1]
+
+
 def test_finished_steps_are_reported_once() -> None:
     c = core()
     assert c.report_due(T0 + S) == []
