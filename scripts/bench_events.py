@@ -4,7 +4,7 @@ Run: scripts/bench events [--events N] [--runs R] [--skip-replay]
      (or .venv/bin/python scripts/bench_events.py ...; with PYTHONPATH pointing at an older
      checkout it measures that one: variants it lacks are skipped)
 
-Live path: N pre-built order events (OrderAccepted, ~450-byte JSON bodies) go out on a PUB
+Live path: N pre-built order events (OrderAccepted, ~350-byte JSON bodies) go out on a PUB
 socket on 127.0.0.1; a subscriber in a spawned process (its own core) counts them. The rate is
 N / (receive time of the last event − time of the first send), median of R runs, for:
 
