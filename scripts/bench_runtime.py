@@ -57,11 +57,11 @@ the publisher bound to an ephemeral loopback port, journals in a temporary direc
    ``--sustained-s``: ``--window`` orders in flight; every OrderAccepted is cancelled at once
    and replaced by a new order, so orders and cancels share the path; rate = OrderAccepted per
    second after a 1 s warm-up. A real Hyperliquid account could not sustain this: execution
-   enforces the venue's IP weight budget (1200/min; a 40-order action weighs 2, so ≤ 400
+   enforces the venue's IP weight budget (1200/min; a 39-order action weighs 1, so ≤ 780
    orders/s with nothing else) and the address budget (10 000 requests + 1 per USDC traded).
    For (b) the benchmark lifts those two CLIENT-side budgets (it swaps in subclasses of
    ``WeightBudget`` / ``AddressBudget``, in this process) to measure the path itself; the
-   simulator does not enforce them either. Batching (orders per signed action) is counted from
+   simulator runs with ``--no-limits`` (it counts but refuses nothing). Batching (orders per signed action) is counted from
    the signed actions execution received.
 3. Market frames/s through the market stream to a subscriber: the firehose of
    ``scripts/bench_streams.py`` (its code, imported): 50k pre-rendered 20+20-level l2Book frames

@@ -101,11 +101,11 @@ async def post_all(url: str, bodies: list[bytes], concurrency: int, expect: byte
 def bench_http(n_orders: int, concurrency: int) -> None:
     print(f"== HTTP: {n_orders} order actions, {concurrency} keep-alive connections")
     bodies = order_bodies(n_orders)
-    with simulator("--no-flow") as url:
+    with simulator("--no-flow", "--no-limits") as url:
         verified = asyncio.run(post_all(url + "/exchange", bodies, concurrency, b'"resting"'))
         noop = asyncio.run(post_all(url + "/_control/ping", [b"{}"] * n_orders, concurrency,
                                     b'"ok"'))
-    with simulator("--no-flow", "--no-verify-signatures") as url:
+    with simulator("--no-flow", "--no-limits", "--no-verify-signatures") as url:
         unverified = asyncio.run(post_all(url + "/exchange", bodies, concurrency, b'"resting"'))
     print(f"  order actions/s, signatures verified : {verified:8.0f}   (target >= 2000)")
     print(f"  order actions/s, no signature check  : {unverified:8.0f}   (reference)")

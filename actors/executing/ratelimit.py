@@ -70,7 +70,9 @@ class AddressBudget:
         self.used += n
 
     def can_order(self, n: int = 1) -> bool:
-        return self.used + n <= self.cap
+        # The venue refuses once the count reaches its cap: every recorded refusal reads
+        # "(cap > cap - 1)", e.g. "(14295 > 14294)" for a cap of 14295.
+        return self.used + n < self.cap
 
     def can_cancel(self, n: int = 1) -> bool:
-        return self.used + n <= min(self.cap + self.CANCEL_EXTRA, 2 * self.cap)
+        return self.used + n < min(self.cap + self.CANCEL_EXTRA, 2 * self.cap)
