@@ -345,3 +345,21 @@ def test_status_queries_waiting_for_weight_are_not_duplicated() -> None:
         rig.core.reconcile(ReconcileRequested(client_order_ids=(cloid,), open_orders=False,
                                               fills_since_ms=None, reason="t", ts_init=0))
     assert len(rig.core._queue) == 1
+
+
+def test_the_address_budget_stops_where_the_venue_does() -> None:
+    """The venue refuses the request that brings the count to its cap: "(10000 > 9999)"."""
+    from actors.executing.ratelimit import AddressBudget
+
+    budget = AddressBudget()
+    budget.used = 9_998
+    assert budget.can_order()
+    budget.charge(1)
+    assert not budget.can_order()
+    assert budget.can_cancel()  # cancels have min(cap + 100 000, 2 × cap)
+    rig = _rig()
+    rig.core.address.used = rig.core.address.cap - 1
+    rig.core.submit(order(client_order_id=ClientOrderId.derive("ab", 1)))
+    denied = rig.tracker[-1]
+    assert isinstance(denied, OrderDenied)
+    assert "address request budget" in denied.reason
