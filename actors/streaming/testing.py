@@ -68,7 +68,7 @@ class LocalWsServer:
         )
         self._cond = threading.Condition()
         self._numbers = itertools.count(1)
-        self.connections: list[ServerConnection] = []
+        self._connections: list[ServerConnection] = []
         self._runner: web.AppRunner | None = None
         self.port = 0
 
@@ -111,7 +111,7 @@ class LocalWsServer:
         self.port = int(runner.addresses[0][1])
 
     async def _stop(self) -> None:
-        for conn in list(self.connections):
+        for conn in self.connections:
             if conn.open:
                 await conn.ws.close()
         if self._runner is not None:
@@ -124,7 +124,7 @@ class LocalWsServer:
         await ws.prepare(request)
         conn = ServerConnection(number=next(self._numbers), ws=ws, request=request)
         with self._cond:
-            self.connections.append(conn)
+            self._connections.append(conn)
             self._cond.notify_all()
         if self.greeting is not None:
             await ws.send_str(self.greeting)
@@ -158,15 +158,34 @@ class LocalWsServer:
 
     # -- what tests do -------------------------------------------------------------------------
 
+    @property
+    def connections(self) -> tuple[ServerConnection, ...]:
+        """The connections accepted so far: a snapshot, to count or scan. To get one, wait for
+        it (`connection`, `wait_for_connections`): the server registers a connection on its own
+        thread, after the client has already seen its handshake complete, so indexing this
+        right after a client connected races the server."""
+        with self._cond:
+            return tuple(self._connections)
+
+    def connection(self, number: int, timeout: float = 10.0) -> ServerConnection:
+        """The ``number``-th connection accepted (1 = the first), once it has been."""
+        if number < 1:
+            raise ValueError(f"connections are numbered from 1, got {number}")
+        with self._cond:
+            if not self._cond.wait_for(lambda: len(self._connections) >= number, timeout):
+                raise AssertionError(f"{len(self._connections)} connections, wanted {number}")
+            return self._connections[number - 1]
+
     def wait_for_connections(self, count: int, timeout: float = 10.0) -> ServerConnection:
         """Wait until ``count`` connections were accepted (in total); returns the latest."""
         with self._cond:
-            if not self._cond.wait_for(lambda: len(self.connections) >= count, timeout):
-                raise AssertionError(f"{len(self.connections)} connections, wanted {count}")
-            return self.connections[-1]
+            if not self._cond.wait_for(lambda: len(self._connections) >= count, timeout):
+                raise AssertionError(f"{len(self._connections)} connections, wanted {count}")
+            return self._connections[-1]
 
     def wait_for(self, condition: Callable[[], bool], timeout: float = 10.0) -> None:
-        """Wait until ``condition()`` (evaluated under the server's lock) holds."""
+        """Wait until ``condition()`` (evaluated under the server's lock, at each change) holds.
+        It must not index ``connections``: take the connection first (`connection`)."""
         with self._cond:
             if not self._cond.wait_for(condition, timeout):
                 raise AssertionError("server condition not met in time")

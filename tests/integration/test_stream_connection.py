@@ -71,10 +71,11 @@ def test_close_wakes_a_blocked_reader_and_reports_nothing(server: LocalWsServer)
     got = EventRecorder()
     conn = WsConnection(request(server.url, got), poll_s=30).start()
     got.wait_for(FrameReceived)  # the greeting: the reader is now blocked in recv
+    first = server.connection(1)
     conn.close()
     assert conn.join(2), "close must not wait for the 30 s socket timeout"
     assert [m.connected for m in got.of(ConnectionStateChanged)] == [True]
-    server.wait_for(lambda: not server.connections[0].open)
+    server.wait_for(lambda: not first.open)
 
 
 def test_a_refused_connection_is_reported() -> None:
@@ -105,7 +106,8 @@ def test_a_refused_delivery_is_reported_instead_of_killing_the_reader_silently(
     [lost] = got.wait_for(ConnectionStateChanged, lambda m: not m.connected)
     assert lost.reason == "reader failed: MailboxFullError: market: mailbox full"
     assert conn.join(2)
-    server.wait_for(lambda: not server.connections[0].open)
+    first = server.connection(1)
+    server.wait_for(lambda: not first.open)
 
 
 def test_the_reader_conflates_books_until_the_owner_takes_them(server: LocalWsServer) -> None:

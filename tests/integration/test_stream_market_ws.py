@@ -35,7 +35,7 @@ from supervision import (
     SupervisorSpec,
 )
 from supervision.testing import EventRecorder
-from tests.helpers import eventually
+from tests.helpers import eventually, wait_for_item
 
 MS = 1_000_000
 
@@ -196,20 +196,25 @@ def test_a_missing_pong_forces_a_reconnect() -> None:
             rig.connected(1)
             [lost] = rig.events.wait_for(FeedLost)
             assert lost.reason == "no pong within 0.1s"
+            first = server.connection(1)
             server.wait_for_connections(2)
             rig.connected(2)
-            server.wait_for(lambda: not server.connections[0].open)
+            server.wait_for(lambda: not first.open)
         finally:
             rig.close()
 
 
 def test_stopping_leaves_no_reader_thread(server: LocalWsServer) -> None:
     rig = Rig(server)
-    rig.connected(1)
-    server.close(server.connections[0])
-    rig.connected(2)
-    assert reader_threads()
-    rig.close()
+    try:
+        rig.connected(1)
+        # The client saw its handshake complete before the server registered the connection:
+        # wait for it (indexing server.connections here failed ~1 run in 25 under load).
+        server.close(server.connection(1))
+        rig.connected(2)
+        assert reader_threads()
+    finally:
+        rig.close()  # even when failing: a running rig would leak readers into later tests
     assert reader_threads() == []
     server.wait_for(lambda: not any(c.open for c in server.connections))
 
@@ -253,7 +258,7 @@ def test_a_restart_reconnects_restores_subscriptions_and_ignores_old_frames(
         if inline:
             # The actor's own thread is free: let it retire the incarnation (its fence) before
             # the held reader goes on reading the trades.
-            old = rig.incarnations[0]
+            old = wait_for_item(lambda: rig.incarnations, 0)
             eventually(lambda: not old.fence.is_current, timeout=5)
         blocker.release.set()
         # Incarnation 2: a new connection, the same subscriptions, old frames ignored.
