@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from tests.helpers import REPO
-from venues.simulator import DEMO_PRIVATE_KEY
+from venues.simulator import DEMO_PRIVATE_KEY, FlowConfig, SimulatorConfig, start_simulator
 
 RUN = REPO / "scripts" / "run"
 
@@ -44,3 +44,19 @@ def test_run_refuses_a_key_file_others_may_read(tmp_path: Path) -> None:
         "([account] allow_insecure_key_file = true) to use it anyway")
     assert "Traceback" not in done.stdout + done.stderr
     assert DEMO_PRIVATE_KEY[2:] not in done.stdout + done.stderr
+
+
+@pytest.mark.timeout(90)
+def test_run_refuses_a_vault_the_venue_does_not_know(tmp_path: Path) -> None:
+    key = tmp_path / "master.key"
+    key.write_text(DEMO_PRIVATE_KEY + "\n")
+    key.chmod(0o600)
+    vault = "0x" + "99" * 20
+    with start_simulator(SimulatorConfig(flow=FlowConfig(enabled=False))) as sim:
+        done = _run("--venue-url", sim.base_url, "--key-file", str(key), "--vault", vault,
+                    cwd=tmp_path)
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert done.stdout.strip() == (f"configuration error: vault {vault} is not a sub-account "
+                                   "or vault: it is unknown to the venue")
+    assert "Traceback" not in done.stdout + done.stderr
+    assert not (tmp_path / "var").exists()  # refused before anything was written
