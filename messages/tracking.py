@@ -133,11 +133,29 @@ class GetOrderFills:
 
 
 @attrs.frozen(kw_only=True)
+class FillsQuery:
+    """Which fills query a batch of fills answers (`ReconcileRequested.fills_query`, echoed by
+    the venue side in `FillsReported.query`).
+
+    A query's pages form a chain: the first page starts at ``origin_ms``, each next page at the
+    last fill time of the page before (``since_ms``). ``requested_ns`` is when the tracker asked
+    for the first page, so an answer proves the venue's fills from ``origin_ms`` up to at least
+    that moment — what the tracker needs before it may say an order never filled.
+    """
+
+    since_ms: int
+    origin_ms: int
+    requested_ns: int
+
+
+@attrs.frozen(kw_only=True)
 class ReconcileRequested:
     """The tracker asks the venue side for evidence.
 
     ``client_order_ids``: query each order's status by cloid. ``open_orders``: fetch the account's
-    open orders (full reconciliation). ``fills_since_ms``: fetch fills from that venue time on.
+    open orders (full reconciliation). ``fills_since_ms``: fetch fills from that venue time on
+    (one ``userFillsByTime`` page); ``fills_query`` describes that page, to be echoed in the
+    answer's `FillsReported.query`.
     """
 
     client_order_ids: tuple[ClientOrderId, ...]
@@ -145,6 +163,7 @@ class ReconcileRequested:
     fills_since_ms: int | None
     reason: str
     ts_init: int
+    fills_query: FillsQuery | None = None
 
 
 @attrs.frozen(kw_only=True)
@@ -207,13 +226,17 @@ class ModifyTarget:
     client_order_id: ClientOrderId
     exchange_order_id: ExchangeOrderId | None
     order: SubmitOrder
-    """The order as it will be after the modify (new price/amount)."""
+    """The replacement the venue places (modify is cancel-and-replace): the new price, and as
+    ``amount`` the replacement's own size — the order's new total minus what has filled."""
 
 
 @attrs.frozen(kw_only=True)
 class SignModifies:
     targets: tuple[ModifyTarget, ...]
     ts_init: int
+    expires_after_ms: int | None = None
+    """Upper bound for the action's ``expiresAfter`` (as in `SignOrders`): once the venue's
+    clock is past it, a modify that has not executed never will."""
 
 
 @attrs.frozen(kw_only=True)

@@ -20,6 +20,7 @@ from messages.enums import (
     VenueOrderStatus,
 )
 from messages.ids import ClientOrderId, ExchangeOrderId, TradeId
+from messages.tracking import FillsQuery
 
 
 @attrs.frozen(kw_only=True)
@@ -152,3 +153,6 @@ class FillsReported:
     fills: tuple[FillReported, ...]
     is_snapshot: bool
     ts_init: int
+    query: FillsQuery | None = None
+    """For a query page: the `ReconcileRequested.fills_query` it answers (None: a stream batch,
+    or a venue side that does not echo it)."""

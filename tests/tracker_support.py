@@ -100,9 +100,9 @@ class Harness:
     def status(self, cloid: ClientOrderId | None, oid: int, status: VenueOrderStatus,
                raw: str | None = None, orig: str | None = "1", remaining: str = "1",
                source: EvidenceSource = EvidenceSource.STREAM,
-               side: OrderSide = OrderSide.BUY) -> Outcome:
+               side: OrderSide = OrderSide.BUY, price: str = "100") -> Outcome:
         return self.send(status_report(cloid, oid, status, raw or status.value.lower(), orig,
-                                       remaining, source, self.now, side))
+                                       remaining, source, self.now, side, price))
 
     def cancel_answer(self, cloid: ClientOrderId, success: bool = True, error: str = "") -> (
         Outcome
@@ -128,10 +128,10 @@ def fill_report(cloid: ClientOrderId | None, oid: int, tid: int, amount: str,
 
 def status_report(cloid: ClientOrderId | None, oid: int, status: VenueOrderStatus, raw: str,
                   orig: str | None, remaining: str, source: EvidenceSource, now: int,
-                  side: OrderSide = OrderSide.BUY) -> OrderStatusReported:
+                  side: OrderSide = OrderSide.BUY, price: str = "100") -> OrderStatusReported:
     return OrderStatusReported(
         client_order_id=cloid, exchange_order_id=ExchangeOrderId(oid), trading_pair=PAIR,
-        side=side, status=status, raw_status=raw, price=Decimal("100"),
+        side=side, status=status, raw_status=raw, price=Decimal(price),
         original_amount=None if orig is None else Decimal(orig),
         remaining_amount=Decimal(remaining), source=source, ts_event=now, ts_init=now,
     )

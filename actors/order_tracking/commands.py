@@ -4,6 +4,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+import attrs
+
+from actors.order_tracking import legs
+from actors.order_tracking.evidence import uncertain
 from actors.order_tracking.lifecycle import Trigger
 from actors.order_tracking.records import OrderRecord, PendingModify
 from actors.order_tracking.stage import Stage
@@ -40,6 +44,8 @@ def _reject(
 
 
 def _expiry_ms(core: OrderTrackerCore, now: int) -> int | None:
+    """The bound on a request's ``expiresAfter``: the signer signs when the rate budget admits
+    it and never later than this (it reports the exact value in `RequestSent`)."""
     expiry = core.config.submit_expiry_s
     return None if expiry is None else (now + core.config.ns(expiry)) // 1_000_000
 
@@ -50,8 +56,19 @@ def on_submit(core: OrderTrackerCore, stage: Stage, msg: SubmitOrder, now: int) 
                 "duplicate client order id", now)
         return
     record = OrderRecord.from_submit(msg, now)
+    cap = core.config.max_open_orders
+    if core.live_count >= cap:
+        # Never sent: the venue would refuse it (tooManyOpenOrdersRejected), after costing a
+        # request of the address budget.
+        tracked = _track(stage, record, now)
+        stage.fire(tracked, Trigger.DENY, now, extra={
+            "reason": f"open-order cap reached: {core.live_count} orders not yet final "
+                      f"(max_open_orders = {cap})"})
+        return
     expires = _expiry_ms(core, now)
     grace = core.config.ns(core.config.not_found_grace_s)
+    # Until the signer reports the exact expiry, the bound is the proof time: past it (+ grace)
+    # an order the venue does not know can no longer be placed.
     record = _track(stage, record, now, expires_after_ms=expires,
                     deadline_ns=None if expires is None else expires * 1_000_000 + grace)
     stage.send(SignOrders(orders=(msg,), expires_after_ms=expires, ts_init=now))
@@ -88,6 +105,15 @@ def on_sent(core: OrderTrackerCore, stage: Stage, msg: RequestSent, now: int) ->
                 stage.update(record, now, **changes)
         elif msg.kind is RequestKind.CANCEL and record.state is S.PENDING_CANCEL:
             stage.update(record, now, deadline_ns=now + cfg.ns(cfg.cancel_timeout_s))
+        elif msg.kind is RequestKind.MODIFY and record.pending_modify is not None and (
+            record.pending_modify.stage == "sent"
+        ):
+            pm = record.pending_modify
+            expires = msg.expires_after_ms if msg.expires_after_ms is not None else (
+                pm.expires_after_ms)
+            stage.update(record, now, pending_modify=attrs.evolve(
+                pm, reported_sent=True, expires_after_ms=expires,
+                deadline_ns=now + cfg.ns(cfg.modify_timeout_s)))
 
 
 def on_request_failed(core: OrderTrackerCore, stage: Stage, msg: RequestFailed, now: int) -> None:
@@ -97,49 +123,26 @@ def on_request_failed(core: OrderTrackerCore, stage: Stage, msg: RequestFailed, 
             continue
         reason = f"{msg.kind.value.lower()} request failed: {msg.reason}"
         if msg.kind is RequestKind.SUBMIT:
+            if record.exchange_order_id is not None or record.fills or record.replaced_oids:
+                continue  # the venue's own evidence says it was placed
             if msg.definitive:
                 stage.fire(record, Trigger.REJECT, now, extra={"reason": reason})
-            else:
-                _uncertain(core, stage, record, now, reason)
+            elif record.state is not S.UNKNOWN:
+                uncertain(core, stage, record, now, reason)
         elif msg.kind in (RequestKind.CANCEL, RequestKind.CANCEL_ALL):
             if record.state is not S.PENDING_CANCEL:
                 continue
             if msg.definitive:
                 stage.fire(record, Trigger.CANCEL_REJECTED, now, extra={"reason": reason})
             else:
-                _uncertain(core, stage, record, now, reason)
-        elif msg.kind is RequestKind.MODIFY and record.pending_modify is not None:
-            if msg.definitive:
-                modify_rejected(stage, record, now, reason)
-            else:
-                _uncertain(core, stage, record, now, reason,
-                           changes={"pending_modify": None})
-
-
-def _uncertain(
-    core: OrderTrackerCore,
-    stage: Stage,
-    record: OrderRecord,
-    now: int,
-    reason: str,
-    changes: dict[str, object] | None = None,
-) -> None:
-    fields: dict[str, object] = {"deadline_ns": now + core.config.ns(core.config.unknown_requery_s)}
-    fields.update(changes or {})
-    new = stage.fire(record, Trigger.UNCERTAIN, now, changes=fields, extra={"reason": reason})
-    if new is not None:
-        core.request_status(stage, (new.client_order_id,), now, reason)
-
-
-def modify_rejected(stage: Stage, record: OrderRecord, now: int, reason: str) -> None:
-    deferred = record.deferred_cancel
-    new = stage.fire(record, Trigger.MODIFY_REJECTED, now,
-                     changes={"pending_modify": None, "deferred_cancel": None},
-                     extra={"reason": reason})
-    if new is not None and deferred is not None:
-        # The venue cancelled the order while our modify was in flight; now that the modify
-        # failed, that cancel stands.
-        stage.fire(new, Trigger.CANCELLED, now, extra={"reason": deferred})
+                uncertain(core, stage, record, now, reason)
+        elif msg.kind is RequestKind.MODIFY and record.pending_modify is not None and (
+            record.pending_modify.stage != "rejected"
+        ):
+            if msg.definitive:  # the venue did not act on it
+                legs.modify_never_executed(core, stage, record, reason, now)
+            else:  # it may have: the venue's status decides
+                legs.modify_unknown(core, stage, record, reason, now)
 
 
 def _request_cancel(stage: Stage, record: OrderRecord, now: int) -> OrderRecord | None:
@@ -224,26 +227,36 @@ def on_modify(core: OrderTrackerCore, stage: Stage, msg: ModifyOrder, now: int) 
     if reason is not None or record is None:
         _reject(stage, "ModifyOrder", msg.client_order_id, msg.strategy_id, reason or "", now)
         return
+    # Modify is cancel-and-replace: the replacement is a new venue order of its own size, so
+    # it is sized to what is left of the new total (what filled stays filled).
+    total = msg.amount if msg.amount is not None else record.amount
+    leg_size = total - record.filled
+    expires = _expiry_ms(core, now)
+    cfg = core.config
+    # Not reported sent by its expiry bound (+ grace), or (without one) by the modify timeout:
+    # the venue's status decides (legs.on_modify_deadline).
     pending = PendingModify(price=msg.price, amount=msg.amount, trigger_price=msg.trigger_price,
-                            sent_ns=now)
+                            sent_ns=now, leg_size=leg_size, expires_after_ms=expires,
+                            deadline_ns=now + cfg.ns(cfg.modify_timeout_s) if expires is None
+                            else expires * 1_000_000 + cfg.ns(cfg.not_found_grace_s))
     new = stage.update(record, now, pending_modify=pending)
-    target_order = new.as_submit()
-    target_order = SubmitOrder(
-        client_order_id=target_order.client_order_id,
-        trading_pair=target_order.trading_pair,
-        side=target_order.side,
-        order_type=target_order.order_type,
-        amount=msg.amount if msg.amount is not None else target_order.amount,
-        price=msg.price if msg.price is not None else target_order.price,
-        time_in_force=target_order.time_in_force,
+    current = new.as_submit()
+    replacement = SubmitOrder(
+        client_order_id=current.client_order_id,
+        trading_pair=current.trading_pair,
+        side=current.side,
+        order_type=current.order_type,
+        amount=leg_size,
+        price=msg.price if msg.price is not None else current.price,
+        time_in_force=current.time_in_force,
         trigger_price=msg.trigger_price if msg.trigger_price is not None
-        else target_order.trigger_price,
-        reduce_only=target_order.reduce_only,
-        strategy_id=target_order.strategy_id,
+        else current.trigger_price,
+        reduce_only=current.reduce_only,
+        strategy_id=current.strategy_id,
     )
     stage.send(SignModifies(
         targets=(ModifyTarget(client_order_id=new.client_order_id,
-                              exchange_order_id=new.exchange_order_id, order=target_order),),
-        ts_init=now,
+                              exchange_order_id=new.exchange_order_id, order=replacement),),
+        ts_init=now, expires_after_ms=expires,
     ))
 

@@ -17,7 +17,7 @@ from typing import Any, Protocol
 import attrs
 import msgpack
 
-from actors.order_tracking import commands, evidence, upkeep
+from actors.order_tracking import commands, evidence, fills, upkeep
 from actors.order_tracking.lifecycle import Trigger
 from actors.order_tracking.records import ZERO, OrderRecord, record_from_list, record_to_list
 from actors.order_tracking.stage import Stage, TrackerConfig
@@ -26,7 +26,9 @@ from messages.account import NonUserCancelReported
 from messages.commands import CancelAll, CancelOrder, ModifyOrder, SubmitOrder
 from messages.enums import OrderState, OrderType, TimeInForce, VenueOrderStatus
 from messages.ids import ClientOrderId, ExchangeOrderId
+from messages.orders import OrderEvent
 from messages.tracking import (
+    FillsQuery,
     OrderDenied,
     OrderFill,
     ReconcileAll,
@@ -42,6 +44,7 @@ from messages.venue import (
     FillReported,
     FillsReported,
     ModifyAnswered,
+    NonceInvalidated,
     OpenOrdersReported,
     OrderNotFoundReported,
     OrderStatusReported,
@@ -80,10 +83,11 @@ _HANDLERS: dict[type, Handler] = {
     ModifyAnswered: evidence.on_modify_answered,
     OrderStatusReported: evidence.on_status,
     OrderNotFoundReported: evidence.on_not_found,
-    FillReported: evidence.on_fill,
-    FillsReported: evidence.on_fills,
+    FillReported: fills.on_fill,
+    FillsReported: fills.on_fills,
     OpenOrdersReported: evidence.on_open_orders,
     NonUserCancelReported: evidence.on_non_user_cancel,
+    NonceInvalidated: evidence.on_nonce_invalidated,
     TrackerTick: upkeep.on_tick,
     TrackerRecovered: upkeep.on_recovered,
     ReconcileAll: upkeep.on_reconcile_all,
@@ -105,13 +109,23 @@ class OrderTrackerCore:
         self.unmatched_fills: list[FillReported] = []
         self.journaled = 0
         """Records appended since start (drives snapshot cadence)."""
+        self.live_count = 0
+        """Orders not yet terminal (the open-order cap)."""
+        self.next_reconcile_ns: int | None = None
+        """When the periodic reconciliation is due (not state: a new incarnation reconciles at
+        recovery and starts counting again)."""
+        self.recovered_events: list[OrderEvent] = []
+        """Events rebuilt by `restore` with ``reemit_after`` (for the durable event log)."""
+        self.reemit_gap: tuple[int, int] | None = None
+        """Events `restore` was asked to rebuild but could not: they precede the snapshot."""
 
     # --- the one entry point --------------------------------------------------------------
-    def handle(self, message: object, now_ns: int, *, replay: bool = False) -> Outcome:
+    def handle(self, message: object, now_ns: int, *, replay: bool = False,
+               rebuild_after: int | None = None) -> Outcome:
         handler = _HANDLERS.get(type(message))
         if handler is None:
             raise TypeError(f"the order tracker does not handle {type(message).__name__}")
-        stage = Stage(self, replay)
+        stage = Stage(self, replay, rebuild_after)
         handler(self, stage, message, now_ns)
         self._match_unmatched(stage, now_ns)
         if stage.changed:
@@ -120,17 +134,28 @@ class OrderTrackerCore:
                 self.journaled += 1
             self._commit(stage)
         if replay:
+            if stage.events:
+                self.recovered_events.extend(
+                    e for e in stage.events if isinstance(e, OrderEvent))
             return Outcome()
+        self.next_reconcile_ns = stage.next_reconcile_ns
         return Outcome(tuple(stage.events), tuple(stage.outbox))
 
     def _commit(self, stage: Stage) -> None:
         orders = self.orders
+        live = self.live_count
         for cloid in stage.removed:
             record = orders.pop(cloid, None)
             if record is not None:
+                live -= not record.state.is_terminal
                 for oid in (record.exchange_order_id, *record.replaced_oids):
                     if oid is not None and self.oid_index.get(oid) == cloid:
                         del self.oid_index[oid]
+        for cloid, record in stage.orders.items():
+            old = orders.get(cloid)
+            live += (not record.state.is_terminal) - (
+                old is not None and not old.state.is_terminal)
+        self.live_count = live
         orders.update(stage.orders)
         self.oid_index.update(stage.oids)
         for record in stage.orders.values():
@@ -169,7 +194,7 @@ class OrderTrackerCore:
                 record = stage.orders.get(cloid) if cloid is not None else None
             if record is not None:
                 stage.unmatched_remove.add(key)
-                evidence.book_fill(self, stage, record, fill, now)
+                fills.book_fill(self, stage, record, fill, now)
 
     # --- requests to the venue side ------------------------------------------------------
     def request_status(
@@ -177,8 +202,17 @@ class OrderTrackerCore:
     ) -> None:
         self.request_reconcile(stage, cloids, now, reason, open_orders=False, fills=False)
 
-    def request_fills(self, stage: Stage, now: int, reason: str) -> None:
-        self.request_reconcile(stage, (), now, reason, open_orders=False, fills=True)
+    def fills_from_ms(self, records: Iterable[OrderRecord]) -> int:
+        """Where a fill query for these orders starts: the oldest one's own time (a fill the
+        stream lost may be older than the last fill seen), minus the lookback."""
+        oldest = min(r.created_ns for r in records)
+        return oldest // 1_000_000 - int(self.config.fills_lookback_s * 1000)
+
+    def request_fills(self, stage: Stage, now: int, reason: str, since_ms: int) -> None:
+        stage.send(ReconcileRequested(
+            client_order_ids=(), open_orders=False, fills_since_ms=since_ms, reason=reason,
+            ts_init=now, fills_query=FillsQuery(since_ms=since_ms, origin_ms=since_ms,
+                                                requested_ns=now)))
 
     def request_reconcile(
         self, stage: Stage, cloids: tuple[ClientOrderId, ...], now: int, reason: str,
@@ -193,8 +227,11 @@ class OrderTrackerCore:
                 oldest = min((r.created_ns for r in stage.all_orders()
                               if not r.state.is_terminal), default=now)
                 since = oldest // 1_000_000 - lookback
-        stage.send(ReconcileRequested(client_order_ids=cloids, open_orders=open_orders,
-                                      fills_since_ms=since, reason=reason, ts_init=now))
+        stage.send(ReconcileRequested(
+            client_order_ids=cloids, open_orders=open_orders, fills_since_ms=since,
+            reason=reason, ts_init=now,
+            fills_query=None if since is None else FillsQuery(since_ms=since, origin_ms=since,
+                                                              requested_ns=now)))
 
     def adopt(self, stage: Stage, report: OrderStatusReported, now: int) -> None:
         if report.status not in (VenueOrderStatus.OPEN, VenueOrderStatus.TRIGGERED):
@@ -263,15 +300,29 @@ class OrderTrackerCore:
         }, use_bin_type=True)
         return packed
 
-    def restore(self, snapshot: bytes | None, records: Iterable[bytes]) -> int:
+    def restore(self, snapshot: bytes | None, records: Iterable[bytes], *,
+                reemit_after: int | None = None) -> int:
         """Rebuild state from a snapshot and the journal records after it; returns how many
-        records were replayed. Publishes nothing."""
+        records were replayed. Publishes nothing.
+
+        With ``reemit_after``, the events the replay computes whose sequence is above it are
+        built exactly as the live run built them (same fields, same timestamps: each record
+        carries its input's time) and collected in `recovered_events`: what a crashed
+        incarnation emitted but the durable event log may not have recorded. Events at or
+        below the snapshot's sequence cannot be rebuilt (`reemit_gap` says which were asked).
+        """
+        self.recovered_events = []
+        self.reemit_gap = None
         if snapshot is not None:
             self._load_snapshot(snapshot)
+            if reemit_after is not None and reemit_after < self.sequence:
+                self.reemit_gap = (reemit_after + 1, self.sequence)
+                log.warning("order events %d..%d precede the tracker snapshot and cannot be "
+                            "rebuilt", reemit_after + 1, self.sequence)
         replayed = 0
         for payload in records:
             now_ns, message = decode_record(payload)
-            self.handle(message, now_ns, replay=True)
+            self.handle(message, now_ns, replay=True, rebuild_after=reemit_after)
             replayed += 1
         return replayed
 
@@ -287,6 +338,7 @@ class OrderTrackerCore:
             for oid in (record.exchange_order_id, *record.replaced_oids):
                 if oid is not None:
                     self.oid_index[oid] = record.client_order_id
+        self.live_count = sum(not r.state.is_terminal for r in self.orders.values())
         self.sequence = data["sequence"]
         self.last_fill_ms = data["last_fill_ms"]
         self.forgotten_fill_keys = OrderedDict((tuple(k), None) for k in data["forgotten"])

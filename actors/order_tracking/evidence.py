@@ -1,34 +1,43 @@
-"""Handlers for venue evidence: answers, order statuses, fills, open-order snapshots.
+"""Handlers for venue evidence: answers, order statuses, open-order snapshots, noop proofs.
 
 The rules that make reorderings converge:
 * a terminal state absorbs: later evidence changes nothing except that fills are still booked
   (reported as late fills, the state kept);
 * the venue's "filled" and "filled N of an IOC" answers do not finish an order by themselves —
   the order finishes when the fills the venue reported have arrived (or after a bounded wait and
-  a fill query), so filled quantity always equals the sum of fill events;
-* a status for an exchange order id that a modify replaced is about the old leg and is ignored;
-  a cancel of the current leg while a modify is in flight is held until the modify's answer.
+  fill queries), so filled quantity always equals the sum of fill events (outcomes.py);
+* a status about a leg a modify replaced is ignored; a status about a newer leg means the
+  modify went through; a ``canceled`` of the current leg while a modify is pending is held
+  until the venue settles it (legs.py);
+* an answer that says the order is dead ("already canceled, or filled", "Cannot modify
+  canceled or filled order") makes the tracker ask the venue at once, never guess.
 """
 
 from __future__ import annotations
 
-from decimal import Decimal
 from typing import TYPE_CHECKING
 
-from actors.order_tracking.commands import modify_rejected
+import attrs
+
+from actors.order_tracking import legs
+from actors.order_tracking.fills import find
 from actors.order_tracking.lifecycle import Trigger
-from actors.order_tracking.records import Awaiting, OrderRecord
+from actors.order_tracking.outcomes import expect_terminal, rejected
+from actors.order_tracking.records import OrderRecord
 from actors.order_tracking.stage import Stage, filled_at_venue
 from messages import orders
 from messages.account import NonUserCancelReported
-from messages.enums import EvidenceSource, OrderState, SubmitOutcome, VenueOrderStatus
-from messages.ids import ClientOrderId, ExchangeOrderId
-from messages.tracking import FillUnmatched, OrderFill
+from messages.enums import (
+    EvidenceSource,
+    OrderState,
+    RequestKind,
+    SubmitOutcome,
+    VenueOrderStatus,
+)
 from messages.venue import (
     CancelAnswered,
-    FillReported,
-    FillsReported,
     ModifyAnswered,
+    NonceInvalidated,
     OpenOrdersReported,
     OrderNotFoundReported,
     OrderStatusReported,
@@ -39,53 +48,19 @@ if TYPE_CHECKING:
     from actors.order_tracking.core import OrderTrackerCore
 
 S = OrderState
+VS = VenueOrderStatus
 NOT_FOUND_TEXT = "never placed, already canceled, or filled"
+_LIVE_STATUSES = (VS.OPEN, VS.TRIGGERED)
 
 
-def _with_oid(record: OrderRecord, oid: ExchangeOrderId | None) -> dict[str, object]:
-    if oid is None or oid == record.exchange_order_id or oid in record.replaced_oids:
-        return {}
-    return {"exchange_order_id": oid}
-
-
-def expect_terminal(
-    core: OrderTrackerCore,
-    stage: Stage,
-    record: OrderRecord,
-    target: OrderState,
-    expected_filled: Decimal,
-    reason: str,
-    now: int,
-    ts_event: int | None = None,
-) -> None:
-    """The venue says the order ended with ``expected_filled`` filled: finish it now if those
-    fills are booked, else wait for them (bounded by fill_wait_s, then a fill query)."""
-    if record.state.is_terminal:
-        return
-    expected = min(expected_filled, record.amount)
-    if target is S.FILLED:
-        expected = record.amount
-    if record.filled >= expected:
-        finish(stage, record, target, reason, now, ts_event)
-        return
-    awaiting = Awaiting(target=target, expected_filled=expected, reason=reason, attempts=0)
-    if record.awaiting != awaiting:
-        stage.update(record, now, awaiting=awaiting,
-                     deadline_ns=now + core.config.ns(core.config.fill_wait_s))
-
-
-def finish(
-    stage: Stage, record: OrderRecord, target: OrderState, reason: str, now: int,
-    ts_event: int | None = None,
-) -> None:
-    if target is S.CANCELLED:
-        stage.fire(record, Trigger.CANCELLED, now, ts_event=ts_event, extra={"reason": reason})
-    elif target is S.FILLED:
-        # Only a fill completes an order; a FILLED target with every fill booked is already
-        # FILLED (see on_fill), so there is nothing to do here.
-        return
-    else:
-        raise AssertionError(f"unexpected terminal target {target}")
+def uncertain(core: OrderTrackerCore, stage: Stage, record: OrderRecord, now: int,
+              reason: str) -> None:
+    """The order's fate is unclear: UNKNOWN, and ask the venue now (then every re-query)."""
+    cfg = core.config
+    stage.fire(record, Trigger.UNCERTAIN, now,
+               changes={"deadline_ns": now + cfg.ns(cfg.unknown_requery_s)},
+               extra={"reason": reason})
+    core.request_status(stage, (record.client_order_id,), now, reason)
 
 
 def on_submit_answered(
@@ -94,9 +69,9 @@ def on_submit_answered(
     record = stage.get(msg.client_order_id)
     if record is None:
         return
-    oid_changes = _with_oid(record, msg.exchange_order_id)
-    if oid_changes:
-        record = stage.update(record, now, **oid_changes)
+    oid = msg.exchange_order_id
+    if oid is not None and record.exchange_order_id is None and not record.replaced_oids:
+        record = stage.update(record, now, exchange_order_id=oid)
     if record.state.is_terminal:
         return
     outcome = msg.outcome
@@ -123,19 +98,19 @@ def on_cancel_answered(
     core: OrderTrackerCore, stage: Stage, msg: CancelAnswered, now: int
 ) -> None:
     record = stage.get(msg.client_order_id)
-    if record is None or record.state is not S.PENDING_CANCEL:
+    if record is None or record.state.is_terminal or record.state is S.PENDING_CREATE:
         return
     if msg.success:
-        stage.fire(record, Trigger.CANCELLED, now, extra={"reason": "cancelled"})
+        # Our cancel (by cloid) hit the leg live at the venue: nothing under the cloid can
+        # live after it, whatever else was on its way (a modify of a dead cloid is refused).
+        stage.fire(record, Trigger.CANCELLED, now, extra={"reason": "canceled"})
     elif NOT_FOUND_TEXT in msg.error:
         # Already filled or already cancelled: only the venue's status can say which.
-        new = stage.fire(record, Trigger.UNCERTAIN, now,
-                         changes={"deadline_ns": now + core.config.ns(
-                             core.config.unknown_requery_s)},
-                         extra={"reason": f"cancel refused: {msg.error}"})
-        if new is not None:
-            core.request_status(stage, (new.client_order_id,), now, "cancel refused")
-    else:
+        if record.state is S.PENDING_CANCEL:
+            uncertain(core, stage, record, now, f"cancel refused: {msg.error}")
+        else:
+            core.request_status(stage, (record.client_order_id,), now, "cancel refused")
+    elif record.state is S.PENDING_CANCEL:
         stage.fire(record, Trigger.CANCEL_REJECTED, now, extra={"reason": msg.error})
 
 
@@ -143,60 +118,32 @@ def on_modify_answered(
     core: OrderTrackerCore, stage: Stage, msg: ModifyAnswered, now: int
 ) -> None:
     record = stage.get(msg.client_order_id)
-    if record is None or record.pending_modify is None or record.state.is_terminal:
+    if record is None or record.state.is_terminal:
         return
+    pm = record.pending_modify
     if msg.outcome is SubmitOutcome.REJECTED:
-        modify_rejected(stage, record, now, msg.error or "modify rejected")
+        if pm is not None and pm.stage != "rejected":
+            legs.modify_refused(core, stage, record, msg.error or "modify rejected", now)
         return
-    record = _apply_modify(stage, record, msg.exchange_order_id, None, now)
-    if msg.outcome is SubmitOutcome.FILLED and record is not None:
+    oid = msg.exchange_order_id
+    if oid is None:
+        if pm is not None:
+            legs.replaced_without_id(stage, record, now)
+        return
+    leg = legs.relation(record, oid)
+    if leg == legs.OLD:
+        return  # the answer to an earlier modify, settled already
+    if leg == legs.NEW:
+        record = legs.advance(core, stage, record, oid, now)
+        if record.state is S.UNKNOWN:
+            trigger = Trigger.ACCEPT_PARTIAL if record.filled > 0 else Trigger.ACCEPT
+            record = stage.fire(record, trigger, now, changes={"deadline_ns": None}) or record
+    if msg.outcome is SubmitOutcome.FILLED:
         expect_terminal(core, stage, record, S.FILLED, record.amount, "filled", now)
 
 
-def _apply_modify(
-    stage: Stage,
-    record: OrderRecord,
-    new_oid: ExchangeOrderId | None,
-    reported: OrderStatusReported | None,
-    now: int,
-) -> OrderRecord | None:
-    pm = record.pending_modify
-    assert pm is not None
-    replaced = record.replaced_oids
-    old = record.exchange_order_id
-    if old is not None and new_oid is not None and new_oid != old:
-        replaced = (*replaced, old)
-    price = pm.price if pm.price is not None else record.price
-    amount = pm.amount if pm.amount is not None else record.amount
-    if reported is not None:
-        price = reported.price
-        if reported.original_amount is not None:
-            amount = reported.original_amount
-    changes: dict[str, object] = {
-        "pending_modify": None,
-        "deferred_cancel": None,
-        "replaced_oids": replaced,
-        "price": price,
-        "amount": max(amount, record.filled),
-        "trigger_price": pm.trigger_price if pm.trigger_price is not None
-        else record.trigger_price,
-    }
-    if new_oid is not None:
-        changes["exchange_order_id"] = new_oid
-    return stage.fire(record, Trigger.MODIFIED, now, changes=changes,
-                      extra={"previous_exchange_order_id": old})
-
-
-def _find(stage: Stage, cloid: ClientOrderId | None, oid: ExchangeOrderId) -> OrderRecord | None:
-    if cloid is not None:
-        record = stage.get(cloid)
-        if record is not None:
-            return record
-    return stage.by_oid(oid)
-
-
 def on_status(core: OrderTrackerCore, stage: Stage, msg: OrderStatusReported, now: int) -> None:
-    record = _find(stage, msg.client_order_id, msg.exchange_order_id)
+    record = find(stage, msg.client_order_id, msg.exchange_order_id)
     if record is None:
         return
     apply_status(core, stage, record, msg, now)
@@ -206,55 +153,54 @@ def apply_status(
     core: OrderTrackerCore, stage: Stage, record: OrderRecord, msg: OrderStatusReported, now: int
 ) -> None:
     oid = msg.exchange_order_id
-    if oid in record.replaced_oids:
-        return  # about the leg a modify replaced
     status = msg.status
-    new_leg = (
-        record.pending_modify is not None
-        and record.exchange_order_id is not None
-        and oid != record.exchange_order_id
-        and status in (VenueOrderStatus.OPEN, VenueOrderStatus.FILLED, VenueOrderStatus.TRIGGERED)
-    )
-    if new_leg:
-        # A new exchange order id under our cloid: the modify went through.
-        modified = _apply_modify(stage, record, oid, msg, now)
-        if modified is None:
+    leg = legs.relation(record, oid)
+    if leg == legs.OLD:
+        return  # about a leg a modify replaced: its fills count, its status does not
+    query = msg.source is EvidenceSource.QUERY
+    if leg == legs.NEW:
+        if status is VS.UNRECOGNIZED:
+            if not query:
+                core.request_status(stage, (record.client_order_id,), now,
+                                    f"unrecognized status {msg.raw_status!r}")
             return
-        record = modified
-    if (record.pending_modify is not None and status is VenueOrderStatus.CANCELLED
-            and oid == record.exchange_order_id):
+        record = legs.advance(core, stage, record, oid, now, report=msg,
+                              live=status is not VS.REJECTED)
+    elif record.leg_size is not None and record.pending_modify is None and status in (
+        *_LIVE_STATUSES, VS.FILLED
+    ) and not record.state.is_terminal:
+        record = legs.refresh(stage, record, msg, now)
+    if record.state.is_terminal:
+        return
+    if (status is VS.CANCELLED and msg.raw_status == "canceled" and not query
+            and record.pending_modify is not None):
+        # Maybe the pending modify's own cancel of this leg: held until the modify is
+        # settled (a query about the cloid is about its latest leg, so it is never held).
         if record.deferred_cancel is None:
             stage.update(record, now, deferred_cancel=msg.raw_status)
         return
-    changes = _with_oid(record, oid)
-    if changes:
-        record = stage.update(record, now, **changes)
-    if record.state.is_terminal:
-        return
     venue_filled = filled_at_venue(msg.original_amount, msg.remaining_amount)
-    if status in (VenueOrderStatus.OPEN, VenueOrderStatus.TRIGGERED):
+    if venue_filled is not None:
+        venue_filled += record.filled_off(oid)  # what earlier legs filled
+    if status in _LIVE_STATUSES:
         trigger = Trigger.ACCEPT_PARTIAL if record.filled > 0 else Trigger.ACCEPT
-        stage.fire(record, trigger, now, ts_event=msg.ts_event,
-                   changes={"deadline_ns": None, "not_found": 0})
-        if venue_filled is not None and venue_filled > record.filled and (
-            msg.source is not EvidenceSource.STREAM
-        ):
-            core.request_fills(stage, now, "venue reports fills not yet booked")
-    elif status is VenueOrderStatus.FILLED:
+        record = stage.fire(record, trigger, now, ts_event=msg.ts_event,
+                            changes={"deadline_ns": None, "not_found": 0}) or record
+        if query and record.pending_modify is not None:
+            legs.check_old_leg_live(core, stage, record, now)
+        if venue_filled is not None and venue_filled > record.filled and query:
+            core.request_fills(stage, now, "venue reports fills not yet booked",
+                               core.fills_from_ms((record,)))
+    elif status is VS.FILLED:
         expect_terminal(core, stage, record, S.FILLED, record.amount, msg.raw_status, now,
-                        msg.ts_event)
-    elif status is VenueOrderStatus.CANCELLED:
+                        msg.ts_event, query_now=query)
+    elif status is VS.CANCELLED:
         expected = venue_filled if venue_filled is not None else record.filled
         expect_terminal(core, stage, record, S.CANCELLED, expected, msg.raw_status, now,
-                        msg.ts_event)
-    elif status is VenueOrderStatus.REJECTED:
-        if record.filled > 0:
-            stage.emit(orders.OrderAnomalyDetected, record, now, msg.ts_event,
-                       reason=f"venue says {msg.raw_status} after fills")
-            return
-        stage.fire(record, Trigger.REJECT, now, ts_event=msg.ts_event,
-                   extra={"reason": msg.raw_status})
-    elif status is VenueOrderStatus.UNRECOGNIZED and msg.source is not EvidenceSource.QUERY:
+                        msg.ts_event, query_now=query)
+    elif status is VS.REJECTED:
+        rejected(core, stage, record, msg.raw_status, now, msg.ts_event)
+    elif status is VS.UNRECOGNIZED and not query:
         # A status string this version does not know: ask the venue, never guess.
         core.request_status(stage, (record.client_order_id,), now,
                             f"unrecognized status {msg.raw_status!r}")
@@ -268,10 +214,12 @@ def on_non_user_cancel(
     record = stage.by_oid(msg.exchange_order_id)
     if record is None or record.state.is_terminal:
         return
-    if msg.exchange_order_id in record.replaced_oids:
+    leg = legs.relation(record, msg.exchange_order_id)
+    if leg == legs.OLD:
         return
     core.request_status(stage, (record.client_order_id,), now, "cancelled by the venue")
-    stage.fire(record, Trigger.CANCELLED, now, extra={"reason": "nonUserCancel"})
+    if leg == legs.CURRENT:
+        stage.fire(record, Trigger.CANCELLED, now, extra={"reason": "nonUserCancel"})
 
 
 def on_not_found(
@@ -281,105 +229,38 @@ def on_not_found(
     if record is None or record.state.is_terminal:
         return
     cfg = core.config
-    if record.exchange_order_id is not None or record.fills:
+    if record.exchange_order_id is not None or record.fills or record.replaced_oids:
         stage.emit(orders.OrderAnomalyDetected, record, now, None,
                    reason="venue does not know an order it acknowledged or filled")
         return
     now_ms = now // 1_000_000
     grace_ms = int(cfg.not_found_grace_s * 1000)
-    expired = record.expires_after_ms is not None and now_ms > record.expires_after_ms + grace_ms
+    expires = record.expires_after_ms
+    expired = expires is not None and now_ms > expires + grace_ms
     count = record.not_found + 1
     age_s = (now - (record.sent_ns or record.created_ns)) / 1e9
     if expired:
         reason = "never placed: unknown to the venue after its expiresAfter passed"
-    elif (record.expires_after_ms is None and count >= cfg.not_found_limit
-          and age_s >= cfg.lost_min_age_s):
+    elif expires is None and count >= cfg.not_found_limit and age_s >= cfg.lost_min_age_s:
         reason = f"never placed: unknown to the venue after {count} queries"
     else:
-        # Possibly still on its way to the venue: ask again after the re-query interval.
-        stage.update(record, now, not_found=count,
-                     deadline_ns=now + cfg.ns(cfg.unknown_requery_s))
+        # Possibly still on its way to the venue: ask again after the re-query interval, and
+        # exactly when its expiry (+ grace) will prove it never placed, if that comes first.
+        deadline = now + cfg.ns(cfg.unknown_requery_s)
+        if expires is not None:
+            deadline = min(deadline, (expires + grace_ms + 1) * 1_000_000)
+        stage.update(record, now, not_found=count, deadline_ns=deadline)
         return
     stage.fire(record, Trigger.NEVER_PLACED, now, changes={"not_found": count},
                extra={"reason": reason})
 
 
-def on_fills(core: OrderTrackerCore, stage: Stage, msg: FillsReported, now: int) -> None:
-    for fill in msg.fills:
-        on_fill(core, stage, fill, now)
-
-
-def on_fill(core: OrderTrackerCore, stage: Stage, msg: FillReported, now: int) -> None:
-    fill_ms = msg.ts_event // 1_000_000
-    if stage.last_fill_ms is None or fill_ms > stage.last_fill_ms:
-        stage.last_fill_ms = fill_ms
-        stage.changed = True
-    record = _find(stage, msg.client_order_id, msg.exchange_order_id)
-    key = (int(msg.trade_id), int(msg.exchange_order_id))
-    if record is None:
-        if key in core.forgotten_fill_keys or any(
-            (u.trade_id, u.exchange_order_id) == key for u in core.unmatched_fills
-        ) or key in {(u.trade_id, u.exchange_order_id) for u in stage.unmatched_add}:
-            return
-        stage.unmatched_add.append(msg)
-        stage.changed = True
-        stage.send(FillUnmatched(exchange_order_id=msg.exchange_order_id,
-                                 trade_id=msg.trade_id, trading_pair=msg.trading_pair,
-                                 amount=msg.amount, ts_init=now))
-        return
-    book_fill(core, stage, record, msg, now)
-
-
-def book_fill(
-    core: OrderTrackerCore, stage: Stage, record: OrderRecord, msg: FillReported, now: int
-) -> None:
-    if record.has_fill(msg.trade_id, msg.exchange_order_id):
-        return  # duplicate (snapshot replay, reconnect, query overlap)
-    if msg.side is not record.side:
-        stage.emit(orders.OrderAnomalyDetected, record, now, msg.ts_event,
-                   reason=f"fill {msg.trade_id} is a {msg.side.value} for a "
-                          f"{record.side.value} order; not booked")
-        return
-    room = record.amount - record.filled
-    booked = min(msg.amount, room)
-    if booked < msg.amount:
-        stage.emit(orders.OrderAnomalyDetected, record, now, msg.ts_event,
-                   reason=f"overfill: fill {msg.trade_id} of {msg.amount} exceeds the "
-                          f"{room} left; {msg.amount - booked} not booked")
-    if booked <= 0:
-        return
-    fill = OrderFill(trade_id=msg.trade_id, exchange_order_id=msg.exchange_order_id,
-                     price=msg.price, amount=booked, fee=msg.fee, fee_asset=msg.fee_asset,
-                     liquidity=msg.liquidity, ts_event=msg.ts_event)
-    filled = record.filled + booked
-    changes: dict[str, object] = {"filled": filled, "fills": (*record.fills, fill)}
-    changes.update(_with_oid(record, msg.exchange_order_id if msg.exchange_order_id not in
-                             record.replaced_oids else None))
-    extra = {
-        "fill_price": msg.price, "fill_amount": booked, "fee": msg.fee,
-        "fee_asset": msg.fee_asset, "trade_id": msg.trade_id, "liquidity": msg.liquidity,
-    }
-    if record.state.is_terminal:
-        stage.fire(record, Trigger.LATE_FILL, now, ts_event=msg.ts_event, changes=changes,
-                   extra={**extra, "late": True})
-        return
-    trigger = Trigger.FILL_COMPLETE if filled >= record.amount else Trigger.FILL
-    new = stage.fire(record, trigger, now, ts_event=msg.ts_event, changes=changes, extra=extra)
-    if new is None:
-        return
-    awaiting = new.awaiting
-    if awaiting is not None and not new.state.is_terminal and new.filled >= (
-        awaiting.expected_filled
-    ):
-        finish(stage, new, awaiting.target, awaiting.reason, now)
-
-
 def on_open_orders(
     core: OrderTrackerCore, stage: Stage, msg: OpenOrdersReported, now: int
 ) -> None:
-    seen: set[ClientOrderId] = set()
+    seen: set[object] = set()
     for report in msg.orders:
-        record = _find(stage, report.client_order_id, report.exchange_order_id)
+        record = find(stage, report.client_order_id, report.exchange_order_id)
         if record is None:
             core.adopt(stage, report, now)
             continue
@@ -396,3 +277,45 @@ def on_open_orders(
     )
     if missing:
         core.request_status(stage, missing, now, "live order missing from open orders")
+
+
+def on_nonce_invalidated(
+    core: OrderTrackerCore, stage: Stage, msg: NonceInvalidated, now: int
+) -> None:
+    """Execution spent the nonce of a request whose outcome was lost on a ``noop``: the answer
+    proves that it never executed (``executed`` False), that it did (True), or that it can no
+    longer execute (None)."""
+    grace_ms = int(core.config.not_found_grace_s * 1000)
+    for cloid in msg.client_order_ids:
+        record = stage.get(cloid)
+        if record is None or record.state.is_terminal:
+            continue
+        if msg.kind is RequestKind.SUBMIT:
+            if msg.executed is False and record.exchange_order_id is None and not record.fills:
+                trigger = (Trigger.REJECT if record.state is S.PENDING_CANCEL
+                           else Trigger.NEVER_PLACED)
+                stage.fire(record, trigger, now, extra={
+                    "reason": "never placed: its nonce was spent before it executed"})
+                continue
+            if msg.executed is None:
+                # It can no longer execute: from now on "unknown to the venue" is proof.
+                limit = now // 1_000_000 - grace_ms
+                if record.expires_after_ms is None or record.expires_after_ms > limit:
+                    record = stage.update(record, now, expires_after_ms=limit)
+        elif msg.kind is RequestKind.MODIFY and record.pending_modify is not None:
+            if msg.executed is False:
+                legs.modify_never_executed(
+                    core, stage, record, "modify never executed: its nonce was spent", now)
+                continue
+            if msg.executed is None:
+                # It can no longer execute: the venue still showing the old leg is proof.
+                record = stage.update(record, now, pending_modify=attrs.evolve(
+                    record.pending_modify, expires_after_ms=now // 1_000_000 - grace_ms - 1))
+        elif msg.kind in (RequestKind.CANCEL, RequestKind.CANCEL_ALL) and (
+            msg.executed is False and record.state is S.PENDING_CANCEL
+        ):
+            stage.fire(record, Trigger.CANCEL_REJECTED, now,
+                       extra={"reason": "cancel never executed: its nonce was spent"})
+            continue
+        core.request_status(stage, (cloid,), now, "outcome of a lost request")
+

@@ -20,7 +20,8 @@ class Trigger(enum.Enum):
     TRACK = "track"
     """A validated SubmitOrder is tracked and journaled before anything is signed."""
     DENY = "deny"
-    """Execution refused it before sending (risk, precision, unknown market)."""
+    """Refused before sending: by execution (risk, precision, unknown market) or by the
+    tracker (the open-order cap)."""
     SEND = "send"
     """The signed request left the process."""
     ACCEPT = "accept"
@@ -32,7 +33,8 @@ class Trigger(enum.Enum):
     FILL_COMPLETE = "fill_complete"
     """A new fill that completes the order's amount."""
     LATE_FILL = "late_fill"
-    """A fill for an order already CANCELLED or FAILED: booked and reported, state kept."""
+    """A fill for an order already terminal: booked and reported, state kept (a FILLED order
+    gets one only for a leg a modify replaced, which also raises its amount)."""
     REQUEST_CANCEL = "request_cancel"
     """We are sending a cancel for a live (or possibly live) order."""
     CANCELLED = "cancelled"
@@ -78,17 +80,19 @@ _ROWS: list[tuple[OrderState | None, Trigger, Target, type[orders.OrderEvent]]] 
     (S.PENDING_CANCEL, Trigger.FILL, S.PENDING_CANCEL, orders.OrderFilled),
     (S.OPEN, Trigger.MODIFIED, S.OPEN, orders.OrderModified),
     (S.PARTIALLY_FILLED, Trigger.MODIFIED, S.PARTIALLY_FILLED, orders.OrderModified),
+    (S.PENDING_CANCEL, Trigger.MODIFIED, S.PENDING_CANCEL, orders.OrderModified),
     (S.OPEN, Trigger.MODIFY_REJECTED, S.OPEN, orders.OrderModifyRejected),
     (S.PARTIALLY_FILLED, Trigger.MODIFY_REJECTED, S.PARTIALLY_FILLED, orders.OrderModifyRejected),
     (S.CANCELLED, Trigger.LATE_FILL, S.CANCELLED, orders.OrderFilled),
     (S.FAILED, Trigger.LATE_FILL, S.FAILED, orders.OrderFilled),
+    (S.FILLED, Trigger.LATE_FILL, S.FILLED, orders.OrderFilled),
 ]
 for _state in (S.PENDING_CREATE, S.SUBMITTED, S.UNKNOWN):
     _ROWS.append((_state, Trigger.ACCEPT, S.OPEN, orders.OrderAccepted))
     _ROWS.append((_state, Trigger.NEVER_PLACED, S.FAILED, orders.OrderFailed))
 for _state in (S.PENDING_CREATE, S.SUBMITTED, S.UNKNOWN, S.OPEN, S.PENDING_CANCEL):
     # The venue's rejection is final even after an ack (it is no longer live); an order with
-    # fills is never failed — that contradiction is reported as an anomaly instead.
+    # fills is never failed: a rejected replacement of one ends CANCELLED (evidence.py).
     _ROWS.append((_state, Trigger.REJECT, S.FAILED, orders.OrderFailed))
 for _state in (S.PENDING_CREATE, S.SUBMITTED, S.OPEN, S.PARTIALLY_FILLED, S.UNKNOWN):
     _ROWS.append((_state, Trigger.FILL, S.PARTIALLY_FILLED, orders.OrderFilled))

@@ -22,20 +22,45 @@ ZERO = Decimal(0)
 
 @attrs.frozen(kw_only=True)
 class PendingModify:
+    """A modify whose outcome the venue has not settled yet.
+
+    ``stage``: ``sent`` — waiting for the answer; ``unknown`` — the answer was lost (timeout,
+    5xx): the venue's status decides; ``rejected`` — the venue refused it, but a refused
+    replacement may already have cancelled the old leg: the venue's status decides whether the
+    order lives on (PROTOCOL §5.4, cancel-and-replace).
+    """
+
     price: Decimal | None
     amount: Decimal | None
+    """The order's new total (None: unchanged)."""
     trigger_price: Decimal | None
     sent_ns: int
+    """When the tracker asked for it (the signer may send it later)."""
+    leg_size: Decimal = Decimal(0)
+    """The replacement's own size as sent: the new total minus what had filled."""
+    expires_after_ms: int | None = None
+    """The bound given to the signer, then the exact ``expiresAfter`` once it was sent."""
+    reported_sent: bool = False
+    stage: str = "sent"
+    error: str = ""
+    deadline_ns: int | None = None
 
 
 @attrs.frozen(kw_only=True)
 class Awaiting:
-    """The venue has reported a terminal outcome; its fills have not all arrived yet."""
+    """The venue has reported a terminal outcome; its fills have not all arrived yet.
+
+    With ``verify_ns`` set the target is FAILED (a rejected replacement): the order may have
+    fills on the legs it replaced that never arrived, and an order with fills is never FAILED,
+    so the tracker asks for the order's fills at ``verify_ns`` and decides on the answer.
+    """
 
     target: OrderState
     expected_filled: Decimal
     reason: str
     attempts: int
+    verify_ns: int | None = None
+    from_ms: int = 0
 
 
 @attrs.frozen(kw_only=True)
@@ -61,9 +86,12 @@ class OrderRecord:
     cancel_queued: bool = False
     """A cancel arrived before the order was sent; it goes out as soon as the order does."""
     replaced_oids: tuple[ExchangeOrderId, ...] = ()
+    """Legs a modify replaced (oids only grow: a smaller oid is an older leg)."""
+    leg_size: Decimal | None = None
+    """Once modified: the current leg's size; ``amount`` = fills on replaced legs + this."""
     pending_modify: PendingModify | None = None
     deferred_cancel: str | None = None
-    """A venue cancel of the current oid that arrived while a modify was pending."""
+    """A ``canceled`` of the current leg held while a modify may have caused it."""
     awaiting: Awaiting | None = None
     deadline_ns: int | None = None
     sent_ns: int | None = None
@@ -97,6 +125,10 @@ class OrderRecord:
         return any(
             f.trade_id == trade_id and f.exchange_order_id == exchange_order_id for f in self.fills
         )
+
+    def filled_off(self, oid: ExchangeOrderId | None) -> Decimal:
+        """Booked fills on legs other than ``oid``."""
+        return sum((f.amount for f in self.fills if f.exchange_order_id != oid), ZERO)
 
     def as_submit(self) -> SubmitOrder:
         """The order as a command (what the signer needs to place or replace it)."""
@@ -203,6 +235,30 @@ def _fill_from_list(v: list[Any]) -> OrderFill:
     )
 
 
+def _pm_to_list(pm: PendingModify) -> list[Any]:
+    return [_d(pm.price), _d(pm.amount), _d(pm.trigger_price), pm.sent_ns, str(pm.leg_size),
+            pm.expires_after_ms, pm.reported_sent, pm.stage, pm.error, pm.deadline_ns]
+
+
+def _pm_from_list(v: list[Any]) -> PendingModify:
+    pm = PendingModify(price=_D(v[0]), amount=_D(v[1]), trigger_price=_D(v[2]), sent_ns=v[3])
+    if len(v) > 4:  # snapshots written before issue 10 stop here
+        pm = attrs.evolve(pm, leg_size=Decimal(v[4]), expires_after_ms=v[5],
+                          reported_sent=v[6], stage=v[7], error=v[8], deadline_ns=v[9])
+    return pm
+
+
+def _aw_to_list(aw: Awaiting) -> list[Any]:
+    return [aw.target.value, str(aw.expected_filled), aw.reason, aw.attempts, aw.verify_ns,
+            aw.from_ms]
+
+
+def _aw_from_list(v: list[Any]) -> Awaiting:
+    extra = {"verify_ns": v[4], "from_ms": v[5]} if len(v) > 4 else {}
+    return Awaiting(target=OrderState(v[0]), expected_filled=Decimal(v[1]), reason=v[2],
+                    attempts=v[3], **extra)
+
+
 def record_to_list(r: OrderRecord) -> list[Any]:
     pm = r.pending_modify
     aw = r.awaiting
@@ -213,10 +269,11 @@ def record_to_list(r: OrderRecord) -> list[Any]:
         [_fill_to_list(f) for f in r.fills], r.created_ns, r.updated_ns,
         None if r.before_cancel is None else r.before_cancel.value, r.cancel_queued,
         list(r.replaced_oids),
-        None if pm is None else [_d(pm.price), _d(pm.amount), _d(pm.trigger_price), pm.sent_ns],
+        None if pm is None else _pm_to_list(pm),
         r.deferred_cancel,
-        None if aw is None else [aw.target.value, str(aw.expected_filled), aw.reason, aw.attempts],
+        None if aw is None else _aw_to_list(aw),
         r.deadline_ns, r.sent_ns, r.expires_after_ms, r.not_found, r.terminal_ns,
+        _d(r.leg_size),
     ]
 
 
@@ -240,14 +297,9 @@ def record_from_list(v: list[Any]) -> OrderRecord:
         updated_ns=v[16],
         before_cancel=None if v[17] is None else _STATES[v[17]], cancel_queued=v[18],
         replaced_oids=tuple(ExchangeOrderId(o) for o in v[19]),
-        pending_modify=None if pm is None else PendingModify(
-            price=_D(pm[0]), amount=_D(pm[1]), trigger_price=_D(pm[2]), sent_ns=pm[3]
-        ),
+        pending_modify=None if pm is None else _pm_from_list(pm),
         deferred_cancel=v[21],
-        awaiting=None if aw is None else Awaiting(
-            target=OrderState(aw[0]), expected_filled=Decimal(aw[1]), reason=aw[2],
-            attempts=aw[3],
-        ),
+        awaiting=None if aw is None else _aw_from_list(aw),
         deadline_ns=v[23], sent_ns=v[24], expires_after_ms=v[25], not_found=v[26],
-        terminal_ns=v[27],
+        terminal_ns=v[27], leg_size=_D(v[28]) if len(v) > 28 else None,
     )

@@ -53,24 +53,49 @@ class TrackerConfig:
     unmatched_fill_limit: int = 10_000
     unmatched_fill_ttl_s: float = 120.0
     fills_lookback_s: float = 5.0
-    """Margin subtracted from the last seen fill time when querying fills."""
+    """Margin subtracted from the last seen fill time (or an order's own time) when querying
+    fills."""
+    fills_page_size: int = 2000
+    """Fills per ``userFillsByTime`` answer (PROTOCOL §3.9): a full page asks for the next."""
+    reconcile_interval_s: float | None = 30.0
+    """While running, reconcile this often (open orders, fills since the last seen, status of
+    uncertain orders): a user stream that stops delivering cannot hide fills for long. None:
+    only after recovery and reconnects."""
+    max_open_orders: int = 1000
+    """Non-terminal orders allowed (the venue's default cap, PROTOCOL §14); a SubmitOrder beyond
+    it fails at once and is never sent."""
 
     def ns(self, seconds: float) -> int:
         return int(seconds * 1e9)
+
+    @property
+    def resolution_bound_s(self) -> float | None:
+        """How long an order can disagree with the venue while the venue answers queries
+        (docs/order-lifecycle.md, "Resolution bound"); None when expiries or periodic
+        reconciliation are off (then there is no bound)."""
+        if self.submit_expiry_s is None or self.reconcile_interval_s is None:
+            return None
+        return (max(self.reconcile_interval_s, self.submit_expiry_s + self.not_found_grace_s)
+                + self.unknown_requery_s + self.fill_wait_s + 1.0)
 
 
 class Stage:
     """The changes one input makes. Reads see staged changes over the committed state."""
 
     __slots__ = (
-        "changed", "core", "events", "fill_keys_forgotten", "last_fill_ms", "oids", "orders",
-        "outbox", "removed", "replay", "sequence", "unmatched_add", "unmatched_remove",
+        "changed", "core", "events", "fill_keys_forgotten", "last_fill_ms", "next_reconcile_ns",
+        "oids", "orders", "outbox", "rebuild_after", "removed", "replay", "sequence",
+        "unmatched_add", "unmatched_remove",
     )
 
-    def __init__(self, core: OrderTrackerCore, replay: bool = False) -> None:
+    def __init__(self, core: OrderTrackerCore, replay: bool = False,
+                 rebuild_after: int | None = None) -> None:
         self.core = core
         self.replay = replay
-        """Replaying the journal: events only advance the sequence (they are never published)."""
+        """Replaying the journal: events only advance the sequence (they are never published),
+        except those past ``rebuild_after``, which are built as the live run built them."""
+        self.rebuild_after = rebuild_after
+        self.next_reconcile_ns = core.next_reconcile_ns
         self.orders: dict[ClientOrderId, OrderRecord] = {}
         self.removed: set[ClientOrderId] = set()
         self.oids: dict[ExchangeOrderId, ClientOrderId] = {}
@@ -123,7 +148,7 @@ class Stage:
     ) -> orders.OrderEvent | None:
         self.sequence += 1
         self.changed = True
-        if self.replay:
+        if self.replay and (self.rebuild_after is None or self.sequence <= self.rebuild_after):
             return None
         event = make_event(
             event_cls, record, sequence=self.sequence, ts_event=ts_event or now, ts_init=now,

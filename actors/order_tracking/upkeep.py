@@ -1,11 +1,16 @@
-"""Time-driven work: deadlines, fill waits, retention, recovery and reconnect reconciliation."""
+"""Time-driven work: deadlines, fill waits, retention, recovery, and reconciliation after
+recovery, after reconnects and periodically while running."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from actors.order_tracking.evidence import finish
+import attrs
+
+from actors.order_tracking import legs
 from actors.order_tracking.lifecycle import Trigger
+from actors.order_tracking.outcomes import finish
+from actors.order_tracking.records import OrderRecord
 from actors.order_tracking.stage import Stage
 from messages import orders
 from messages.enums import OrderState
@@ -16,14 +21,16 @@ if TYPE_CHECKING:
     from actors.order_tracking.core import OrderTrackerCore
 
 S = OrderState
+MAX_FILL_WAIT_S = 60.0
+"""Fill queries for an order the venue says filled go on at most this far apart."""
 
 
 def on_tick(core: OrderTrackerCore, stage: Stage, msg: TrackerTick, now: int) -> None:
     cfg = core.config
-    to_query: list[ClientOrderId] = []
-    want_fills = False
-    requery = now + cfg.ns(cfg.unknown_requery_s)
-    for record in list(stage.all_orders()):
+    to_query: dict[ClientOrderId, None] = {}
+    fills_from: list[int] = []
+    for each in list(stage.all_orders()):
+        record = each
         if record.state.is_terminal:
             if record.terminal_ns is not None and now - record.terminal_ns >= cfg.ns(
                 cfg.retention_s
@@ -34,53 +41,71 @@ def on_tick(core: OrderTrackerCore, stage: Stage, msg: TrackerTick, now: int) ->
                 )
             continue
         pm = record.pending_modify
-        if pm is not None and now - pm.sent_ns >= cfg.ns(cfg.modify_timeout_s):
-            new = stage.fire(record, Trigger.UNCERTAIN, now,
-                             changes={"pending_modify": None, "deadline_ns": requery},
-                             extra={"reason": "no answer to a modify"})
-            if new is not None:
-                to_query.append(new.client_order_id)
-            continue
+        if pm is not None and pm.deadline_ns is not None and now >= pm.deadline_ns:
+            if legs.on_modify_deadline(core, stage, record, now):
+                to_query[record.client_order_id] = None
+            got = stage.get(record.client_order_id)
+            assert got is not None
+            record = got
         if record.deadline_ns is None or now < record.deadline_ns:
             continue
-        awaiting = record.awaiting
-        if awaiting is not None:
-            if awaiting.attempts >= cfg.fill_wait_attempts:
-                stage.emit(orders.OrderAnomalyDetected, record, now, None,
-                           reason=f"venue reported {awaiting.expected_filled} filled; only "
-                                  f"{record.filled} arrived after {awaiting.attempts} queries")
-                finish(stage, record, awaiting.target, awaiting.reason, now)
-                if awaiting.target is S.FILLED:
-                    stage.update(record, now, awaiting=None, deadline_ns=None)
-            else:
-                stage.update(record, now,
-                             awaiting=type(awaiting)(target=awaiting.target,
-                                                     expected_filled=awaiting.expected_filled,
-                                                     reason=awaiting.reason,
-                                                     attempts=awaiting.attempts + 1),
-                             deadline_ns=now + cfg.ns(cfg.fill_wait_s))
-                want_fills = True
+        if record.awaiting is not None:
+            since = _fill_wait_over(core, stage, record, now)
+            if since is not None:
+                fills_from.append(since)
             continue
         if record.state in (S.SUBMITTED, S.PENDING_CANCEL):
             trigger, reason = Trigger.TIMEOUT, f"no answer within the {record.state.value} deadline"
         elif record.state is S.PENDING_CREATE:
             trigger, reason = Trigger.UNCERTAIN, "never reported sent before its expiry"
         elif record.state is S.UNKNOWN:
-            stage.update(record, now, deadline_ns=requery)
-            to_query.append(record.client_order_id)
+            stage.update(record, now, deadline_ns=now + cfg.ns(cfg.unknown_requery_s))
+            to_query[record.client_order_id] = None
             continue
         else:
             stage.update(record, now, deadline_ns=None)
             continue
-        new = stage.fire(record, trigger, now, changes={"deadline_ns": requery},
+        new = stage.fire(record, trigger, now,
+                         changes={"deadline_ns": now + cfg.ns(cfg.unknown_requery_s)},
                          extra={"reason": reason})
         if new is not None:
-            to_query.append(new.client_order_id)
+            to_query[new.client_order_id] = None
     _expire_unmatched(core, stage, now)
     if to_query:
         core.request_status(stage, tuple(to_query), now, "deadline")
-    if want_fills:
-        core.request_fills(stage, now, "waiting for fills the venue reported")
+    if fills_from:
+        core.request_fills(stage, now, "waiting for fills the venue reported", min(fills_from))
+    _periodic(core, stage, now)
+
+
+def _fill_wait_over(
+    core: OrderTrackerCore, stage: Stage, record: OrderRecord, now: int
+) -> int | None:
+    """A wait for fills the venue reported ran out: query them (from the order's own time), or
+    finish a cancelled order without them. Returns where the fill query should start."""
+    cfg = core.config
+    awaiting = record.awaiting
+    assert awaiting is not None
+    attempts = awaiting.attempts + 1
+    if awaiting.verify_ns is not None:
+        # A rejected replacement is never failed on a guess: ask until the venue answers.
+        stage.update(record, now, awaiting=attrs.evolve(awaiting, attempts=attempts),
+                     deadline_ns=now + cfg.ns(min(cfg.fill_wait_s * attempts, MAX_FILL_WAIT_S)))
+        return awaiting.from_ms
+    if awaiting.attempts >= cfg.fill_wait_attempts:
+        if awaiting.attempts == cfg.fill_wait_attempts:
+            stage.emit(orders.OrderAnomalyDetected, record, now, None,
+                       reason=f"venue reported {awaiting.expected_filled} filled; only "
+                              f"{record.filled} arrived after {awaiting.attempts} queries")
+        if awaiting.target is S.CANCELLED:
+            finish(stage, record, S.CANCELLED, awaiting.reason, now)
+            return None
+        # Only fills make an order FILLED: keep asking (less often) while the venue answers.
+    stage.update(record, now, awaiting=attrs.evolve(awaiting, attempts=attempts),
+                 deadline_ns=now + cfg.ns(min(cfg.fill_wait_s * max(1, attempts
+                                                                    - cfg.fill_wait_attempts),
+                                              MAX_FILL_WAIT_S)))
+    return core.fills_from_ms((record,))
 
 
 def _expire_unmatched(core: OrderTrackerCore, stage: Stage, now: int) -> None:
@@ -89,6 +114,21 @@ def _expire_unmatched(core: OrderTrackerCore, stage: Stage, now: int) -> None:
         if now - fill.ts_init >= ttl:
             stage.unmatched_remove.add((int(fill.trade_id), int(fill.exchange_order_id)))
             stage.changed = True
+
+
+def _periodic(core: OrderTrackerCore, stage: Stage, now: int) -> None:
+    """The safety net: every ``reconcile_interval_s``, the open orders, the fills since the last
+    one seen and the status of orders whose answer is overdue — one ``openOrders`` and one
+    ``userFillsByTime`` per interval, plus one ``orderStatus`` per uncertain order."""
+    interval = core.config.reconcile_interval_s
+    if interval is None:
+        return
+    due = stage.next_reconcile_ns
+    if due is not None and now < due:
+        return
+    stage.next_reconcile_ns = now + core.config.ns(interval)
+    if due is not None:
+        reconcile_everything(core, stage, now, "periodic", overdue_only=True)
 
 
 def on_recovered(core: OrderTrackerCore, stage: Stage, msg: TrackerRecovered, now: int) -> None:
@@ -105,9 +145,16 @@ def on_reconcile_all(core: OrderTrackerCore, stage: Stage, msg: ReconcileAll, no
     reconcile_everything(core, stage, now, msg.reason)
 
 
-def reconcile_everything(core: OrderTrackerCore, stage: Stage, now: int, reason: str) -> None:
+def reconcile_everything(
+    core: OrderTrackerCore, stage: Stage, now: int, reason: str, *, overdue_only: bool = False
+) -> None:
+    """Open orders, fills since the last seen, and the status of uncertain orders (with
+    ``overdue_only``, only those whose answer is late: sent longer than the open-orders grace
+    ago, so a busy order flow does not cost one query per order in flight)."""
+    grace = core.config.ns(core.config.open_orders_grace_s)
     uncertain = tuple(
         r.client_order_id for r in stage.all_orders()
         if r.state in (S.UNKNOWN, S.SUBMITTED, S.PENDING_CANCEL)
+        and not (overdue_only and r.state is not S.UNKNOWN and r.updated_ns >= now - grace)
     )
     core.request_reconcile(stage, uncertain, now, reason, open_orders=True, fills=True)

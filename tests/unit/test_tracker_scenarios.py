@@ -46,6 +46,7 @@ from messages.tracking import (
     TrackerRecovered,
 )
 from tests.tracker_support import PAIR, Harness, status_report
+from tests.tracker_venue import MODIFY_DEAD
 
 S = OrderState
 VS = VenueOrderStatus
@@ -197,18 +198,24 @@ def test_cancelled_status_waits_for_reported_fills() -> None:
     assert _filled(h, cloid) == Decimal("0.5")
 
 
-def test_missing_fills_are_queried_then_the_order_finishes_with_an_anomaly() -> None:
+def test_missing_fills_are_queried_from_the_orders_own_time_until_they_arrive() -> None:
     cfg = TrackerConfig(fill_wait_s=1, fill_wait_attempts=2)
     h = Harness(cfg)
     cloid = h.submit(1)
+    created_ms = h.core.orders[cloid].created_ns // 1_000_000
     h.answer(cloid, SubmitOutcome.FILLED, oid=5, filled="1")
-    queries = 0
-    for _ in range(3):
+    queries: list[ReconcileRequested] = []
+    for _ in range(5):
         out = h.advance(1.1)
-        queries += sum(isinstance(o, ReconcileRequested) and o.fills_since_ms is not None
-                       for o in out.outbox)
-    assert queries == 2
-    assert any(isinstance(e, OrderAnomalyDetected) for e in h.order_events(cloid))
+        queries += [o for o in out.outbox
+                    if isinstance(o, ReconcileRequested) and o.fills_since_ms is not None]
+    assert len(queries) >= 3  # it keeps asking past fill_wait_attempts (then less often)
+    assert all(q.fills_since_ms == created_ms - 5_000 for q in queries)
+    anomalies = [e for e in h.order_events(cloid) if isinstance(e, OrderAnomalyDetected)]
+    assert len(anomalies) == 1  # reported once
+    assert not _state(h, cloid).is_terminal  # never FILLED without its fills
+    h.fill(cloid, 5, 1, "1")
+    assert _state(h, cloid) is S.FILLED
 
 
 def test_timeout_is_never_a_failure() -> None:
@@ -332,33 +339,36 @@ def test_modify_replaces_the_exchange_id_in_either_order() -> None:
         assert any(isinstance(o, SignModifies) for o in h.outbox)
         if order == "stream_first":
             h.status(cloid, 5, VS.CANCELLED, raw="canceled")  # old leg cancelled
-            h.status(cloid, 6, VS.OPEN)  # new leg
+            h.status(cloid, 6, VS.OPEN, price="101")  # new leg
         h.send(ModifyAnswered(client_order_id=cloid, outcome=SubmitOutcome.RESTING,
                               exchange_order_id=ExchangeOrderId(6), error="", ts_init=h.now))
         if order == "answer_first":
             h.status(cloid, 5, VS.CANCELLED, raw="canceled")
-            h.status(cloid, 6, VS.OPEN)
+            h.status(cloid, 6, VS.OPEN, price="101")
         order_view = h.core.get(cloid)
         assert order_view is not None
         assert order_view.state is S.OPEN, order
         assert order_view.exchange_order_id == 6
-        assert order_view.price == 100 if order == "stream_first" else order_view.price == 101
+        assert order_view.price == 101
         assert sum(isinstance(e, OrderModified) for e in h.order_events(cloid)) == 1
         h.fill(cloid, 5, 1, "0.1")  # a late fill on the old leg still counts
         assert _filled(h, cloid) == Decimal("0.1")
 
 
-def test_modify_rejected_then_held_cancel_applies() -> None:
+def test_a_venue_cancel_during_a_modify_is_not_the_modifys() -> None:
     h = Harness()
     cloid = h.submit(1)
     h.answer(cloid, oid=5)
     h.send(ModifyOrder(client_order_id=cloid, amount=Decimal("2")))
+    # A modify cancels the old leg with plain "canceled"; a margin cancel is the venue's own.
     h.status(cloid, 5, VS.CANCELLED, raw="marginCanceled")
-    assert _state(h, cloid) is S.OPEN  # held: the modify may explain it
-    h.send(ModifyAnswered(client_order_id=cloid, outcome=SubmitOutcome.REJECTED,
-                          exchange_order_id=None, error="Insufficient margin to place order.",
-                          ts_init=h.now))
     assert _state(h, cloid) is S.CANCELLED
+    h.send(ModifyAnswered(client_order_id=cloid, outcome=SubmitOutcome.REJECTED,
+                          exchange_order_id=None, error=MODIFY_DEAD, ts_init=h.now))
+    assert _state(h, cloid) is S.CANCELLED
+    last = h.order_events(cloid)[-1]
+    assert isinstance(last, OrderCancelled)
+    assert last.reason == "marginCanceled"
 
 
 def test_unrecognized_status_is_queried_never_guessed() -> None:

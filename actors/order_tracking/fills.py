@@ -1,0 +1,161 @@
+"""Fills: booking them (deduplicated, never beyond what the order can fill), matching fills for
+orders not known yet, paging through fill queries, and settling orders that wait for fills.
+
+A fill on a leg a modify replaced raises the order's amount with it: the venue sized the
+replacement from the fills known when the modify was sent (amount = fills on replaced legs +
+the current leg's size), so a fill of the old leg that arrives later is on top of it.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
+
+from actors.order_tracking import legs
+from actors.order_tracking.lifecycle import Trigger
+from actors.order_tracking.outcomes import finish
+from actors.order_tracking.records import OrderRecord
+from actors.order_tracking.stage import Stage
+from messages import orders
+from messages.enums import EvidenceSource, OrderState
+from messages.ids import ClientOrderId, ExchangeOrderId
+from messages.tracking import FillsQuery, FillUnmatched, OrderFill, ReconcileRequested
+from messages.venue import FillReported, FillsReported
+
+if TYPE_CHECKING:
+    from actors.order_tracking.core import OrderTrackerCore
+
+log = logging.getLogger(__name__)
+S = OrderState
+
+
+def find(stage: Stage, cloid: ClientOrderId | None, oid: ExchangeOrderId) -> OrderRecord | None:
+    if cloid is not None:
+        record = stage.get(cloid)
+        if record is not None:
+            return record
+    return stage.by_oid(oid)
+
+
+def on_fills(core: OrderTrackerCore, stage: Stage, msg: FillsReported, now: int) -> None:
+    for fill in msg.fills:
+        on_fill(core, stage, fill, now)
+    query = msg.query
+    answered = query is not None or (msg.is_snapshot and bool(msg.fills) and all(
+        f.source is EvidenceSource.QUERY for f in msg.fills))
+    if not answered:
+        return
+    if len(msg.fills) >= core.config.fills_page_size:
+        _next_page(stage, msg, query, now)
+        return
+    _settle_verifications(stage, msg, query, now)
+
+
+def _next_page(stage: Stage, msg: FillsReported, query: FillsQuery | None, now: int) -> None:
+    """A full page: ask for the next one, from the last fill time (inclusive: the boundary
+    fill comes again and is deduplicated, PROTOCOL §15.9)."""
+    since = max(f.ts_event for f in msg.fills) // 1_000_000
+    if query is not None and since <= query.since_ms:
+        # A whole page within one millisecond: step past it (the rest of that ms is lost to
+        # paging; the order-level checks will ask again if a fill is missing).
+        log.warning("a full page of fills within %d ms; paging past it", since)
+        since = query.since_ms + 1
+    origin = query.origin_ms if query is not None else since
+    requested = query.requested_ns if query is not None else now
+    stage.send(ReconcileRequested(
+        client_order_ids=(), open_orders=False, fills_since_ms=since, reason="next fills page",
+        ts_init=now, fills_query=FillsQuery(since_ms=since, origin_ms=origin,
+                                            requested_ns=requested)))
+
+
+def _settle_verifications(
+    stage: Stage, msg: FillsReported, query: FillsQuery | None, now: int
+) -> None:
+    """A complete fills answer settles the rejected replacements that waited for it: with no
+    fill, FAILED; with fills, CANCELLED (outcomes.rejected)."""
+    for record in list(stage.all_orders()):
+        awaiting = record.awaiting
+        if awaiting is None or awaiting.verify_ns is None or record.state.is_terminal:
+            continue
+        if query is not None:
+            proves = (query.requested_ns >= awaiting.verify_ns
+                      and query.origin_ms <= awaiting.from_ms)
+        else:  # a venue side that does not echo its queries: the next answer is ours
+            proves = msg.ts_init >= awaiting.verify_ns
+        if proves:
+            finish(stage, record, S.FAILED, awaiting.reason, now)
+
+
+def on_fill(core: OrderTrackerCore, stage: Stage, msg: FillReported, now: int) -> None:
+    fill_ms = msg.ts_event // 1_000_000
+    if stage.last_fill_ms is None or fill_ms > stage.last_fill_ms:
+        stage.last_fill_ms = fill_ms
+        stage.changed = True
+    record = find(stage, msg.client_order_id, msg.exchange_order_id)
+    key = (int(msg.trade_id), int(msg.exchange_order_id))
+    if record is None:
+        if key in core.forgotten_fill_keys or any(
+            (u.trade_id, u.exchange_order_id) == key for u in core.unmatched_fills
+        ) or key in {(u.trade_id, u.exchange_order_id) for u in stage.unmatched_add}:
+            return
+        stage.unmatched_add.append(msg)
+        stage.changed = True
+        stage.send(FillUnmatched(exchange_order_id=msg.exchange_order_id,
+                                 trade_id=msg.trade_id, trading_pair=msg.trading_pair,
+                                 amount=msg.amount, ts_init=now))
+        return
+    book_fill(core, stage, record, msg, now)
+
+
+def book_fill(
+    core: OrderTrackerCore, stage: Stage, record: OrderRecord, msg: FillReported, now: int
+) -> None:
+    if record.has_fill(msg.trade_id, msg.exchange_order_id):
+        return  # duplicate (snapshot replay, reconnect, query overlap)
+    if msg.side is not record.side:
+        stage.emit(orders.OrderAnomalyDetected, record, now, msg.ts_event,
+                   reason=f"fill {msg.trade_id} is a {msg.side.value} for a "
+                          f"{record.side.value} order; not booked")
+        return
+    oid = msg.exchange_order_id
+    leg = legs.relation(record, oid)
+    if leg == legs.NEW:
+        record = legs.advance(core, stage, record, oid, now)
+    amount = record.amount
+    if leg == legs.OLD and record.leg_size is not None:
+        amount += msg.amount  # on top of the replacement the venue sized without it
+    room = amount - record.filled
+    booked = min(msg.amount, room)
+    if booked < msg.amount:
+        stage.emit(orders.OrderAnomalyDetected, record, now, msg.ts_event,
+                   reason=f"overfill: fill {msg.trade_id} of {msg.amount} exceeds the "
+                          f"{room} left; {msg.amount - booked} not booked")
+    if booked <= 0:
+        return
+    if leg == legs.OLD and record.leg_size is not None:
+        amount = record.amount + booked
+    fill = OrderFill(trade_id=msg.trade_id, exchange_order_id=oid, price=msg.price,
+                     amount=booked, fee=msg.fee, fee_asset=msg.fee_asset,
+                     liquidity=msg.liquidity, ts_event=msg.ts_event)
+    filled = record.filled + booked
+    changes: dict[str, object] = {"filled": filled, "fills": (*record.fills, fill)}
+    if amount != record.amount:
+        changes["amount"] = amount
+    extra = {
+        "fill_price": msg.price, "fill_amount": booked, "fee": msg.fee,
+        "fee_asset": msg.fee_asset, "trade_id": msg.trade_id, "liquidity": msg.liquidity,
+    }
+    if record.state.is_terminal:
+        stage.fire(record, Trigger.LATE_FILL, now, ts_event=msg.ts_event, changes=changes,
+                   extra={**extra, "late": True})
+        return
+    trigger = Trigger.FILL_COMPLETE if filled >= amount else Trigger.FILL
+    new = stage.fire(record, trigger, now, ts_event=msg.ts_event, changes=changes, extra=extra)
+    if new is None:
+        return
+    awaiting = new.awaiting
+    if awaiting is not None and not new.state.is_terminal and new.filled >= (
+        awaiting.expected_filled
+    ):
+        # (a rejected replacement waiting for its fills ends CANCELLED: it has one now)
+        finish(stage, new, awaiting.target, awaiting.reason, now)
