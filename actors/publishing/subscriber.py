@@ -138,6 +138,11 @@ class EventSubscriber:
         None. Persist it and pass it as ``after`` to resume after a restart."""
         return self.core.covered
 
+    @property
+    def caught_up(self) -> bool:
+        """Nothing is known to be missing and no replay request is in flight."""
+        return self._in_flight is None and not self.core.needs_replay()
+
     def next(self, timeout_s: float | None = None) -> ReceivedEvent | None:
         """The next event, or None after ``timeout_s`` (None: wait for ever)."""
         ready = self.core.ready
@@ -311,12 +316,18 @@ class EventSubscriber:
         self._unanswered_since = None
         self._timeout = self._timeout0
         core, status = self.core, header["status"]
-        if status == STATUS_NOT_RETAINED:
-            core.on_not_retained(first_sequence=int(header["first_sequence"]),
-                                 last_sequence=int(header["last_sequence"]))
-            return
+        try:
+            if status == STATUS_NOT_RETAINED:
+                core.on_not_retained(first_sequence=int(header["first_sequence"]),
+                                     last_sequence=int(header["last_sequence"]))
+                return
+            if status == STATUS_OK:
+                after, through = int(header["after"]), int(header["through"])
+                last = int(header["last_sequence"])
+        except (KeyError, TypeError, ValueError) as exc:
+            status = f"a reply header without {exc}"
         if status != STATUS_OK:
-            text = f"the replay server refused a request: {header.get('error')}"
+            text = f"the replay server refused a request: {header.get('error') or status}"
             self._malformed(text)
             core.give_up(text)
             return
@@ -336,8 +347,7 @@ class EventSubscriber:
             if self._wanted(topic):
                 events.append(ReceivedEvent(topic=topic, body=body, sequence=sequence,
                                             replayed=True, raw=pairs[i + 1]))
-        core.on_reply(after=int(header["after"]), through=int(header["through"]),
-                      events=events, last_sequence=int(header["last_sequence"]))
+        core.on_reply(after=after, through=through, events=events, last_sequence=last)
 
 
 def _event_sequence(body: dict[str, Any]) -> int | None:
