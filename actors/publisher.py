@@ -73,6 +73,7 @@ from supervision.spec import ChildContext
 log = logging.getLogger(__name__)
 
 _BIND_RETRY_S = 0.02
+_REPLY_HWM = 64
 
 
 @attrs.frozen(kw_only=True)
@@ -172,8 +173,10 @@ class Publisher(SupervisedActor):
         config, core = self._config, self.core
         assert config.event_log_dir is not None
         assert core is not None
+        # A client that asks without reading pins at most _REPLY_HWM replies (then ZMQ drops
+        # them; the client times out and asks again).
         router = self._bind(context, zmq.ROUTER, config.replay_address, {
-            zmq.LINGER: 0, zmq.SNDHWM: 0})
+            zmq.LINGER: 0, zmq.SNDHWM: _REPLY_HWM})
         try:
             server = ReplayServer(EventLogReader(config.event_log_dir), venue=config.venue,
                                   epoch=core.epoch, format=config.format)
