@@ -15,7 +15,13 @@ from .evidence import Evidence, Poller, pick_source_ip
 from .judge import EventRecord
 from .options import Action, Options, Plan, build_plan
 from .report import Outcome, build_summary, print_summary, write_json
-from .runtime import RssSampler, RuntimeProcess, accepts_config, config_toml
+from .runtime import (
+    RssSampler,
+    RuntimeProcess,
+    StartFailedError,
+    accepts_config,
+    config_toml,
+)
 from .subscribers import Subscriber, library, make
 from .venue import Venue, VenueError, new_key
 
@@ -27,6 +33,8 @@ USDC traded) does not end the soak; every other limit stays on."""
 STARTUP_GRACE_S = 10.0
 """The load schedule starts this long after the soak (the runtime needs a few seconds)."""
 DRAIN_S = 3.0
+RESTART_RETRY_S = 30.0
+"""A runtime that failed to restart is tried again this often."""
 
 
 def free_port() -> int:
@@ -86,6 +94,8 @@ class Soak:
         self.runtime: RuntimeProcess | None = None
         self.replay: str | None = None
         self._next_report = 0.0
+        self._retry_at = 0.0
+        """When to try starting a runtime that failed to (re)start (0: it has not failed)."""
 
     # --- set-up ---------------------------------------------------------------------------------
     def setup(self) -> tuple[str, Evidence, Plan, dict[str, Any]]:
@@ -129,33 +139,44 @@ class Soak:
         return sub
 
     # --- the run ----------------------------------------------------------------------------
-    def run(self) -> int:
+    def _configure(self, plan: Plan, grace: float) -> tuple[list[str], str, float]:
+        """scripts/run's arguments, the events endpoint and the schedule's start. The replay
+        endpoint is offered to the runtime; a runtime that refuses the setting runs without."""
         opts = self.opts
-        account, evidence, plan, capabilities = self.setup()
-        endpoint = f"tcp://127.0.0.1:{free_port()}"
-        grace = STARTUP_GRACE_S / 2 if opts.quick else STARTUP_GRACE_S
-        start_at = time.time() + grace
         config = self.work / "runtime.toml"
+
+        def toml(start_at: float) -> str:
+            return config_toml(pair=opts.pair, schedule=plan.schedule, start_at=start_at,
+                               seed=opts.seed, max_submits_per_s=opts.max_submits_per_s,
+                               replay=self.replay)
+
         self.replay = f"tcp://127.0.0.1:{free_port()}"
-        toml = config_toml(pair=opts.pair, schedule=plan.schedule, start_at=start_at,
-                           seed=opts.seed, max_submits_per_s=opts.max_submits_per_s,
-                           replay=self.replay)
-        accepted, why = accepts_config(toml, config, self.work / "soak.key")
+        accepted, why = accepts_config(toml(0.0), config, self.work / "soak.key")
         if not accepted:
             self.notes.append(f"the runtime has no replay endpoint setting ({why})")
             self.replay = None
-            toml = config_toml(pair=opts.pair, schedule=plan.schedule, start_at=start_at,
-                               seed=opts.seed, max_submits_per_s=opts.max_submits_per_s,
-                               replay=None)
-            accepted, why = accepts_config(toml, config, self.work / "soak.key")
+            accepted, why = accepts_config(toml(0.0), config, self.work / "soak.key")
             if not accepted:
                 raise RuntimeError(f"scripts/run refuses the soak's configuration: {why}")
-        capabilities["replay_endpoint"] = self.replay
+        start_at = time.time() + grace
+        config.write_text(toml(start_at), encoding="utf-8")
+        endpoint = f"tcp://127.0.0.1:{free_port()}"
         args = ["--venue-url", self.venue.base_url, "--key-file", str(self.work / "soak.key"),
                 "--data-dir", str(self.work / "data"), "--publish", endpoint,
                 "--config", str(config)]
         if opts.chaos_kill_every_s > 0:
             args += ["--chaos-kill-every", f"{opts.chaos_kill_every_s:g}"]
+        return args, endpoint, start_at
+
+    def _all_subscribers(self) -> list[Subscriber]:
+        return [*self.subscribers, *([self.late_subscriber] if self.late_subscriber else [])]
+
+    def run(self) -> int:
+        opts = self.opts
+        account, evidence, plan, capabilities = self.setup()
+        grace = STARTUP_GRACE_S / 2 if opts.quick else STARTUP_GRACE_S
+        args, endpoint, start_at = self._configure(plan, grace)
+        capabilities["replay_endpoint"] = self.replay
         say(f"soak: exchange {self.venue.base_url}, account {account}, events {endpoint}, "
             f"files in {self.work}")
         say(f"soak: load {list(plan.schedule)} from +{grace:g}s; "
@@ -186,13 +207,13 @@ class Soak:
         stop = runtime.stop()
         weights.sample()
         time.sleep(DRAIN_S)  # events published during the stop are still on their way
-        for sub in [*self.subscribers, *([self.late_subscriber] if self.late_subscriber else [])]:
+        all_subs = self._all_subscribers()
+        for sub in all_subs:
             sub.stop()
             sub.join(10)
-        poller.stop_event.set()
-        rss.stop_event.set()
-        weights.stop_event.set()
-        all_subs = [*self.subscribers, *([self.late_subscriber] if self.late_subscriber else [])]
+        for thread in (poller, rss, weights):
+            thread.stop_event.set()
+            thread.join(30)  # the judge's SDK session is used by one thread at a time
         say("soak: asking the venue about every order")
         open_cloids, open_count = evidence.open_orders()
         records = [*self.records, self.late]
@@ -232,16 +253,31 @@ class Soak:
             now = time.time()
             if now >= when:
                 return
-            if not runtime.alive():
-                code = runtime.proc.poll() if runtime.proc is not None else None
-                self.incidents.append(f"+{now - start_at:.0f}s: the runtime exited by itself "
-                                      f"(exit {code}); restarted")
-                say(f"soak: {self.incidents[-1]}")
-                runtime.start()
+            if not runtime.alive() and now >= self._retry_at:
+                if self._retry_at == 0.0:
+                    code = runtime.proc.poll() if runtime.proc is not None else None
+                    self._incident(f"+{now - start_at:.0f}s: the runtime exited by itself "
+                                   f"(exit {code}); restarting it")
+                self._restart(runtime, now - start_at)
             if now >= self._next_report:
                 self._progress(now - start_at)
                 self._next_report = now + (15 if self.opts.quick else 30)
             time.sleep(min(0.2, max(0.0, when - now)))
+
+    def _incident(self, text: str) -> None:
+        self.incidents.append(text)
+        say(f"soak: {text}")
+
+    def _restart(self, runtime: RuntimeProcess, elapsed: float) -> None:
+        """Start the runtime again; a failure is an incident, retried every 30 s."""
+        try:
+            runtime.start()
+        except StartFailedError as exc:
+            self._incident(f"+{elapsed:.0f}s: the runtime did not (re)start: exit {exc.code}: "
+                           f"{exc.reason}")
+            self._retry_at = time.time() + RESTART_RETRY_S
+            return
+        self._retry_at = 0.0
 
     def _progress(self, elapsed: float) -> None:
         events = " ".join(f"{r.name} {r.events}" for r in [*self.records, self.late])
@@ -261,7 +297,7 @@ class Soak:
             say(f"soak: +{action.at_s:.0f}s kill -9 of the runtime (pid {runtime.pid}), "
                 "restart with the same data dir")
             runtime.kill9()
-            runtime.start()
+            self._restart(runtime, action.at_s)
         elif action.kind == "late_subscriber":
             say(f"soak: +{action.at_s:.0f}s a late subscriber starts")
             self.late_subscriber = self._subscriber("late", endpoint, self.late)
@@ -274,7 +310,7 @@ class Soak:
         """Whatever happened: no process of ours left running."""
         if self.runtime is not None and self.runtime.alive():
             self.runtime.kill9()
-        for sub in [*self.subscribers, *([self.late_subscriber] if self.late_subscriber else [])]:
+        for sub in self._all_subscribers():
             sub.stop()
         self.venue.stop()
         if self._dump is not None:

@@ -326,8 +326,9 @@ def interpolate(samples: Sequence[tuple[int, float]], at_ns: int) -> float | Non
 
 def rss_findings(samples: Sequence[tuple[int, int, int]], bounds: Sequence[tuple[int, int]]
                  ) -> dict[str, Any]:
-    """(time ns, pid, RSS kB) samples → per-step median/max MB and a growth flag: the RSS of
-    the last step (back at low load) above 1.5 × that of the first step + 50 MB."""
+    """(time ns, pid, RSS kB) samples → per-step median/max MB, about 200 points of the series
+    (unix s, pid, MB), and a growth flag: the RSS of the last step (back at low load) above
+    1.5 × that of the first step + 50 MB."""
     per_step: list[dict[str, float]] = []
     for lo, hi in bounds:
         values = sorted(kb / 1024 for t, _pid, kb in samples if lo <= t < hi)
@@ -337,6 +338,9 @@ def rss_findings(samples: Sequence[tuple[int, int, int]], bounds: Sequence[tuple
     first = per_step[0].get("median_mb") if per_step else None
     last = per_step[-1].get("median_mb") if per_step else None
     growth = first is not None and last is not None and last > 1.5 * first + 50
-    return {"per_step": per_step, "peak_mb": round(peak, 1), "first_step_mb": first,
+    every = max(1, len(samples) // 200)
+    series = [(round(t / 1e9, 1), pid, round(kb / 1024, 1)) for t, pid, kb in samples[::every]]
+    return {"per_step": per_step, "series": series, "peak_mb": round(peak, 1),
+            "first_step_mb": first,
             "last_step_mb": last, "growth_not_returned": growth,
             "processes": len({pid for _t, pid, _kb in samples})}

@@ -59,6 +59,15 @@ def accepts_config(toml: str, path: Path, key_file: Path) -> tuple[bool, str]:
     return done.returncode != 2, (done.stdout + done.stderr).strip()[-500:]
 
 
+class StartFailedError(RuntimeError):
+    def __init__(self, code: int, tail: str) -> None:
+        lines = [line for line in tail.splitlines() if line.strip()
+                 and not line.startswith("=====")]
+        self.code = code
+        self.reason = lines[-1][:300] if lines else ""
+        super().__init__(f"scripts/run did not start (exit {code}): {tail}")
+
+
 class RuntimeProcess:
     def __init__(self, args: list[str], log_path: Path) -> None:
         self.args = args
@@ -85,8 +94,7 @@ class RuntimeProcess:
             if code is None:
                 return
             if code != 3 or attempt == attempts - 1:
-                tail = self.log_path.read_text(errors="replace")[-3000:]
-                raise RuntimeError(f"scripts/run did not start (exit {code}): {tail}")
+                raise StartFailedError(code, self.log_path.read_text(errors="replace")[-3000:])
             self.start_retries += 1
             time.sleep(1.0)
 
