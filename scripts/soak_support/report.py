@@ -149,6 +149,11 @@ def build_summary(o: Outcome) -> dict[str, Any]:
     judged = [*whole, *([late] if o.late_started else [])]
     discrepancies = judge_orders(judged, o.answers, o.open_cloids)
     orders = summarize(discrepancies)
+    first = judged[0].name if judged else ""
+    orders["pairs"] = {f"{state} vs venue {status}": n for (state, status), n in Counter(
+        (judged[0].last[d.cloid].state, o.answers[d.cloid].status) for d in discrepancies
+        if d.subscriber == first and d.kind in ("state_mismatch", "false_failed")
+    ).most_common(12)}
     for kind, count in sorted(orders["counts"].items()):
         failures.append(f"orders: {count} × {kind} ({orders['cloids'][kind]} orders)")
     final = consensus(judged)
@@ -245,6 +250,9 @@ def print_summary(s: dict[str, Any], say: Callable[[str], None]) -> None:
     say(f"orders: {o['cloids']} cloids, {o['judged']} judged by the venue; final states "
         f"{o['final_states']}")
     say(f"venue statuses: {o['venue_statuses']}")
+    if o["discrepancies"].get("pairs"):
+        say("  runtime's last state vs the venue (first subscriber): "
+            + "; ".join(f"{n} × {pair}" for pair, n in o["discrepancies"]["pairs"].items()))
     for kind, count in sorted(o["discrepancies"]["counts"].items()):
         say(f"  {kind}: {count} ({o['discrepancies']['cloids'][kind]} orders)")
         for sample in o["discrepancies"]["samples"][kind][:3]:

@@ -199,3 +199,11 @@ def test_orders_per_unit_of_rate_limit_usage(tmp_path: Path) -> None:
     assert loaded["steps"] == [1, 2]
     assert loaded["usage"] == 40.0  # 10 REST weight + 30 WS messages over the load
     assert loaded["orders_per_unit"] == 1.0  # the 40 orders the venue placed
+
+
+def test_mismatches_are_tallied_by_state_and_venue_status(tmp_path: Path) -> None:
+    records = clean_records()
+    records[0] = EventRecord("sub1")
+    stream(records[0], last_state="OPEN")
+    summary = build_summary(outcome(tmp_path, records))
+    assert summary["orders"]["discrepancies"]["pairs"] == {"OPEN vs venue canceled": 40}
