@@ -148,13 +148,15 @@ class Evidence:
 
     def resolve(self, cloids: Collection[str], *, budget_s: float, cross_check: int,
                 seed: int) -> tuple[dict[str, VenueOrder], dict[str, Any]]:
-        """The venue's status for each cloid, within ``budget_s`` of ``orderStatus`` queries."""
+        """The venue's status for each cloid (and every cloid it listed), within ``budget_s`` of
+        ``orderStatus`` queries."""
         self.poll_history()
         listed = self.latest_status()
         complete = self.gaps == 0
         answers: dict[str, VenueOrder] = {}
         to_ask: list[str] = []
-        for cloid in cloids:
+        # Orders the venue listed that no subscriber heard of are judged too (lost events).
+        for cloid in sorted(set(cloids) | set(listed)):
             status = listed.get(cloid)
             if status is not None and status not in FINAL_STATUSES_OPEN:
                 answers[cloid] = VenueOrder(status=status, source="historicalOrders")
