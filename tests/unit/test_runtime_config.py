@@ -115,7 +115,7 @@ def test_every_publisher_address_is_checked_including_ones_added_later() -> None
     assert publisher_addresses(WithReplay()) == {"address": "tcp://127.0.0.1:5556",
                                                  "replay_address": "tcp://127.0.0.1:5557"}
     validate(RuntimeConfig(publisher=WithReplay()))
-    with pytest.raises(ConfigError, match="replay_address 'tcp://0.0.0.0:5557'"):
+    with pytest.raises(ConfigError, match=r"replay_address 'tcp://0\.0\.0\.0:5557'"):
         validate(RuntimeConfig(publisher=WithReplay(replay_address="tcp://0.0.0.0:5557")))
     validate(RuntimeConfig(publisher=WithReplay(replay_address="tcp://0.0.0.0:5557",
                                                 allow_remote=True)))
@@ -160,7 +160,7 @@ def test_a_private_key_file_is_accepted(tmp_path: Path, mode: int) -> None:
 
 
 def test_a_missing_key_file_is_a_configuration_error(tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match="cannot read the key file .*missing.key"):
+    with pytest.raises(ConfigError, match=r"cannot read the key file .*missing\.key"):
         load_key(_args("--key-file", str(tmp_path / "missing.key")))
 
 
