@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from .evidence import Evidence, Poller, pick_source_ip
+from .evidence import Evidence, Poller, make_info, pick_source_ip
 from .judge import EventRecord
 from .options import Action, Options, Plan, build_plan
 from .report import Outcome, build_summary, print_summary, write_json
@@ -104,7 +104,8 @@ class Soak:
         account = new_key(self.work / "soak.key")
         self.venue.fund(account, USDC, VOLUME)
         source_ip = pick_source_ip("127.0.0.1")
-        evidence = Evidence(self.venue.base_url, account, source_ip=source_ip)
+        evidence = Evidence(make_info(self.venue.base_url, source_ip), account,
+                            source_ip=source_ip)
         limits = self.venue.state().get("limits")
         rate_limit = evidence._call(lambda: evidence.info.user_rate_limit(account),
                                     "userRateLimit")

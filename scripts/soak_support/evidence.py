@@ -59,10 +59,11 @@ def is_rate_limited(exc: BaseException) -> bool:
 
 
 class Evidence:
-    def __init__(self, base_url: str, account: str, *, source_ip: str | None,
+    def __init__(self, info: Any, account: str, *, source_ip: str | None,
                  sleep: Callable[[float], None] = time.sleep) -> None:
+        """``info``: an SDK ``Info`` (`make_info`) or anything answering the same calls."""
         self.account = account
-        self.info = make_info(base_url, source_ip)
+        self.info = info
         self.source_ip = source_ip
         self._sleep = sleep
         self._lock = threading.Lock()
