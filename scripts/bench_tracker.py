@@ -39,6 +39,8 @@ from messages.tracking import RequestSent
 from supervision.journal import Durability, Journal
 
 T0 = 1_800_000_000_000_000_000
+OPEN_ORDERS = TrackerConfig(max_open_orders=1_000_000)
+"""Recovery holds 10,000 open orders, past the venue's default cap the tracker enforces."""
 
 
 def _inputs(n: int, filled: bool = True) -> list[object]:
@@ -112,7 +114,7 @@ def recovery(n: int) -> None:
     print(f"\nrecovery of {n} open orders (3 journaled inputs each)")
     with tempfile.TemporaryDirectory() as tmp:
         journal = Journal.open(tmp)
-        core = OrderTrackerCore(TrackerConfig(), journal)
+        core = OrderTrackerCore(OPEN_ORDERS, journal)
         now = T0
         for message in _inputs(n, filled=False):
             now += 1000
@@ -123,7 +125,7 @@ def recovery(n: int) -> None:
         for label, snapshot in (("journal replay only", False), ("snapshot", True)):
             if snapshot:
                 journal = Journal.open(tmp)
-                recovered = OrderTrackerCore(TrackerConfig(), journal)
+                recovered = OrderTrackerCore(OPEN_ORDERS, journal)
                 rec = journal.recover()
                 recovered.restore(rec.snapshot, (p for _, p in rec.records))
                 journal.write_snapshot(recovered.snapshot(), journal.last_seq)
@@ -135,7 +137,7 @@ def recovery(n: int) -> None:
                 started = time.perf_counter()
                 journal = Journal.open(tmp)
                 rec = journal.recover()
-                fresh = OrderTrackerCore(TrackerConfig(), journal)
+                fresh = OrderTrackerCore(OPEN_ORDERS, journal)
                 fresh.restore(rec.snapshot, (p for _, p in rec.records))
                 samples.append(time.perf_counter() - started)
                 journal.close()
@@ -147,7 +149,7 @@ def recovery(n: int) -> None:
         # The worst case after a crash: the last snapshot plus up to `snapshot_every` records.
         journal = Journal.open(tmp)
         rec = journal.recover()
-        live = OrderTrackerCore(TrackerConfig(), journal)
+        live = OrderTrackerCore(OPEN_ORDERS, journal)
         live.restore(rec.snapshot, (p for _, p in rec.records))
         tail = 0
         for message in _inputs(n + 1000, filled=False)[3 * n:]:
@@ -161,7 +163,7 @@ def recovery(n: int) -> None:
             started = time.perf_counter()
             journal = Journal.open(tmp)
             rec = journal.recover()
-            fresh = OrderTrackerCore(TrackerConfig(), journal)
+            fresh = OrderTrackerCore(OPEN_ORDERS, journal)
             fresh.restore(rec.snapshot, (p for _, p in rec.records))
             samples.append(time.perf_counter() - started)
             journal.close()

@@ -306,8 +306,10 @@ def on_nonce_invalidated(
             if msg.executed is False:
                 legs.modify_never_executed(
                     core, stage, record, "modify never executed: its nonce was spent", now)
-                continue
-            if msg.executed is None:
+                after = stage.get(cloid)
+                if after is None or after.state is not S.UNKNOWN:
+                    continue  # as it was before the modify; else the venue's status says
+            elif msg.executed is None:
                 # It can no longer execute: the venue still showing the old leg is proof.
                 record = stage.update(record, now, pending_modify=attrs.evolve(
                     record.pending_modify, expires_after_ms=now // 1_000_000 - grace_ms - 1))
