@@ -41,14 +41,13 @@ def on_fills(core: OrderTrackerCore, stage: Stage, msg: FillsReported, now: int)
     for fill in msg.fills:
         on_fill(core, stage, fill, now)
     query = msg.query
-    answered = query is not None or (msg.is_snapshot and bool(msg.fills) and all(
+    paged = query is not None or (bool(msg.fills) and all(
         f.source is EvidenceSource.QUERY for f in msg.fills))
-    if not answered:
-        return
-    if len(msg.fills) >= core.config.fills_page_size:
+    if paged and len(msg.fills) >= core.config.fills_page_size:
         _next_page(stage, msg, query, now)
         return
-    _settle_verifications(stage, msg, query, now)
+    if query is not None or msg.is_snapshot:
+        _settle_verifications(stage, msg, query, now)
 
 
 def _next_page(stage: Stage, msg: FillsReported, query: FillsQuery | None, now: int) -> None:
@@ -80,7 +79,9 @@ def _settle_verifications(
         if query is not None:
             proves = (query.requested_ns >= awaiting.verify_ns
                       and query.origin_ms <= awaiting.from_ms)
-        else:  # a venue side that does not echo its queries: the next answer is ours
+        else:
+            # A venue side that does not echo its queries: take the next complete answer (or
+            # stream snapshot) as the one asked for.
             proves = msg.ts_init >= awaiting.verify_ns
         if proves:
             finish(stage, record, S.FAILED, awaiting.reason, now)

@@ -419,3 +419,16 @@ def test_restore_rebuilds_the_events_after_a_point_exactly() -> None:
     partial.restore(snap, h.journal.records[mark:], reemit_after=k)
     assert partial.reemit_gap == (k + 1, h.core.sequence - len(h.order_events(late)))
     assert partial.recovered_events == h.order_events(late)
+
+
+def test_without_an_echoed_query_the_next_complete_fills_answer_decides() -> None:
+    """Until the venue side echoes `FillsQuery`, an empty query answer still settles a
+    rejected replacement (instead of leaving it waiting forever)."""
+    h = Harness()
+    cloid = _open(h)
+    _modify(h, cloid)
+    _modify_answer(h, cloid, None, SubmitOutcome.REJECTED, ALO_ERROR)
+    h.status(cloid, 6, VS.REJECTED, raw="badAloPxRejected", orig="1", remaining="1", source=Q)
+    assert not _state(h, cloid).is_terminal
+    h.send(FillsReported(fills=(), is_snapshot=True, ts_init=h.now))
+    assert _state(h, cloid) is S.FAILED
