@@ -211,9 +211,12 @@ class SignCancels:
 class SignOrders:
     """Tracker → signer: place these tracked orders (one batched action).
 
-    ``expires_after_ms`` is the venue time after which the action must be rejected; the tracker
-    chooses it so that, once it has passed, "the venue does not know this cloid" proves the
-    order was never placed.
+    ``expires_after_ms`` is an upper bound: the action must expire no later than this venue
+    time. The signer signs when the rate budget admits the request, with ``expiresAfter`` =
+    min(sign time + its window, this bound), and reports the exact value in `RequestSent` (or
+    refuses with a definitive `RequestFailed` when the bound is too close). Once the bound has
+    passed, "the venue does not know this cloid" proves the order was never placed, whether or
+    not the tracker heard the exact value.
     """
 
     orders: tuple[SubmitOrder, ...]
