@@ -28,7 +28,6 @@ import attrs
 from actors.order_tracking.lifecycle import Trigger
 from actors.order_tracking.records import OrderRecord, PendingModify
 from actors.order_tracking.stage import Stage
-from messages import orders
 from messages.enums import OrderState
 from messages.ids import ExchangeOrderId
 from messages.venue import OrderStatusReported
@@ -96,10 +95,9 @@ def advance(
         "trigger_price": trigger, "pending_modify": None, "deferred_cancel": None,
     }
     if record.state.is_terminal:
-        new = stage.update(record, now, **changes)
-        stage.emit(orders.OrderAnomalyDetected, new, now, None,
-                   reason=f"the venue placed leg {oid} under an order already {new.state.value}")
-        return new
+        # E.g. our cancel hit the replacement a modify had just placed: its late fills and
+        # statuses are recognised as this order's.
+        return stage.update(record, now, **changes)
     if live and current is not None:  # (without a current leg the modify was reported)
         fired = stage.fire(record, Trigger.MODIFIED, now, changes=changes,
                            extra={"previous_exchange_order_id": current})

@@ -432,3 +432,21 @@ def test_without_an_echoed_query_the_next_complete_fills_answer_decides() -> Non
     assert not _state(h, cloid).is_terminal
     h.send(FillsReported(fills=(), is_snapshot=True, ts_init=h.now))
     assert _state(h, cloid) is S.FAILED
+
+
+def test_fills_of_a_replacement_our_cancel_then_hit_are_late_fills_of_the_order() -> None:
+    h = Harness()
+    cloid = _open(h, amount="2")
+    _modify(h, cloid)
+    h.send(CancelOrder(client_order_id=cloid))
+    h.cancel_answer(cloid)  # the venue: modify (5 → 6), a fill on 6, then our cancel hit 6
+    assert _state(h, cloid) is S.CANCELLED
+    h.fill(cloid, 6, 1, "0.5")
+    view = h.core.get(cloid)
+    assert view is not None
+    assert (view.state, view.filled_amount, view.exchange_order_id) == (
+        S.CANCELLED, Decimal("0.5"), 6)
+    last = h.order_events(cloid)[-1]
+    assert isinstance(last, OrderFilled)
+    assert last.late
+    assert not any(type(e).__name__ == "OrderAnomalyDetected" for e in h.order_events(cloid))
