@@ -15,8 +15,11 @@ from messages import (
     ExchangeOrderId,
     FillReported,
     LiquiditySide,
+    ModifyAnswered,
+    ModifyOrder,
     OrderEvent,
     OrderSide,
+    OrderState,
     OrderStatusReported,
     OrderType,
     RequestKind,
@@ -27,7 +30,8 @@ from messages import (
     TradeId,
     VenueOrderStatus,
 )
-from messages.tracking import RequestSent, TrackerTick
+from messages.tracking import ReconcileRequested, RequestSent, TrackerTick
+from messages.venue import FillsReported
 
 PAIR = "BTC-USD"
 T0 = 1_800_000_000_000_000_000
@@ -113,6 +117,46 @@ class Harness:
     def advance(self, seconds: float) -> Outcome:
         self.tick(seconds)
         return self.send(TrackerTick(ts_init=self.now))
+
+    # --- modifies and reconciliation -----------------------------------------------------
+    def state(self, cloid: ClientOrderId) -> OrderState:
+        order = self.core.get(cloid)
+        assert order is not None
+        return order.state
+
+    def open(self, n: int = 1, amount: str = "1", oid: int = 5) -> ClientOrderId:
+        """A sent order the venue acknowledged as resting under ``oid``."""
+        cloid = self.submit(n, amount=amount)
+        self.answer(cloid, oid=oid)
+        assert self.state(cloid) is OrderState.OPEN
+        return cloid
+
+    def modify(self, cloid: ClientOrderId, price: str = "101",
+               amount: str | None = None) -> None:
+        """Ask for a modify and report it sent."""
+        self.send(ModifyOrder(client_order_id=cloid, price=Decimal(price),
+                              amount=None if amount is None else Decimal(amount)))
+        self.sent(cloid, RequestKind.MODIFY)
+
+    def modify_answer(self, cloid: ClientOrderId, oid: int | None,
+                      outcome: SubmitOutcome = SubmitOutcome.RESTING, error: str = "") -> None:
+        self.send(ModifyAnswered(client_order_id=cloid, outcome=outcome,
+                                 exchange_order_id=None if oid is None else ExchangeOrderId(oid),
+                                 error=error, ts_init=self.now))
+
+    def status_queries(self, cloid: ClientOrderId) -> int:
+        """How many status queries for ``cloid`` the tracker has asked for."""
+        return sum(isinstance(o, ReconcileRequested) and cloid in o.client_order_ids
+                   for o in self.outbox)
+
+    def fill_queries(self) -> list[ReconcileRequested]:
+        return [o for o in self.outbox
+                if isinstance(o, ReconcileRequested) and o.fills_since_ms is not None]
+
+    def answer_fills(self, request: ReconcileRequested, *fills: FillReported) -> None:
+        """The venue's answer to a fill query (echoing its `FillsQuery`)."""
+        self.send(FillsReported(fills=fills, is_snapshot=True, ts_init=self.now,
+                                query=request.fills_query))
 
 
 def fill_report(cloid: ClientOrderId | None, oid: int, tid: int, amount: str,

@@ -1,0 +1,191 @@
+"""UNKNOWN always resolves (issue 10): dead-order answers reconcile at once, lost fills are
+fetched from the order's own time and paged, the never-placed proof is asked exactly when it
+can prove, noop proofs settle lost requests, a periodic reconciliation backs the stream up, the
+open-order cap holds, and recovery rebuilds the events a crashed incarnation emitted. Each test
+fails on the tracker before issue 10.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from actors.order_tracking.core import OrderTrackerCore
+from actors.order_tracking.stage import TrackerConfig
+from messages import (
+    EvidenceSource,
+    ModifyOrder,
+    OrderModified,
+    OrderNotFoundReported,
+    OrderState,
+    RequestFailed,
+    RequestKind,
+    SubmitOutcome,
+    VenueOrderStatus,
+)
+from messages.tracking import (
+    CommandRejected,
+    FillsQuery,
+    ReconcileRequested,
+    RequestSent,
+    SignOrders,
+    TrackerTick,
+)
+from messages.venue import FillsReported, NonceInvalidated
+from tests.tracker_support import Harness, fill_report
+from tests.tracker_venue import MODIFY_DEAD
+
+S = OrderState
+VS = VenueOrderStatus
+Q = EvidenceSource.QUERY
+
+
+def test_cannot_modify_a_dead_order_reconciles_at_once_and_books_the_lost_fill() -> None:
+    h = Harness()
+    cloid = h.open()
+    h.modify(cloid)
+    h.modify_answer(cloid, None, SubmitOutcome.REJECTED, MODIFY_DEAD)
+    assert h.state(cloid) is S.UNKNOWN  # the strategy hears it; modifies are refused
+    assert h.status_queries(cloid) == 1
+    h.send(ModifyOrder(client_order_id=cloid, price=Decimal("99")))
+    assert any(isinstance(o, CommandRejected) for o in h.outbox)
+    h.status(cloid, 5, VS.FILLED, raw="filled", orig="1", remaining="0", source=Q)
+    request = h.fill_queries()[-1]  # asked at once: a filled status from a query
+    h.answer_fills(request, fill_report(cloid, 5, 1, "1", h.core.orders[cloid].side, h.now))
+    assert h.state(cloid) is S.FILLED
+
+
+def test_a_lost_fill_older_than_the_last_fill_seen_is_fetched_from_the_orders_time() -> None:
+    h = Harness()
+    old = h.open(1)
+    created_ms = h.core.orders[old].created_ns // 1_000_000
+    h.tick(60)
+    other = h.open(2, oid=7)
+    h.fill(other, 7, 9, "1")  # the last fill seen is now a minute after `old` was placed
+    out = h.status(old, 5, VS.OPEN, orig="1", remaining="0.5", source=Q)
+    requests = [o for o in out.outbox if isinstance(o, ReconcileRequested)]
+    assert requests
+    assert requests[0].fills_since_ms == created_ms - 5_000
+
+
+def test_fill_pages_are_followed_from_the_last_fill_time() -> None:
+    h = Harness(TrackerConfig(fills_page_size=2))
+    cloid = h.open(amount="3")
+    side = h.core.orders[cloid].side
+    query = FillsQuery(since_ms=1000, origin_ms=1000, requested_ns=h.now)
+    page = (fill_report(cloid, 5, 1, "1", side, h.now - 2_000_000),
+            fill_report(cloid, 5, 2, "1", side, h.now))
+    out = h.send(FillsReported(fills=page, is_snapshot=True, ts_init=h.now, query=query))
+    (request,) = [o for o in out.outbox if isinstance(o, ReconcileRequested)]
+    assert request.fills_since_ms == h.now // 1_000_000 - 1
+    assert request.fills_query == FillsQuery(since_ms=request.fills_since_ms, origin_ms=1000,
+                                             requested_ns=query.requested_ns)
+
+
+def test_the_never_placed_proof_is_asked_exactly_at_the_exact_expiry() -> None:
+    h = Harness(TrackerConfig(submit_timeout_s=1, submit_expiry_s=30, not_found_grace_s=2,
+                              unknown_requery_s=3))
+    cloid = h.submit(1, sent=False)
+    bound = [o for o in h.outbox if isinstance(o, SignOrders)][-1].expires_after_ms
+    assert bound is not None
+    expires = h.now // 1_000_000 + 4_000  # signed later than tracked, with a shorter window
+    assert expires < bound
+    h.send(RequestSent(kind=RequestKind.SUBMIT, client_order_ids=(cloid,), nonce=1,
+                       expires_after_ms=expires, ts_init=h.now))
+    h.advance(1.5)
+    assert h.state(cloid) is S.UNKNOWN
+    h.send(OrderNotFoundReported(client_order_id=cloid, ts_init=h.now))
+    requery = h.core.orders[cloid].deadline_ns
+    assert requery == h.now + 3 * 10**9  # maybe still on its way: ask again in 3 s
+    h.now = requery - 1_000
+    h.send(TrackerTick(ts_init=requery))
+    h.send(OrderNotFoundReported(client_order_id=cloid, ts_init=h.now))
+    proof_ns = (expires + 2_000 + 1) * 1_000_000
+    assert h.core.orders[cloid].deadline_ns == proof_ns  # not on the next 3 s beat
+    h.now = proof_ns - 1_000
+    out = h.send(TrackerTick(ts_init=proof_ns))
+    assert any(isinstance(o, ReconcileRequested) and cloid in o.client_order_ids
+               for o in out.outbox)
+    h.send(OrderNotFoundReported(client_order_id=cloid, ts_init=h.now))
+    assert h.state(cloid) is S.FAILED
+
+
+def test_a_noop_that_took_the_nonce_proves_never_placed_at_once() -> None:
+    h = Harness()
+    cloid = h.submit(1)
+    h.send(RequestFailed(kind=RequestKind.SUBMIT, client_order_ids=(cloid,), reason="HTTP 502",
+                         definitive=False, ts_init=h.now))
+    assert h.state(cloid) is S.UNKNOWN
+    h.send(NonceInvalidated(kind=RequestKind.SUBMIT, client_order_ids=(cloid,), nonce=1,
+                            executed=False, ts_init=h.now))
+    assert h.state(cloid) is S.FAILED
+    assert "never placed" in h.order_events(cloid)[-1].reason  # type: ignore[attr-defined]
+
+
+def test_a_nonce_below_the_window_makes_not_found_a_proof() -> None:
+    h = Harness(TrackerConfig(submit_expiry_s=30))
+    cloid = h.submit(1)
+    h.send(RequestFailed(kind=RequestKind.SUBMIT, client_order_ids=(cloid,), reason="timeout",
+                         definitive=False, ts_init=h.now))
+    out = h.send(NonceInvalidated(kind=RequestKind.SUBMIT, client_order_ids=(cloid,), nonce=1,
+                                  executed=None, ts_init=h.now))
+    assert any(isinstance(o, ReconcileRequested) for o in out.outbox)
+    h.send(OrderNotFoundReported(client_order_id=cloid, ts_init=h.now))
+    assert h.state(cloid) is S.FAILED  # no 30 s wait for the expiry
+
+
+def test_periodic_reconciliation_is_one_open_orders_and_one_fills_query() -> None:
+    h = Harness(TrackerConfig(reconcile_interval_s=30, open_orders_grace_s=5))
+    stale = h.submit(1)  # sent, never answered
+    h.advance(1)  # the first tick starts the clock
+    h.tick(28)
+    fresh = h.submit(2)  # sent a moment ago: its answer is not overdue
+    h.outbox.clear()
+    h.advance(2.5)  # 30 s after the first tick
+    (request,) = [o for o in h.outbox if isinstance(o, ReconcileRequested) and o.open_orders]
+    assert request.fills_since_ms is not None
+    assert stale in request.client_order_ids
+    assert fresh not in request.client_order_ids
+    h.outbox.clear()
+    h.advance(10)
+    assert not [o for o in h.outbox if isinstance(o, ReconcileRequested) and o.open_orders]
+
+
+def test_the_open_order_cap_fails_orders_at_once_and_never_sends_them() -> None:
+    h = Harness(TrackerConfig(max_open_orders=2))
+    a, _b = h.submit(1), h.submit(2)
+    h.outbox.clear()
+    c = h.submit(3, sent=False)
+    assert h.state(c) is S.FAILED
+    assert "open-order cap" in h.order_events(c)[-1].reason  # type: ignore[attr-defined]
+    assert not any(isinstance(o, SignOrders) for o in h.outbox)
+    h.fill(a, 5, 1, "1")  # one order finishes: room again
+    d = h.submit(4, sent=False)
+    assert h.state(d) is S.PENDING_CREATE
+    recovered = OrderTrackerCore(h.core.config)
+    recovered.restore(h.core.snapshot(), [])
+    assert recovered.live_count == h.core.live_count == 2
+
+
+def test_restore_rebuilds_the_events_after_a_point_exactly() -> None:
+    h = Harness()
+    cloid = h.open()
+    h.modify(cloid)
+    h.modify_answer(cloid, 6)
+    h.fill(cloid, 6, 1, "1")
+    emitted = [e for e in h.events if hasattr(e, "sequence")]
+    k = emitted[2].sequence
+    fresh = OrderTrackerCore(h.core.config)
+    fresh.restore(None, h.journal.records, reemit_after=k)
+    assert fresh.recovered_events == [e for e in emitted if e.sequence > k]
+    assert any(isinstance(e, OrderModified) for e in fresh.recovered_events)
+    silent = OrderTrackerCore(h.core.config)
+    silent.restore(None, h.journal.records)
+    assert silent.recovered_events == []
+    # From a snapshot, only what follows it can be rebuilt.
+    snap, mark = h.core.snapshot(), len(h.journal.records)
+    h.cancel(cloid)  # refused (FILLED): no event, nothing journaled
+    late = h.open(2, oid=8)
+    partial = OrderTrackerCore(h.core.config)
+    partial.restore(snap, h.journal.records[mark:], reemit_after=k)
+    assert partial.reemit_gap == (k + 1, h.core.sequence - len(h.order_events(late)))
+    assert partial.recovered_events == h.order_events(late)
