@@ -71,16 +71,18 @@ def _optional_address(value: str | None) -> str | None:
 class UserStreamConfig:
     link: LinkConfig
     account_address: str = attrs.field(converter=_address)
-    """The master account (the orders' owner), lower-cased."""
+    """The account whose orders these are, lower-cased: the master, or the vault / sub-account
+    traded for (`supervision.runtime` resolves it)."""
     agent_address: str | None = attrs.field(default=None, converter=_optional_address)
-    """The signing agent's address, when known: only to refuse a mix-up of the two."""
+    """The signer's address when it is not the account (an agent, or the master of a vault),
+    when known: only to refuse a mix-up of the two."""
     feed: str = "user"
     ack_timeout_s: float = attrs.field(default=10.0, validator=positive)
 
     def __attrs_post_init__(self) -> None:
         if self.agent_address is not None and self.agent_address == self.account_address:
             raise ValueError(
-                "the user stream subscribes the account (master) address, not the agent's"
+                "the user stream subscribes the account's address, not the signer's"
             )
 
 

@@ -112,7 +112,7 @@ def test_subscribes_the_account_not_the_agent() -> None:
 
 
 def test_config_refuses_the_agent_as_account() -> None:
-    with pytest.raises(ValueError, match="not the agent"):
+    with pytest.raises(ValueError, match="not the signer's"):
         UserStreamConfig(link=LinkConfig(url="ws://x"), account_address=AGENT,
                          agent_address=AGENT.upper().replace("0X", "0x"))
     with pytest.raises(ValueError, match="40 hex"):
