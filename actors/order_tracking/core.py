@@ -54,6 +54,7 @@ from messages.venue import (
 
 log = logging.getLogger(__name__)
 SNAPSHOT_VERSION = 1
+_TERMINAL = (OrderState.FILLED, OrderState.CANCELLED, OrderState.FAILED)
 
 
 class JournalWriter(Protocol):
@@ -152,9 +153,12 @@ class OrderTrackerCore:
                     if oid is not None and self.oid_index.get(oid) == cloid:
                         del self.oid_index[oid]
         for cloid, record in stage.orders.items():
+            # (tuple membership compares by identity first: no enum hashing on the hot path)
             old = orders.get(cloid)
-            live += (not record.state.is_terminal) - (
-                old is not None and not old.state.is_terminal)
+            if old is None:
+                live += record.state not in _TERMINAL
+            elif old.state is not record.state:
+                live += (record.state not in _TERMINAL) - (old.state not in _TERMINAL)
         self.live_count = live
         orders.update(stage.orders)
         self.oid_index.update(stage.oids)

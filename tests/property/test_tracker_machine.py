@@ -249,6 +249,8 @@ class TrackerMachine(TrackerWorld, RuleBasedStateMachine):
     @invariant()
     def order_invariants(self) -> None:
         assert set(self.core.orders) == set(self.submitted)
+        assert self.core.live_count == sum(
+            not r.state.is_terminal for r in self.core.orders.values())
         for cloid in self.submitted:
             view = self.core.get(cloid)
             assert view is not None
