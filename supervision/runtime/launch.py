@@ -181,6 +181,7 @@ class Runtime:
 
     def start(self) -> Wiring:
         cfg = self.config
+        validate(cfg)  # also when built in code, not only from a file or flags
         if cfg.cpus:
             # Before any thread starts: every thread created afterwards inherits the affinity.
             os.sched_setaffinity(0, cfg.cpus)
