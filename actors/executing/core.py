@@ -78,9 +78,11 @@ class ExecutionConfig:
     deadman_renew_s: float = 15.0
     modify_cache: int = 100_000
     pacing: PacingConfig = attrs.field(factory=PacingConfig)
-    invalidate_unknown: bool = False
+    invalidate_unknown: bool = True
     """Spend the nonce of a request whose outcome is unknown on a noop (see the module doc)."""
     invalidate_attempts: int = 6
+    invalidate_pause_s: float = 0.25
+    """Pause before the n-th resend of an unanswered noop: n times this."""
     """Sends of one invalidating noop before giving up (its request's expiry then decides)."""
     retry_margin_s: float = 1.0
     """A request refused with 429 is sent again only if it still has this long to live."""
@@ -139,6 +141,8 @@ class ExecutionCore:
         self._queue: deque[tuple[int, _InFlight]] = deque()
         """Requests waiting for weight: queries, and actions the venue refused with 429."""
         self._queued_status: set[ClientOrderId] = set()
+        self._delayed: list[tuple[int, _InFlight]] = []
+        """Noops to send again once their pause has passed (due time, entry)."""
         self._drain_at_ns: int | None = None
         """When the next DrainQueue is due (None: none scheduled)."""
         self._query_id = 0
@@ -244,6 +248,8 @@ class ExecutionCore:
         starved = self.pacer.starved_wait_s(now)
         if starved is not None:
             waits.append(starved)
+        if self._delayed:
+            waits.append(max(0.0, (min(at for at, _ in self._delayed) - now) / 1e9))
         if not waits:
             return
         delay = max(0.01, min(waits))
@@ -257,6 +263,10 @@ class ExecutionCore:
         now = self._now_ns()
         if self._drain_at_ns is not None and self._drain_at_ns <= now:
             self._drain_at_ns = None
+        if self._delayed:
+            due = [e for at, e in self._delayed if at <= now]
+            self._delayed = [(at, e) for at, e in self._delayed if at > now]
+            self._queue.extendleft((1, e) for e in reversed(due))
         while self._queue:
             weight, entry = self._queue[0]
             if entry.path == "/exchange":
@@ -445,14 +455,16 @@ class ExecutionCore:
 
     def _retry_invalidation(self, entry: _InFlight, now: int) -> None:
         """The noop itself got no usable answer: send the same signed noop again (it can act
-        at most once), a little later, a bounded number of times."""
+        at most once), after a growing pause (a 5xx burst lasts a while), a bounded number of
+        times."""
         entry.attempts += 1
         if entry.attempts >= self.config.invalidate_attempts:
             log.warning("could not invalidate nonce %d after %d attempts; its request's expiry "
                         "will decide", entry.nonce, entry.attempts)
             return
         entry.transport = ""
-        self._queue.append((1, entry))
+        pause_ns = int(self.config.invalidate_pause_s * entry.attempts * 1e9)
+        self._delayed.append((now + pause_ns, entry))
         self._schedule_drain(now)
 
     def _invalidated(self, entry: _InFlight, payload: Any, now: int) -> None:

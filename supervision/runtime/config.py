@@ -92,7 +92,7 @@ class ExecutionTuning:
     share this machine's IP."""
     max_queue_delay_s: float = 2.0
     """Refuse new orders (back-pressure) once an order has waited this long for the budget."""
-    invalidate_unknown: bool = False
+    invalidate_unknown: bool = True
     """Settle a request of unknown outcome at once by spending its nonce on a noop."""
 
 

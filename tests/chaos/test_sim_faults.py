@@ -143,6 +143,31 @@ def test_http_429_then_5xx_for_the_next_requests(sim: RunningSimulator) -> None:
     assert info.user_state(DEMO_ADDRESS)["withdrawable"] == "1000000.0"
 
 
+def test_5xx_only_for_one_path_and_ws_post_errors(sim: RunningSimulator) -> None:
+    """Faults a test can aim: 5xx for /exchange only, and WS posts answered with an error
+    response (the venue's mirror of an HTTP status) without being processed."""
+    info = Info(sim.base_url, skip_ws=True, timeout=TIMEOUT)
+    sim.set_faults(http_error_status=502, http_error_count=1, http_error_path="/exchange")
+    assert info.all_mids()["ETH"] == "3500.0"  # /info untouched, the count kept
+    assert sim.call(lambda core: core.faults.plan.http_error_count) == 1
+    client = WsClient(sim.ws_url, timeout=TIMEOUT)
+    try:
+        sim.set_faults(ws_post_error_next=1, ws_post_error_kind="action")
+        client.send({"method": "post", "id": 7, "request": {
+            "type": "info", "payload": {"type": "allMids"}}})
+        answer = client.recv_channel("post")
+        assert answer["data"]["response"]["type"] == "info"  # an info post goes through
+        client.send({"method": "post", "id": 8, "request": {"type": "action", "payload": {
+            "action": {"type": "noop"}, "nonce": 1, "signature": {"r": "0x1", "s": "0x1",
+                                                                    "v": 27}}}})
+        answer = client.recv_channel("post")
+        assert answer["data"] == {"id": 8, "response": {
+            "type": "error", "payload": "502 Server Error (simulated)"}}
+        assert sim.call(lambda core: core.faults.counts["ws_post_errors"]) == 1
+    finally:
+        client.close()
+
+
 def test_stall_holds_http_and_ws_until_released(
     sim: RunningSimulator, book_client: WsClient
 ) -> None:

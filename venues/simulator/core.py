@@ -55,8 +55,9 @@ class SimulatorCore:
         self.info = InfoService(self.engine, self.agents, self.limits)
         self.exchange = ExchangeService(self.engine, self.agents, self.nonces, config,
                                         self.limits)
-        self.hub = WsHub(self.engine, self.info.handle, self.handle_exchange, self.limits)
         self.faults = FaultInjector(config.seed)
+        self.hub = WsHub(self.engine, self.info.handle, self.handle_exchange, self.limits,
+                         post_error=self.faults.take_post_error)
         self.flow: SyntheticFlow | None = None
         if config.flow.enabled:
             self.flow = SyntheticFlow(self.engine, config.flow, config.seed)

@@ -30,6 +30,10 @@ class FaultPlan:
     delay_s: float = 0.0  # added before every HTTP response and WS post answer
     http_error_status: int = 0  # 429 or 5xx
     http_error_count: int = 0  # answer the next N /info and /exchange requests with it
+    http_error_path: str = ""  # "/exchange" or "/info": only requests to that path; "" both
+    ws_post_error_next: int = 0  # answer the next N WS posts {"type":"error"} unprocessed
+    ws_post_error_status: int = 502  # the HTTP status the post error mirrors
+    ws_post_error_kind: str = ""  # "action" or "info": only posts of that type; "" both
     ws_drop_next: int = 0
     ws_duplicate_next: int = 0
     ws_reorder_next: int = 0  # hold a frame back and send it after the next one
@@ -44,11 +48,18 @@ class FaultPlan:
     def __attrs_post_init__(self) -> None:
         if self.http_error_count and self.http_error_status not in HTTP_ERROR_STATUSES:
             raise ValueError(f"http_error_status must be one of {HTTP_ERROR_STATUSES}")
+        if self.ws_post_error_status not in HTTP_ERROR_STATUSES:
+            raise ValueError(f"ws_post_error_status must be one of {HTTP_ERROR_STATUSES}")
+        if self.http_error_path not in ("", "/info", "/exchange"):
+            raise ValueError("http_error_path must be '', '/info' or '/exchange'")
+        if self.ws_post_error_kind not in ("", "action", "info"):
+            raise ValueError("ws_post_error_kind must be '', 'action' or 'info'")
         rates = (self.ws_drop_rate, self.ws_duplicate_rate, self.ws_reorder_rate,
                  self.ws_mangle_rate)
         if self.delay_s < 0 or any(not 0 <= r <= 1 for r in rates):
             raise ValueError("delay_s must be >= 0 and rates in [0, 1]")
-        counts = (self.http_error_count, self.ws_drop_next, self.ws_duplicate_next,
+        counts = (self.http_error_count, self.ws_post_error_next, self.ws_drop_next,
+                  self.ws_duplicate_next,
                   self.ws_reorder_next, self.ws_mangle_next, self.ws_oversize_next)
         if any(c < 0 for c in counts):
             raise ValueError("fault counts must be >= 0")
@@ -63,7 +74,8 @@ class FaultInjector:
     def __init__(self, seed: int = 0) -> None:
         self.plan = FaultPlan()
         self._rng = random.Random(seed)  # noqa: S311 - reproducible chaos, not cryptography
-        self.counts: dict[str, int] = {"http_errors": 0, "ws_dropped": 0, "ws_duplicated": 0,
+        self.counts: dict[str, int] = {"http_errors": 0, "ws_post_errors": 0,
+                                       "ws_dropped": 0, "ws_duplicated": 0,
                                        "ws_reordered": 0, "ws_mangled": 0, "ws_oversized": 0}
         self.counts.update({f"ws_mangled_{kind}": 0 for kind in MANGLE_KINDS})
         self._mangle_turn = 0
@@ -79,12 +91,26 @@ class FaultInjector:
     def clear(self) -> None:
         self.plan = FaultPlan()
 
-    def take_http_error(self) -> int | None:
+    def take_http_error(self, path: str = "") -> int | None:
         if self.plan.http_error_count <= 0:
+            return None
+        if self.plan.http_error_path and path != self.plan.http_error_path:
             return None
         self.plan.http_error_count -= 1
         self.counts["http_errors"] += 1
         return self.plan.http_error_status
+
+    def take_post_error(self, kind: str) -> int | None:
+        """The status a WS post of ``kind`` ("action"/"info") is answered with, unprocessed, or
+        None (the venue answers such posts with a ``{"type": "error"}`` response mirroring the
+        HTTP status the REST call would have got, PROTOCOL §15.5)."""
+        plan = self.plan
+        if plan.ws_post_error_next <= 0 or (plan.ws_post_error_kind
+                                            and kind != plan.ws_post_error_kind):
+            return None
+        plan.ws_post_error_next -= 1
+        self.counts["ws_post_errors"] += 1
+        return plan.ws_post_error_status
 
     def _take(self, counter: str, rate: float) -> bool:
         remaining: int = getattr(self.plan, counter)

@@ -126,7 +126,7 @@ class SimulatorServer:
             return await handler(request)
         await self.unstalled.wait()
         if request.path in ("/info", "/exchange"):
-            status = self.core.faults.take_http_error()
+            status = self.core.faults.take_http_error(request.path)
             if status == 429:  # what the venue's own limit answers
                 return rate_limited()
             if status is not None:

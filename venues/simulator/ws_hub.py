@@ -71,8 +71,11 @@ def frame(channel: str, data: Any) -> str:
 
 
 class WsHub:
-    def __init__(self, engine: Engine, info: Handler, exchange: Handler, limits: Limits) -> None:
+    def __init__(self, engine: Engine, info: Handler, exchange: Handler, limits: Limits,
+                 post_error: Callable[[str], int | None] = lambda kind: None) -> None:
         self._engine = engine
+        self._post_error = post_error
+        """A fault: the status a post of this type is answered with, unprocessed, or None."""
         self._info = info
         self._exchange = exchange
         self._limits = limits
@@ -255,6 +258,12 @@ class WsHub:
             self._send(conn_id, frame("error", "Invalid post request: needs an integer id"))
             return
         kind, payload = request.get("type"), request.get("payload")
+        failed = self._post_error(str(kind))
+        response: dict[str, Any]
+        if failed is not None:
+            response = {"type": "error", "payload": f"{failed} Server Error (simulated)"}
+            self._send(conn_id, frame("post", {"id": post_id, "response": response}))
+            return
         try:
             if kind == "info":
                 data = self._info(payload)
