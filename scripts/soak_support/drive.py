@@ -33,6 +33,8 @@ USDC traded) does not end the soak; every other limit stays on."""
 STARTUP_GRACE_S = 10.0
 """The load schedule starts this long after the soak (the runtime needs a few seconds)."""
 DRAIN_S = 3.0
+POLL_PAUSE_S = 10.0
+"""The judge does not poll for this long after a 5xx burst is set up."""
 RESTART_RETRY_S = 30.0
 """A runtime that failed to restart is tried again this often."""
 
@@ -94,6 +96,7 @@ class Soak:
         self.runtime: RuntimeProcess | None = None
         self.replay: str | None = None
         self._next_report = 0.0
+        self.poller: Poller | None = None
         self._retry_at = 0.0
         """When to try starting a runtime that failed to (re)start (0: it has not failed)."""
 
@@ -188,7 +191,7 @@ class Soak:
             say(f"soak: note: {note}")
         for record in self.records:
             self.subscribers.append(self._subscriber(record.name, endpoint, record))
-        poller = Poller(evidence, opts.poll_every_s)
+        poller = self.poller = Poller(evidence, opts.poll_every_s)
         evidence.poll_history()
         poller.start()
         weights = Sampler(self.venue)
@@ -303,6 +306,9 @@ class Soak:
             say(f"soak: +{action.at_s:.0f}s a late subscriber starts")
             self.late_subscriber = self._subscriber("late", endpoint, self.late)
         elif action.kind in ("fault", "clear"):
+            if "http_error_count" in action.params and self.poller is not None:
+                # The judge's polls would take the errors meant for the runtime.
+                self.poller.paused_until = time.monotonic() + POLL_PAUSE_S
             self._control("faults", action.params)
         elif action.kind in ("drop_ws", "stall"):
             self._control(action.kind, action.params)

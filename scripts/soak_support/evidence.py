@@ -214,9 +214,13 @@ class Poller(threading.Thread):
         self.evidence = evidence
         self.every_s = every_s
         self.stop_event = threading.Event()
+        self.paused_until = 0.0
+        """time.monotonic() before which it does not poll."""
 
     def run(self) -> None:
         while not self.stop_event.wait(self.every_s):
+            if time.monotonic() < self.paused_until:
+                continue  # a 5xx burst is pending: it is meant for the runtime, not the judge
             try:
                 self.evidence.poll_history()
             except RuntimeError as exc:

@@ -132,11 +132,24 @@ class Plan:
     actions: tuple[Action, ...]
 
 
-def _faults(rng: random.Random, mangle: bool) -> list[tuple[str, dict[str, Any], float]]:
-    """Candidate faults: (kind, control body, seconds until undone; 0 = one-shot)."""
+def _faults(rng: random.Random, fields: frozenset[str]
+            ) -> list[tuple[str, dict[str, Any], float]]:
+    """Candidate faults the exchange offers: (kind, control body, seconds until undone; 0 =
+    one-shot). Every fault field is a plan setting that sticks until changed, so a 5xx burst
+    always names its path when paths exist."""
     status = rng.choice((500, 502, 503, 504))
-    out: list[tuple[str, dict[str, Any], float]] = [
-        ("fault", {"http_error_status": status, "http_error_count": rng.randint(2, 8)}, 0.0),
+    burst = {"http_error_status": status, "http_error_count": rng.randint(2, 8)}
+    out: list[tuple[str, dict[str, Any], float]] = []
+    if "http_error_path" in fields:
+        for path in ("/exchange", "/info"):
+            out.append(("fault", {**burst, "http_error_path": path}, 0.0))
+    else:
+        out.append(("fault", burst, 0.0))
+    if "ws_post_error_next" in fields:  # a 5xx answered on the WS post channel
+        out.append(("fault", {"ws_post_error_next": rng.randint(1, 5),
+                              "ws_post_error_status": status, "ws_post_error_kind": "action"},
+                    0.0))
+    out += [
         ("fault", {"delay_s": round(rng.uniform(0.1, 0.8), 2)}, rng.uniform(3, 8)),
         ("drop_ws", {}, 0.0),
         ("fault", {"ws_drop_next": rng.randint(1, 5)}, 0.0),
@@ -146,7 +159,7 @@ def _faults(rng: random.Random, mangle: bool) -> list[tuple[str, dict[str, Any],
          rng.uniform(3, 8)),
         ("stall", {"seconds": round(rng.uniform(0.5, 2.5), 2)}, 0.0),
     ]
-    if mangle:
+    if "ws_mangle_next" in fields:
         out.append(("fault", {"ws_mangle_next": rng.randint(1, 3)}, 0.0))
         out.append(("fault", {"ws_mangle_rate": 0.01}, rng.uniform(3, 6)))
     return out
@@ -170,12 +183,10 @@ def build_plan(opts: Options, *, fault_fields: frozenset[str]) -> Plan:
         else:
             actions.append(Action(at_s=round(0.55 * load_s, 3), kind="kill"))
     if not opts.no_faults and opts.fault_every_s > 0:
-        mangle = "ws_mangle_next" in fault_fields
-        known = fault_fields | {"drop_ws", "stall"}
         t = opts.fault_every_s / 2
         while t < load_s - 5:
-            candidates = [c for c in _faults(rng, mangle)
-                          if c[0] != "fault" or set(c[1]) <= known]
+            candidates = [c for c in _faults(rng, fault_fields)
+                          if c[0] != "fault" or set(c[1]) <= fault_fields]
             kind, body, undo_s = rng.choice(candidates)
             at = round(t + rng.uniform(0, opts.fault_every_s / 4), 3)
             actions.append(Action(at_s=at, kind=kind, params=body))

@@ -60,6 +60,17 @@ def test_only_faults_the_exchange_offers_are_planned() -> None:
                for a in new.actions)
 
 
+def test_5xx_bursts_name_their_path_and_ws_posts_fail_too_where_offered() -> None:
+    fields = MANGLE | {"http_error_path", "ws_post_error_next", "ws_post_error_status",
+                       "ws_post_error_kind"}
+    plan = build_plan(parse(["--minutes", "20"]), fault_fields=fields)
+    bursts = [a.params for a in plan.actions if "http_error_count" in a.params]
+    assert bursts
+    assert all(b["http_error_path"] in ("/exchange", "/info") for b in bursts)
+    assert {b["http_error_path"] for b in bursts} == {"/exchange", "/info"}
+    assert any("ws_post_error_next" in a.params for a in plan.actions)
+
+
 def test_timed_faults_are_undone() -> None:
     plan = build_plan(parse(["--minutes", "20"]), fault_fields=FIELDS)
     for action in plan.actions:
