@@ -7,6 +7,7 @@ status means") says.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
@@ -15,7 +16,16 @@ import pytest
 
 from actors.publisher import GetEndpoint
 from actors.strategy import StrategySettings
-from messages import ClientOrderId, ModifyOrder, OrderFailed, OrderSide, OrderState, OrderType
+from messages import (
+    ClientOrderId,
+    ModifyOrder,
+    OrderFailed,
+    OrderModified,
+    OrderSide,
+    OrderState,
+    OrderStatusUnknown,
+    OrderType,
+)
 from supervision.runtime.config import PublisherSettings, RuntimeConfig, StrategyConfig
 from supervision.runtime.launch import Runtime
 from supervision.runtime.tree import Wiring, strategy_spec
@@ -77,3 +87,39 @@ def test_a_post_only_replacement_that_would_cross_fails_with_the_venues_status(r
     assert order.state is OrderState.FAILED
     failed = [e for e in rig.events(cloid) if isinstance(e, OrderFailed)]
     assert [e.reason for e in failed] == ["badAloPxRejected"]
+
+
+def test_a_modify_lost_to_a_5xx_is_settled_within_seconds(rig: Rig) -> None:
+    """A modify answered 502 without reaching the venue: its outcome is unknown until the
+    venue's status and the noop spent on its nonce settle it — the order is OPEN at its old
+    price and takes a new modify within seconds, not after the modify's expiry."""
+    sim = rig.rt.sim
+    assert sim is not None
+    book = rig.book()
+    price = _passive(book, OrderSide.BUY, "0.05").quantize(Decimal("0.1"))
+    cloid = rig.submit(OrderSide.BUY, "0.02", price, kind=OrderType.LIMIT_MAKER)
+    rig.wait_state(cloid, OrderState.OPEN)
+    sim.set_faults(ws_post_error_next=1, ws_post_error_kind="action")
+    started = time.monotonic()
+    rig.execution.tell(ModifyOrder(client_order_id=cloid, price=price - 1, strategy_id="probe"))
+    rig.probe.wait_for(OrderStatusUnknown, lambda e: e.client_order_id == cloid, timeout=10)
+
+    def modified() -> bool:
+        # Refused ("a modify is already in flight") until the lost one is settled.
+        rig.execution.tell(ModifyOrder(client_order_id=cloid, price=price - 2,
+                                       strategy_id="probe"))
+        return bool(rig.probe.of(OrderModified, lambda e: e.client_order_id == cloid))
+
+    eventually(modified, timeout=10, interval=0.25, message="the lost modify never settled")
+    assert time.monotonic() - started < 10
+    events = rig.probe.of(OrderModified, lambda e: e.client_order_id == cloid)
+    assert {e.price for e in events} == {price - 2}  # the lost modify never executed
+
+    def agree() -> bool:
+        order = rig.order(cloid)
+        live = rig.venue_open().get(str(cloid))
+        return (order is not None and live is not None and order.state is OrderState.OPEN
+                and (order.price, order.exchange_order_id) == (live.limit_px, live.oid)
+                and live.limit_px == price - 2)
+
+    eventually(agree, timeout=10, interval=0.05, message="tracker and venue disagree")
