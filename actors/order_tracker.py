@@ -11,15 +11,20 @@ Emits:
   every order event (one per lifecycle transition, docs/order-lifecycle.md) to the event sinks
   (publisher…) and to the strategy that owns the order — those of an input that sent a request
   to the signer are held until the next input, so the order reaches the wire before the
-  subscribers wake (docs/architecture.md); CommandRejected / FillUnmatched to the
+  subscribers wake (docs/architecture.md); every event is appended to the durable event log
+  (``event_log_dir``) before anyone is told of it, so the publisher can replay what a
+  subscriber missed (docs/events.md); CommandRejected / FillUnmatched to the
   diagnostic sinks and the owning strategy;
   SignOrders / SignCancels / SignModifies to the signer; ReconcileRequested to execution.
 Fails:
   an input is journaled before it is applied; a handler that raises leaves state and journal
   untouched and crashes the incarnation (the input becomes a dead letter). The next incarnation
-  recovers snapshot + journal in ``on_started`` without publishing anything twice, then
-  reconciles with the venue. A journal that cannot be opened or written fails the start (the
-  supervisor retries and escalates); a replaced incarnation cannot append (fenced journal).
+  recovers snapshot + journal in ``on_started`` without publishing anything twice — except the
+  events the journal proves were computed but the event log never received (a crash between
+  the two): those it rebuilds, logs and delivers, so every event is logged and delivered
+  exactly once — then reconciles with the venue. A journal (or event log) that cannot be
+  opened or written fails the start (the supervisor retries and escalates); a replaced
+  incarnation cannot append to either (both are fenced).
 """
 
 from __future__ import annotations
@@ -33,6 +38,7 @@ import attrs
 
 from actors.order_tracking.core import OrderTrackerCore, Outcome
 from actors.order_tracking.stage import TrackerConfig
+from messages import codec
 from messages.orders import OrderEvent
 from messages.tracking import (
     CommandRejected,
@@ -50,6 +56,7 @@ from messages.tracking import (
     TrackerTick,
 )
 from supervision.actor import SupervisedActor
+from supervision.eventlog import EventLog
 from supervision.handle import Handle
 from supervision.journal import Durability, Journal
 from supervision.spec import ChildContext
@@ -66,6 +73,9 @@ class OrderTrackerSettings:
     snapshot_every: int = 3_000
     """Write a snapshot (and compact the journal) after this many journaled inputs; bounds the
     replay after a crash (scripts/bench tracker: 10k open orders + 3k records < 0.1 s)."""
+    event_log_dir: Path | None = None
+    """The durable log of every order event (supervision.eventlog), which the publisher's replay
+    server reads; None: no log (no replay for subscribers)."""
 
 
 @attrs.frozen(kw_only=True)
@@ -97,6 +107,7 @@ class OrderTracker(SupervisedActor):
         self._since_snapshot = 0
         self._held: list[object] = []
         """Events of the last input that sent requests to the signer (see `_route`)."""
+        self.events_log: EventLog | None = None
 
     def on_started(self) -> None:
         lookup = self.ctx.lookup
@@ -110,12 +121,30 @@ class OrderTracker(SupervisedActor):
                                timers=self.timers)
         self.journal = journal
         recovery = journal.recover()
+        logged: int | None = None
+        if self.settings.event_log_dir is not None:
+            self.events_log = EventLog.open(self.settings.event_log_dir, fence=self.fence.check)
+            logged = self.events_log.last_sequence
         core = OrderTrackerCore(self.settings.tracker, journal)
-        replayed = core.restore(recovery.snapshot, (payload for _, payload in recovery.records))
+        replayed = core.restore(recovery.snapshot, (payload for _, payload in recovery.records),
+                                reemit_after=logged)
         self.core = core
         log.info("%s: recovered %d orders (%d journal records replayed, %d torn bytes dropped) "
                  "in %.1f ms", self.child_id, len(core.orders), replayed,
                  recovery.truncated_bytes, (time.perf_counter() - started) * 1e3)
+        if logged is not None and logged > core.sequence:
+            # The log holds events the journal no longer has (a journal tail lost to a power
+            # cut): never reuse their numbers. Reconciliation rebuilds what the journal lost.
+            log.error("%s: the event log reaches event %d but the journal only %d; numbering "
+                      "continues after the log", self.child_id, logged, core.sequence)
+            core.sequence = logged
+        if core.recovered_events:
+            log.warning("%s: %d order events (%d..%d) were computed before the crash but never "
+                        "logged: logging and delivering them now", self.child_id,
+                        len(core.recovered_events), core.recovered_events[0].sequence,
+                        core.recovered_events[-1].sequence)
+            self._deliver(core.recovered_events)
+            core.recovered_events = []
         now = self.clock.time_ns()
         self._route(core.handle(TrackerRecovered(ts_init=now), now))
         self._schedule_tick()
@@ -147,17 +176,21 @@ class OrderTracker(SupervisedActor):
         return None
 
     def on_stopping(self) -> None:
-        if self._held:
+        if self._held and self.fence.is_current:
             self._release()
-        journal = self.journal
-        if journal is None:
-            return
+        # A replaced incarnation keeps what it held: it can no longer log it, and what was
+        # never logged is rebuilt and delivered by its successor (see `on_started`).
+        journal, events_log = self.journal, self.events_log
         try:
-            if self.core is not None and self.fence.is_current:
+            if journal is not None and self.core is not None and self.fence.is_current:
                 self._snapshot()
         finally:
-            journal.close()
-            self.journal = None
+            if journal is not None:
+                journal.close()
+                self.journal = None
+            if events_log is not None:
+                events_log.close()
+                self.events_log = None
 
     # --- internals ---------------------------------------------------------------------------
     def _schedule_tick(self) -> None:
@@ -170,6 +203,9 @@ class OrderTracker(SupervisedActor):
         assert core is not None
         if journal.last_seq == journal.snapshot_seq:
             return  # nothing journaled since the last snapshot
+        if self._held:
+            # Events older than a snapshot cannot be rebuilt from the journal: log them first.
+            self._release()
         journal.sync()
         journal.write_snapshot(core.snapshot(), journal.last_seq)
         journal.compact()
@@ -224,6 +260,15 @@ class OrderTracker(SupervisedActor):
         self._deliver(held)
 
     def _deliver(self, events: Sequence[object]) -> None:
+        events_log = self.events_log
+        if events_log is not None and events:
+            # Logged before anyone hears of them: a subscriber that misses an event can always
+            # get it back from the log, and a crash before this line is repaired on recovery.
+            last = events_log.last_sequence
+            records = [(e.sequence, codec.encode(e)) for e in events
+                       if isinstance(e, OrderEvent) and e.sequence > last]
+            if records:
+                events_log.append_many(records)
         for event in events:
             for sink in self._sinks:
                 sink.tell(event)

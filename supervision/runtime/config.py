@@ -77,6 +77,25 @@ class PublisherSettings:
     allow_remote: bool = False
     """Allow publisher addresses other machines can reach (``tcp://0.0.0.0:P``, ``*``, a LAN
     address); refused by default: events are unauthenticated (DESIGN §9)."""
+    replay_address: str | None = None
+    """Where subscribers ask for the events they missed (a ZMQ ROUTER beside the PUB,
+    docs/events.md). Default: the publish address with the next port (5557 for 5556; port 0
+    stays 0), or ``<address>-replay`` for ipc:// and inproc://."""
+    heartbeat_s: float = 1.0
+    """How often the publisher says how far the event log reaches (``sync.orders.*``), so a
+    quiet subscriber learns what it missed."""
+
+    @property
+    def replay_endpoint(self) -> str:
+        if self.replay_address:
+            return self.replay_address
+        if self.address.startswith(("ipc://", "inproc://")):
+            return self.address + "-replay"
+        base, sep, port = self.address.rpartition(":")
+        if not sep or not port.isdigit():
+            raise ConfigError(f"[publisher] replay_address: cannot derive it from "
+                              f"{self.address!r}; set it")
+        return f"{base}:{int(port) + 1 if int(port) else 0}"
 
 
 @attrs.frozen(kw_only=True)
@@ -321,6 +340,11 @@ def publisher_addresses(publisher: PublisherSettings) -> dict[str, str]:
         value = getattr(publisher, field.name)
         if field.name.endswith("address") and isinstance(value, str) and value:
             found[field.name] = value
+    if "replay_address" not in found:
+        try:
+            found["replay_address"] = publisher.replay_endpoint
+        except ConfigError:
+            pass  # derived from a malformed address, which is reported on its own
     return found
 
 

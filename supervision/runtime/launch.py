@@ -81,6 +81,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--pair", help="trading pair of the demo strategy (default BTC-USD)")
     p.add_argument("--no-strategy", action="store_true", help="run without the demo strategy")
     p.add_argument("--publish", help="ZMQ PUB address (default tcp://127.0.0.1:5556)")
+    p.add_argument("--replay-address",
+                   help="where subscribers ask for events they missed (default: the publish "
+                        "port + 1, tcp://127.0.0.1:5557)")
     p.add_argument("--allow-remote-publish", action="store_true",
                    help="allow publisher addresses other machines can reach (0.0.0.0, *, a "
                         "LAN address): events are not authenticated")
@@ -128,6 +131,8 @@ def config_from_args(args: argparse.Namespace) -> RuntimeConfig:
     publisher = config.publisher
     if args.publish:
         publisher = attrs.evolve(publisher, address=args.publish)
+    if args.replay_address:
+        publisher = attrs.evolve(publisher, replay_address=args.replay_address)
     if args.allow_remote_publish:
         publisher = attrs.evolve(publisher, allow_remote=True)
     simulator = config.simulator
@@ -396,7 +401,8 @@ def main(argv: Sequence[str] | None = None, out: Callable[[str], None] = _stdout
             out(f"venue unavailable: {exc}")
             return EXIT_VENUE
         out(f"perpetuum: {config.venue.network} venue {wiring.base_url}, account "
-            f"{wiring.account}; events on {config.publisher.address}; Ctrl-C stops")
+            f"{wiring.account}; events on {config.publisher.address} (replay "
+            f"{config.publisher.replay_endpoint}); Ctrl-C stops")
         if args.chaos_kill_every:
             runtime.start_chaos(args.chaos_kill_every)
             out(f"chaos: crashing one of {', '.join(FIVE)} every {args.chaos_kill_every}s")

@@ -54,6 +54,8 @@ from venues.hyperliquid.markets import MarketRegistry
 log = logging.getLogger(__name__)
 
 STRATEGIES = "strategies"
+EVENTS = "events"
+"""The order tracker's durable event log under the data dir, read by the publisher's replay."""
 FIVE = ("market_stream", "user_stream", "order_tracker", "signer", "publisher")
 """The five actors of the mission (``--chaos-kill-every`` picks among them)."""
 
@@ -138,7 +140,9 @@ def build_spec(w: Wiring, extra_strategies: tuple[StrategyFactory, ...] = ()) ->
         factory=lambda ctx: Publisher(ctx, config=PublisherConfig(
             address=cfg.publisher.address, format=cfg.publisher.format,
             sndhwm=cfg.publisher.hwm, market_data=cfg.publisher.market_data,
-            runtime_events=True)),
+            runtime_events=True, event_log_dir=w.data_dir / EVENTS,
+            replay_address=cfg.publisher.replay_endpoint,
+            heartbeat_s=cfg.publisher.heartbeat_s)),
     )
     monitor = ChildSpec(
         id="monitor", overflow=Overflow.LATEST_WINS, key=market_data_key,
@@ -150,7 +154,8 @@ def build_spec(w: Wiring, extra_strategies: tuple[StrategyFactory, ...] = ()) ->
             ctx,
             settings=OrderTrackerSettings(
                 journal_dir=w.data_dir / "order_tracker",
-                tracker=TrackerConfig(external_orders=cfg.external_orders)),
+                tracker=TrackerConfig(external_orders=cfg.external_orders),
+                event_log_dir=w.data_dir / EVENTS),
             peers=TrackerPeers(signer="signer", execution="execution",
                                event_sinks=("publisher", "monitor"),
                                diagnostic_sinks=("monitor",), strategy_path=strategy_path)),

@@ -11,7 +11,9 @@ A strategy places, cancels, modifies and crosses continuously on two pairs while
 Afterwards, with trading stopped and the synthetic market frozen: no order the strategy created
 is lost or duplicated, nothing at the venue is unknown to the tracker, the tracker's open orders
 and fills equal the exchange's, no order event was delivered twice (to the strategy, to the
-monitor, on ZMQ), and the clean stop cancels everything at the venue.
+monitor, on ZMQ), a subscriber that ran through every crash (the subscriber library: live +
+replay) received every order event exactly once in order, and the clean stop cancels
+everything at the venue.
 
 Crashes and drops are paced by the strategy's progress (a seeded number of new orders), never
 by sleeps; every wait is bounded. PERPETUUM_CHAOS_SEED replays or explores another run.
@@ -30,8 +32,9 @@ from actors.streaming.common import GetStreamStats
 from actors.streaming.market import MarketStreamStats
 from actors.streaming.user import UserStreamStats
 from messages.ids import ClientOrderId
+from supervision.eventlog import EventLogReader
 from supervision.runtime.launch import Runtime
-from supervision.runtime.tree import FIVE
+from supervision.runtime.tree import EVENTS, FIVE
 from supervision.tree import SupervisionTree
 from tests.helpers import eventually
 from tests.runtime_support import (
@@ -39,6 +42,7 @@ from tests.runtime_support import (
     ChurnLedger,
     ChurnSettings,
     EventRecorder,
+    ReplayRecorder,
     cancel_behind_the_runtimes_back,
     churn_strategy,
     compare,
@@ -68,7 +72,8 @@ RESTART_S = 30.0
 class Chaos:
     """One running runtime with the churn strategy, its ledger and a ZMQ recorder."""
 
-    def __init__(self, rt: Runtime, ledger: ChurnLedger, recorder: EventRecorder) -> None:
+    def __init__(self, rt: Runtime, ledger: ChurnLedger, recorder: EventRecorder,
+                 replayed: ReplayRecorder) -> None:
         assert rt.tree is not None
         assert rt.sim is not None
         self.rt = rt
@@ -76,6 +81,7 @@ class Chaos:
         self.sim: RunningSimulator = rt.sim
         self.ledger = ledger
         self.recorder = recorder
+        self.replayed = replayed
         self.rng = random.Random(SEED)
 
     def progress(self, new_orders: int, timeout: float = 20.0) -> None:
@@ -168,10 +174,20 @@ class Chaos:
         for topic, body in self.recorder.messages("orders."):
             by_topic.setdefault((body["epoch"], topic), []).append(body["sequence"])
         for (epoch, topic), numbers in by_topic.items():
-            # A subscriber may miss the start of an epoch (it reconnects after the publisher
+            # A raw subscriber may miss the start of an epoch (it reconnects after the publisher
             # restarted), never a message in the middle of one.
             assert numbers == list(range(numbers[0], numbers[0] + len(numbers))), (
                 f"{topic} of epoch {epoch}: sequences repeat, go back or have gaps: {numbers}")
+        # Through the subscriber library nothing is missed at all: every event the tracker
+        # logged, once, in order, whatever crashed meanwhile.
+        data_dir = self.rt.wiring.data_dir if self.rt.wiring is not None else None
+        assert data_dir is not None
+        last = EventLogReader(data_dir / EVENTS).last_sequence()
+        eventually(lambda: self.replayed.sequences()[-1:] == [last], timeout=10.0,
+                   interval=0.05, message=f"the replaying subscriber never reached event {last}")
+        assert self.replayed.sequences() == list(range(1, last + 1)), (
+            "the replaying subscriber lost, repeated or reordered events")
+        assert self.replayed.unfillable() == [], self.replayed.unfillable()
 
     def stop_cleanly(self) -> None:
         """The launcher's clean stop: halt, cancel everything, wait for the venue, stop."""
@@ -190,9 +206,11 @@ def chaos(tmp_path: Path) -> Iterator[Chaos]:
     config = runtime_config(tmp_path, publish=address, sim_seed=SEED)
     with running(config, (churn_strategy(ledger, ChurnSettings(seed=SEED)),)) as rt:
         recorder = EventRecorder(address).start()
+        replayed = ReplayRecorder(address, config.publisher.replay_endpoint).start()
         try:
-            yield Chaos(rt, ledger, recorder)
+            yield Chaos(rt, ledger, recorder, replayed)
         finally:
+            replayed.stop()
             recorder.stop()
 
 

@@ -21,7 +21,7 @@ from tests.runtime_support.compare import (
     unsettled,
 )
 from tests.runtime_support.ledger import ChurnLedger, Created, SeenEvent
-from tests.runtime_support.recorder import EventRecorder
+from tests.runtime_support.recorder import EventRecorder, ReplayRecorder
 from tests.runtime_support.runtime import SIM_TOML, free_port, running, runtime_config
 from tests.runtime_support.strategy import (
     NOTIONAL,
@@ -57,6 +57,7 @@ __all__ = [
     "ChurnStrategy",
     "Created",
     "EventRecorder",
+    "ReplayRecorder",
     "SeenEvent",
     "VenueFill",
     "VenueOrder",

@@ -1,4 +1,5 @@
-"""A ZMQ subscriber that records what the runtime's publisher sends."""
+"""ZMQ subscribers that record what the runtime's publisher sends: raw (live only) and through
+the subscriber library (live + replay)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,8 @@ from typing import Any
 
 import orjson
 import zmq
+
+from actors.publishing.subscriber import EventSubscriber, Notice, ReceivedEvent
 
 
 class EventRecorder:
@@ -62,3 +65,51 @@ class EventRecorder:
         self._stop.set()
         self._thread.join(5.0)
         self._context.term()
+
+
+class ReplayRecorder:
+    """The subscriber library (`EventSubscriber`: live events + replay of what was missed) in a
+    thread, keeping every order event it yields and every notice it reports."""
+
+    def __init__(self, endpoint: str, replay_endpoint: str, *, after: int | None = 0) -> None:
+        self.endpoint = endpoint
+        self.replay_endpoint = replay_endpoint
+        self.after = after
+        self._stop = threading.Event()
+        self._ready = threading.Event()
+        self._lock = threading.Lock()
+        self._events: list[ReceivedEvent] = []
+        self._notices: list[Notice] = []
+        self._thread = threading.Thread(target=self._run, name="zmq-replay-recorder",
+                                        daemon=True)
+
+    def start(self) -> ReplayRecorder:
+        self._thread.start()
+        assert self._ready.wait(5.0), "the replay recorder did not start"
+        return self
+
+    def _notice(self, notice: Notice) -> None:
+        with self._lock:
+            self._notices.append(notice)
+
+    def _run(self) -> None:
+        with EventSubscriber(self.endpoint, self.replay_endpoint, after=self.after,
+                             on_notice=self._notice) as sub:
+            self._ready.set()
+            while not self._stop.is_set():
+                event = sub.next(timeout_s=0.05)
+                if event is not None and event.sequence is not None:
+                    with self._lock:
+                        self._events.append(event)
+
+    def sequences(self) -> list[int]:
+        with self._lock:
+            return [e.sequence for e in self._events if e.sequence is not None]
+
+    def unfillable(self) -> list[Notice]:
+        with self._lock:
+            return [n for n in self._notices if n.kind == "unfillable"]
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(5.0)
