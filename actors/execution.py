@@ -56,10 +56,12 @@ from supervision.policy import Backoff
 from supervision.spec import ChildContext
 from venues.hyperliquid.markets import MarketRegistry
 from venues.hyperliquid.payloads import CoinMapper
-from venues.hyperliquid.transport import HttpTransport, WsPostTransport
+from venues.hyperliquid.transport import DEFAULT_MAX_FRAME_BYTES, HttpTransport, WsPostTransport
 
 log = logging.getLogger(__name__)
 POST = "post"
+STABLE_S = 30.0
+"""A post channel up this long before it drops starts its back-off afresh."""
 
 
 @attrs.frozen(kw_only=True)
@@ -78,6 +80,10 @@ class ExecutionSettings:
     signer: str = "signer"
     market_stream: str | None = "market_stream"
     event_sinks: tuple[str, ...] = ()
+    strategy_path: Callable[[str], str | None] = lambda strategy_id: None
+    """Where the strategy with this id lives in the tree (its refused commands go there)."""
+    max_frame_bytes: int = DEFAULT_MAX_FRAME_BYTES
+    """Largest WebSocket message the post channel accepts (refused from the frame header)."""
 
 
 def ws_url_of(base_url: str) -> str:
@@ -95,6 +101,9 @@ class Execution(SupervisedActor):
         self._rng = random.Random()  # noqa: S311 - back-off jitter
         self._reconnect_scheduled = False
         self._sinks: tuple[Handle, ...] = ()
+        self._connected_at_ns = 0
+        self._drops = 0
+        """Drops of the post channel in a row, each soon after it had connected."""
 
     # --- lifecycle -------------------------------------------------------------------------
     def on_started(self) -> None:
@@ -112,7 +121,8 @@ class Execution(SupervisedActor):
             # (HTTP works meanwhile and the channel reconnects in the background).
             self._ws = WsPostTransport(ws_url_of(s.base_url), me.tell, clock.time_ns,
                                        check=self.fence.check, timeout_s=3.0,
-                                       name=f"{self.child_id}-post")
+                                       name=f"{self.child_id}-post",
+                                       max_frame_bytes=s.max_frame_bytes)
         http = self._http
 
         def later(delay_s: float, message: object) -> None:
@@ -124,10 +134,15 @@ class Execution(SupervisedActor):
             except KeyError:
                 log.warning("%s: no child %r to answer", self.child_id, path)
 
+        def to_strategy(strategy_id: str, message: object) -> None:
+            path = s.strategy_path(strategy_id)
+            if path is not None:
+                reply(path, message)
+
         ports = Ports(
             tracker=tracker.tell, signer=signer.tell, events=self._emit,
             http=http.post, ws=self._ws_post, ws_connected=self._ws_up, later=later,
-            reply=reply,
+            reply=reply, strategy=to_strategy,
         )
         self._later: Callable[[float, object], None] = later
         normalizer = Normalizer(s.markets, Quotes(), s.risk, clock.time_ns)
@@ -189,7 +204,11 @@ class Execution(SupervisedActor):
             if not message.connected:
                 log.warning("%s: WS post channel lost (%s); using HTTP", self.child_id,
                             message.reason)
-                self._schedule_reconnect(1)
+                # A channel that keeps dropping soon after it connects backs off further.
+                now = self.clock.monotonic_ns()
+                stable = now - self._connected_at_ns >= int(STABLE_S * 1e9)
+                self._drops = 1 if stable else self._drops + 1
+                self._schedule_reconnect(self._drops)
         elif isinstance(message, Reconnect):
             self._reconnect_scheduled = False
             self._connect_post(message.attempt)
@@ -217,6 +236,7 @@ class Execution(SupervisedActor):
             self._schedule_reconnect(attempt + 1)
             return
         log.info("%s: WS post channel connected", self.child_id)
+        self._connected_at_ns = self.clock.monotonic_ns()
         self._later(self.settings.ping_interval_s,
                     SendPing(connection=POST, ts_init=self.clock.time_ns()))
 

@@ -103,6 +103,8 @@ class Ports:
     later: Callable[[float, object], None]
     reply: Callable[[str, object], None] = lambda path, message: None
     """Tell the child at ``path`` (answers to Send* requests)."""
+    strategy: Callable[[str, object], None] = lambda strategy_id, message: None
+    """Tell the strategy with this id (a refusal of its own command)."""
 
 
 @attrs.define
@@ -190,9 +192,12 @@ class ExecutionCore:
             return
         result = self.normalizer.modify(command, known[1], known[0])
         if isinstance(result, str):
-            self.ports.events(CommandRejected(
+            rejection = CommandRejected(
                 command="ModifyOrder", client_order_id=command.client_order_id,
-                strategy_id=command.strategy_id, reason=result, ts_init=self._now_ns()))
+                strategy_id=command.strategy_id, reason=result, ts_init=self._now_ns())
+            self.ports.events(rejection)
+            if command.strategy_id:
+                self.ports.strategy(command.strategy_id, rejection)
             return
         self.ports.tracker(result)
 

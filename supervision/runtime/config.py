@@ -7,6 +7,7 @@ accepted inline (only a key file, an environment variable or an encrypted keysto
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import os
 import re
@@ -341,10 +342,9 @@ def publisher_addresses(publisher: PublisherSettings) -> dict[str, str]:
         if field.name.endswith("address") and isinstance(value, str) and value:
             found[field.name] = value
     if "replay_address" not in found:
-        try:
+        # Derived from the publish address; a malformed one is reported on its own.
+        with contextlib.suppress(ConfigError):
             found["replay_address"] = publisher.replay_endpoint
-        except ConfigError:
-            pass  # derived from a malformed address, which is reported on its own
     return found
 
 

@@ -175,7 +175,8 @@ def build_spec(w: Wiring, extra_strategies: tuple[StrategyFactory, ...] = ()) ->
                             price_band=cfg.risk.price_band,
                             max_submits_per_s=cfg.risk.max_submits_per_s),
             use_ws_post=cfg.execution.use_ws_post, quote_pairs=pairs,
-            event_sinks=("monitor",))),
+            event_sinks=("monitor",), strategy_path=strategy_path,
+            max_frame_bytes=cfg.venue.max_frame_bytes)),
     )
     user_stream = ChildSpec(
         id="user_stream", backoff=exchange_backoff,

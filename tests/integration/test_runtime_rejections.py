@@ -124,6 +124,10 @@ def test_unrepresentable_numbers_are_order_failed_without_a_crash(rig: Rig) -> N
     eventually(lambda: rig.state(resting) is OrderState.OPEN, timeout=20)
     rig.run(lambda s: s.modify(resting, price=Decimal("1E+30")))
     rig.run(lambda s: s.modify(resting, amount=Decimal("1E+30")))
+    refused = rig.heard.wait_for(CommandRejected, lambda r: r.command == "ModifyOrder"
+                                 and r.client_order_id == resting, count=2, timeout=10)
+    assert {r.reason.split(" is too large")[0] for r in refused} == {"price 1E+30",
+                                                                      "amount 1E+30"}
     rig.run(lambda s: s.cancel(resting))
     eventually(lambda: rig.state(resting) is OrderState.CANCELLED, timeout=20)
     plain = rig.buy("0.0001", "1")  # and the actor is still answering: a plain denial
