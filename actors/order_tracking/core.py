@@ -115,6 +115,10 @@ class OrderTrackerCore:
         self.next_reconcile_ns: int | None = None
         """When the periodic reconciliation is due (not state: a new incarnation reconciles at
         recovery and starts counting again)."""
+        self.fills_complete_ms: int | None = None
+        """Every fill up to this venue time is booked: a complete, echoed fills answer that
+        started at or before the previous mark proved it. Full reconciliations ask from here.
+        Not state (it only shapes requests): a new incarnation starts from `fills_floor_ms`."""
         self.recovered_events: list[OrderEvent] = []
         """Events rebuilt by `restore` with ``reemit_after`` (for the durable event log)."""
         self.reemit_gap: tuple[int, int] | None = None
@@ -140,6 +144,7 @@ class OrderTrackerCore:
                     e for e in stage.events if isinstance(e, OrderEvent))
             return Outcome()
         self.next_reconcile_ns = stage.next_reconcile_ns
+        self.fills_complete_ms = stage.fills_complete_ms
         return Outcome(tuple(stage.events), tuple(stage.outbox))
 
     def _commit(self, stage: Stage) -> None:
@@ -212,6 +217,16 @@ class OrderTrackerCore:
         oldest = min(r.created_ns for r in records)
         return oldest // 1_000_000 - int(self.config.fills_lookback_s * 1000)
 
+    def fills_floor_ms(self, stage: Stage, now: int) -> int:
+        """Where a full fill query starts when no earlier answer proved the fills complete: the
+        oldest order held (a fill the stream lost may belong to an order already finished),
+        but no further back than ``retention_s`` (older live orders are checked one by one
+        against the venue's open orders), minus the lookback."""
+        cfg = self.config
+        oldest = min((r.created_ns for r in stage.all_orders()), default=now)
+        oldest = max(oldest, now - cfg.ns(cfg.retention_s))
+        return oldest // 1_000_000 - int(cfg.fills_lookback_s * 1000)
+
     def request_fills(self, stage: Stage, now: int, reason: str, since_ms: int) -> None:
         stage.send(ReconcileRequested(
             client_order_ids=(), open_orders=False, fills_since_ms=since_ms, reason=reason,
@@ -224,13 +239,9 @@ class OrderTrackerCore:
     ) -> None:
         since = None
         if fills:
-            lookback = int(self.config.fills_lookback_s * 1000)
-            if stage.last_fill_ms is not None:
-                since = stage.last_fill_ms - lookback
-            else:
-                oldest = min((r.created_ns for r in stage.all_orders()
-                              if not r.state.is_terminal), default=now)
-                since = oldest // 1_000_000 - lookback
+            since = stage.fills_complete_ms
+            if since is None:
+                since = self.fills_floor_ms(stage, now)
         stage.send(ReconcileRequested(
             client_order_ids=cloids, open_orders=open_orders, fills_since_ms=since,
             reason=reason, ts_init=now,

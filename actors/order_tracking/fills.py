@@ -46,8 +46,22 @@ def on_fills(core: OrderTrackerCore, stage: Stage, msg: FillsReported, now: int)
     if paged and len(msg.fills) >= core.config.fills_page_size:
         _next_page(stage, msg, query, now)
         return
+    if query is not None:
+        _mark_complete(core, stage, query, now)
     if query is not None or msg.is_snapshot:
         _settle_verifications(stage, msg, query, now)
+
+
+def _mark_complete(core: OrderTrackerCore, stage: Stage, query: FillsQuery, now: int) -> None:
+    """A complete answer (its last page) holds every fill from its origin until it was asked:
+    if nothing before its origin was missing, every fill up to then is booked now."""
+    mark = stage.fills_complete_ms
+    floor = mark if mark is not None else core.fills_floor_ms(stage, now)
+    if query.origin_ms > floor:
+        return  # it leaves a gap before it
+    done = query.requested_ns // 1_000_000 - int(core.config.fills_lookback_s * 1000)
+    if mark is None or done > mark:
+        stage.fills_complete_ms = done
 
 
 def _next_page(stage: Stage, msg: FillsReported, query: FillsQuery | None, now: int) -> None:

@@ -83,9 +83,9 @@ class Stage:
     """The changes one input makes. Reads see staged changes over the committed state."""
 
     __slots__ = (
-        "changed", "core", "events", "fill_keys_forgotten", "last_fill_ms", "next_reconcile_ns",
-        "oids", "orders", "outbox", "rebuild_after", "removed", "replay", "sequence",
-        "unmatched_add", "unmatched_remove",
+        "changed", "core", "events", "fill_keys_forgotten", "fills_complete_ms", "last_fill_ms",
+        "next_reconcile_ns", "oids", "orders", "outbox", "rebuild_after", "removed", "replay",
+        "sequence", "unmatched_add", "unmatched_remove",
     )
 
     def __init__(self, core: OrderTrackerCore, replay: bool = False,
@@ -96,6 +96,7 @@ class Stage:
         except those past ``rebuild_after``, which are built as the live run built them."""
         self.rebuild_after = rebuild_after
         self.next_reconcile_ns = core.next_reconcile_ns
+        self.fills_complete_ms = core.fills_complete_ms
         self.orders: dict[ClientOrderId, OrderRecord] = {}
         self.removed: set[ClientOrderId] = set()
         self.oids: dict[ExchangeOrderId, ClientOrderId] = {}

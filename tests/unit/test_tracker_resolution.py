@@ -12,6 +12,7 @@ from decimal import Decimal
 from actors.order_tracking.core import OrderTrackerCore
 from actors.order_tracking.stage import TrackerConfig
 from messages import (
+    CancelOrder,
     EvidenceSource,
     ModifyOrder,
     OrderModified,
@@ -189,3 +190,38 @@ def test_restore_rebuilds_the_events_after_a_point_exactly() -> None:
     partial.restore(snap, h.journal.records[mark:], reemit_after=k)
     assert partial.reemit_gap == (k + 1, h.core.sequence - len(h.order_events(late)))
     assert partial.recovered_events == h.order_events(late)
+
+
+def test_a_lost_fill_of_an_order_already_finished_is_found_by_the_periodic_reconciliation() -> (
+    None
+):
+    """Leg 5 filled 0.5 (the fill frame was lost), a modify replaced it by 6, our cancel hit
+    6: the cancel's answer ends the order, but the periodic fill query still books the fill."""
+    h = Harness(TrackerConfig(reconcile_interval_s=10))
+    cloid = h.open()
+    created_ms = h.core.orders[cloid].created_ns // 1_000_000
+    h.advance(1)  # the periodic clock starts
+    h.modify(cloid, price="99")
+    h.send(CancelOrder(client_order_id=cloid))
+    h.status(cloid, 5, VS.CANCELLED, raw="canceled", orig="1", remaining="0.5")
+    h.status(cloid, 6, VS.OPEN, price="99")
+    h.modify_answer(cloid, 6)
+    h.status(cloid, 6, VS.CANCELLED, raw="canceled", orig="1", remaining="1")
+    h.cancel_answer(cloid)
+    assert h.state(cloid) is S.CANCELLED
+    h.outbox.clear()
+    h.advance(10)
+    (request,) = [o for o in h.outbox if isinstance(o, ReconcileRequested) and o.open_orders]
+    assert request.fills_since_ms is not None
+    assert request.fills_since_ms <= created_ms  # the finished order's time is covered
+    h.answer_fills(request, fill_report(cloid, 5, 1, "0.5", h.core.orders[cloid].side, h.now))
+    view = h.core.get(cloid)
+    assert view is not None
+    assert (view.state, view.filled_amount, view.amount) == (
+        S.CANCELLED, Decimal("0.5"), Decimal("1.5"))
+    # That answer proved every fill booked up to when it was asked: the next one starts there.
+    assert request.fills_query is not None
+    h.outbox.clear()
+    h.advance(10)
+    (later,) = [o for o in h.outbox if isinstance(o, ReconcileRequested) and o.open_orders]
+    assert later.fills_since_ms == request.fills_query.requested_ns // 1_000_000 - 5_000
