@@ -97,6 +97,7 @@ class Soak:
         self.replay: str | None = None
         self._next_report = 0.0
         self.poller: Poller | None = None
+        self._began = 0.0
         self._retry_at = 0.0
         """When to try starting a runtime that failed to (re)start (0: it has not failed)."""
 
@@ -177,6 +178,7 @@ class Soak:
 
     def run(self) -> int:
         opts = self.opts
+        self._began = time.time()
         account, evidence, plan, capabilities = self.setup()
         grace = STARTUP_GRACE_S / 2 if opts.quick else STARTUP_GRACE_S
         args, endpoint, start_at = self._configure(plan, grace)
@@ -226,6 +228,9 @@ class Soak:
             cloids.update(record.last)
         answers, evidence_stats = evidence.resolve(
             cloids, budget_s=opts.judge_budget_s, cross_check=opts.cross_check, seed=opts.seed)
+        venue_fills, fills_from = evidence.fills(int(self._began * 1000))
+        evidence_stats["fills_cloids"] = len(venue_fills)
+        evidence_stats["fills_complete_from_ms"] = fills_from
         if evidence.source_ip:
             try:
                 evidence_stats["judge_ip_usage"] = self.venue.usage(evidence.source_ip)
@@ -239,6 +244,7 @@ class Soak:
             subscriber_notices={s.name: dict(s.notices) for s in all_subs if s.notices},
             notice_samples=[n for s in all_subs for n in s.notice_samples[:3]],
             answers=answers, open_cloids=open_cloids, open_count=open_count,
+            venue_fills=venue_fills, fills_complete_from_ms=fills_from,
             evidence=evidence_stats, usage=weights.samples if weights.supported else None,
             rss=rss.samples, stop=stop, runtime_starts=runtime.starts,
             runtime_start_seconds=runtime.start_seconds,

@@ -18,18 +18,22 @@ sample of the rest as a cross-check; ``openOrders`` lists what is left open.
 
 from __future__ import annotations
 
+import functools
 import logging
 import random
 import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Collection
+from decimal import Decimal
 from typing import Any
 
 from .judge import VenueOrder
 
 log = logging.getLogger(__name__)
 HISTORY_LIMIT = 2000
+"""Orders per ``historicalOrders`` answer, fills per ``userFillsByTime`` page."""
+FILLS_REACHABLE = 10_000
 FINAL_STATUSES_OPEN = ("open", "triggered")
 
 
@@ -126,6 +130,35 @@ class Evidence:
             for _oid, (cloid, status) in sorted(self.legs.items()):
                 out[cloid] = status
             return out
+
+    def fills(self, start_ms: int) -> tuple[dict[str, Decimal], int | None]:
+        """The size filled per cloid since ``start_ms`` (``userFillsByTime``, pages of 2,000,
+        deduplicated by trade id), and from when the answer is complete: None when every fill
+        since ``start_ms`` was reachable (the venue keeps the 10,000 most recent)."""
+        by_tid: dict[int, tuple[str, Decimal]] = {}
+        since = start_ms
+        earliest: int | None = None
+        while True:
+            page = self._call(functools.partial(self.info.user_fills_by_time, self.account,
+                                                since), "userFillsByTime")
+            rows = [r for r in page if isinstance(r, dict)] if isinstance(page, list) else []
+            for r in rows:
+                if isinstance(r.get("cloid"), str) and isinstance(r.get("tid"), int):
+                    by_tid[r["tid"]] = (r["cloid"].lower(), Decimal(str(r.get("sz", "0"))))
+                if isinstance(r.get("time"), int):
+                    earliest = r["time"] if earliest is None else min(earliest, r["time"])
+            if len(rows) < HISTORY_LIMIT:
+                break
+            last = max((r["time"] for r in rows if isinstance(r.get("time"), int)),
+                       default=since)
+            since = last if last > since else since + 1  # a full page inside one ms
+        out: dict[str, Decimal] = {}
+        for cloid, size in by_tid.values():
+            out[cloid] = out.get(cloid, Decimal(0)) + size
+        complete_from = None
+        if len(by_tid) >= FILLS_REACHABLE and earliest is not None:
+            complete_from = earliest  # older fills may have been forgotten
+        return out, complete_from
 
     def open_orders(self) -> tuple[set[str], int]:
         """Cloids open at the venue, and how many open orders there are in all."""

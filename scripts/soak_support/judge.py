@@ -221,7 +221,7 @@ def venue_placed(status: str) -> bool:
 class Discrepancy:
     kind: str
     """``state_mismatch``, ``false_failed``, ``no_event``, ``left_open``, ``unjudged``,
-    ``unmapped_status``."""
+    ``unmapped_status``, ``fill_mismatch``."""
     cloid: str
     subscriber: str
     detail: str
@@ -264,6 +264,25 @@ def judge_orders(records: Sequence[EventRecord], venue: Mapping[str, VenueOrder]
                     kind=kind, cloid=cloid, subscriber=record.name,
                     detail=(f"last event {last.event_type} {last.state}{reason} (seq "
                             f"{last.seq}, filled {last.filled}); venue says {answer.status}")))
+    return out
+
+
+def judge_fills(records: Sequence[EventRecord], venue_fills: Mapping[str, Decimal],
+                skip: Collection[str] = ()) -> list[Discrepancy]:
+    """The filled size of each order in the last event each subscriber saw against the sum of
+    the venue's fills for its cloid (``skip``: orders whose fills the venue may have
+    forgotten). Orders a subscriber never heard of are `judge_orders`' business."""
+    out: list[Discrepancy] = []
+    for record in records:
+        for cloid, last in record.last.items():
+            if cloid in skip:
+                continue
+            venue = venue_fills.get(cloid, Decimal(0))
+            if last.filled != venue:
+                out.append(Discrepancy(
+                    kind="fill_mismatch", cloid=cloid, subscriber=record.name,
+                    detail=(f"last event {last.event_type} {last.state} filled {last.filled}; "
+                            f"the venue's fills add up to {venue}")))
     return out
 
 

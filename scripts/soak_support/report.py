@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from collections import Counter
 from collections.abc import Callable, Sequence
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +18,7 @@ from .judge import (
     LastEvent,
     VenueOrder,
     interpolate,
+    judge_fills,
     judge_orders,
     percentiles,
     rss_findings,
@@ -59,6 +61,10 @@ class Outcome:
     answers: dict[str, VenueOrder]
     open_cloids: set[str]
     open_count: int
+    venue_fills: dict[str, Decimal]
+    """Size filled per cloid, from the venue's fills."""
+    fills_complete_from_ms: int | None
+    """None: every fill of the soak was reachable; else only those from then on."""
     evidence: dict[str, Any]
     usage: list[tuple[int, float, float]] | None
     """(wall ns, REST weight, WebSocket messages) of the runtime's IP at the venue."""
@@ -148,11 +154,17 @@ def build_summary(o: Outcome) -> dict[str, Any]:
                             f"malformed (event_sequence 1..{last_seq})")
     judged = [*whole, *([late] if o.late_started else [])]
     discrepancies = judge_orders(judged, o.answers, o.open_cloids)
+    skip: set[str] = set()
+    if o.fills_complete_from_ms is not None:
+        cutoff = o.fills_complete_from_ms * 1_000_000
+        skip = {c for c, t in _first_times(judged, "tracked_ns").items() if t < cutoff}
+    discrepancies += judge_fills(judged, o.venue_fills, skip)
     orders = summarize(discrepancies)
     first = judged[0].name if judged else ""
     orders["pairs"] = {f"{state} vs venue {status}": n for (state, status), n in Counter(
         (judged[0].last[d.cloid].state, o.answers[d.cloid].status) for d in discrepancies
         if d.subscriber == first and d.kind in ("state_mismatch", "false_failed")
+        and d.cloid in o.answers
     ).most_common(12)}
     for kind, count in sorted(orders["counts"].items()):
         failures.append(f"orders: {count} × {kind} ({orders['cloids'][kind]} orders)")

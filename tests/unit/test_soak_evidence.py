@@ -6,6 +6,7 @@ listed and later forgot is not judged, 429s are waited out."""
 from __future__ import annotations
 
 import sys
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +37,7 @@ class FakeInfo:
         self.open: list[dict[str, Any]] = []
         self.asked: list[str] = []
         self.fail_next = 0
+        self.fills: list[dict[str, Any]] = []
 
     def historical_orders(self, user: str) -> list[dict[str, Any]]:
         assert user == USER
@@ -51,6 +53,9 @@ class FakeInfo:
 
     def open_orders(self, user: str) -> list[dict[str, Any]]:
         return self.open
+
+    def user_fills_by_time(self, user: str, start: int) -> list[dict[str, Any]]:
+        return [f for f in self.fills if f["time"] >= start][:HISTORY_LIMIT]
 
 
 def evidence(info: FakeInfo) -> Evidence:
@@ -142,3 +147,22 @@ def test_open_orders_by_cloid() -> None:
     cloids, count = evidence(info).open_orders()
     assert cloids == {cloid(3)}
     assert count == 2
+
+
+def test_fills_are_summed_per_cloid_across_pages_without_double_counting() -> None:
+    info = FakeInfo()
+    # 4,500 fills over 3 pages; page boundaries repeat the boundary millisecond.
+    info.fills = [{"tid": t, "time": 1000 + t // 3, "cloid": cloid(1 + t % 2), "sz": "0.001"}
+                  for t in range(4500)]
+    info.fills.append({"tid": 99_999, "time": 9_999, "sz": "5"})  # no cloid: not ours
+    sizes, complete_from = evidence(info).fills(0)
+    assert complete_from is None
+    assert sizes == {cloid(1): Decimal("2.250"), cloid(2): Decimal("2.250")}
+
+
+def test_fills_beyond_what_the_venue_keeps_are_marked() -> None:
+    info = FakeInfo()
+    info.fills = [{"tid": t, "time": 5000 + t, "cloid": cloid(1), "sz": "1"}
+                  for t in range(10_000)]
+    _, complete_from = evidence(info).fills(0)
+    assert complete_from == 5000

@@ -4,6 +4,7 @@ every kind of discrepancy is counted, and a clean stream passes."""
 from __future__ import annotations
 
 import sys
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,7 @@ from soak_support.judge import (
     VenueOrder,
     acceptable_states,
     interpolate,
+    judge_fills,
     judge_orders,
     nonce_expiry_kind,
     percentiles,
@@ -242,6 +244,18 @@ def test_the_summary_counts_orders_and_keeps_bounded_samples() -> None:
     assert summary["counts"] == {"state_mismatch": 60}
     assert summary["cloids"] == {"state_mismatch": 30}
     assert len(summary["samples"]["state_mismatch"]) == 20
+
+
+def test_a_fill_the_runtime_never_booked_is_a_fill_mismatch() -> None:
+    # Finding 3 of issue 10: a lost userFills frame; the venue filled 0.00024, the runtime 0.
+    r = record("s", body(1, A, "order_cancelled", "CANCELLED", filled="0"),
+               body(2, B, "order_filled", "FILLED", filled="0.0002"),
+               body(3, C, "order_cancelled", "CANCELLED", filled="0"))
+    venue = {A: Decimal("0.00024"), B: Decimal("0.00020")}
+    found = judge_fills([r], venue)
+    assert [(d.kind, d.cloid) for d in found] == [("fill_mismatch", A)]
+    assert "0.00024" in found[0].detail
+    assert judge_fills([r], venue, skip={A}) == []
 
 
 # --- figures ------------------------------------------------------------------------------------
