@@ -196,17 +196,18 @@ def is_reject_status(status: str) -> bool:
 
 
 def acceptable_states(status: str, *, had_fills: bool) -> frozenset[str]:
-    """The runtime's final states consistent with the venue's status for a cloid
-    (docs/order-lifecycle.md)."""
+    """The runtime's state consistent with the venue's status for a cloid (docs/
+    order-lifecycle.md, "What the venue's status means"); ``had_fills``: the cloid has fills."""
     if status == "filled":
         return frozenset({"FILLED"})
     if status in ("open", "triggered"):
-        return frozenset({"OPEN", "PARTIALLY_FILLED"})
+        return frozenset({"PARTIALLY_FILLED" if had_fills else "OPEN"})
     if is_cancel_status(status):
         return frozenset({"CANCELLED"})
     if is_reject_status(status):
-        # A rejected replacement of a partially filled order ends the order CANCELLED.
-        return frozenset({"FAILED", "CANCELLED"}) if had_fills else frozenset({"FAILED"})
+        # A rejected replacement of a partly filled order ends the order CANCELLED: FAILED
+        # means the order never rested.
+        return frozenset({"CANCELLED"}) if had_fills else frozenset({"FAILED"})
     if status == "unknownOid":
         return frozenset({"FAILED"})  # provably never placed
     return frozenset()
@@ -228,8 +229,10 @@ class Discrepancy:
 
 
 def judge_orders(records: Sequence[EventRecord], venue: Mapping[str, VenueOrder],
-                 open_after_stop: Collection[str]) -> list[Discrepancy]:
-    """Every cloid any subscriber saw or the venue knows, against the venue's status."""
+                 open_after_stop: Collection[str],
+                 venue_fills: Mapping[str, Decimal] | None = None) -> list[Discrepancy]:
+    """Every cloid any subscriber saw or the venue knows, against the venue's status. Whether
+    the cloid has fills comes from the venue's fills when given, else from the event."""
     out: list[Discrepancy] = []
     cloids: set[str] = set(venue)
     for record in records:
@@ -251,7 +254,8 @@ def judge_orders(records: Sequence[EventRecord], venue: Mapping[str, VenueOrder]
                         kind="no_event", cloid=cloid, subscriber=record.name,
                         detail=f"venue says {answer.status}; no event for it arrived"))
                 continue
-            allowed = acceptable_states(answer.status, had_fills=last.filled > 0)
+            fills = venue_fills.get(cloid) if venue_fills is not None else last.filled
+            allowed = acceptable_states(answer.status, had_fills=bool(fills and fills > 0))
             if not allowed:
                 out.append(Discrepancy(kind="unmapped_status", cloid=cloid,
                                        subscriber=record.name,

@@ -153,7 +153,8 @@ def build_summary(o: Outcome) -> dict[str, Any]:
                             f"duplicated, {rep.out_of_order} out of order, {record.malformed} "
                             f"malformed (event_sequence 1..{last_seq})")
     judged = [*whole, *([late] if o.late_started else [])]
-    discrepancies = judge_orders(judged, o.answers, o.open_cloids)
+    discrepancies = judge_orders(judged, o.answers, o.open_cloids,
+                                 o.venue_fills if o.fills_complete_from_ms is None else None)
     skip: set[str] = set()
     if o.fills_complete_from_ms is not None:
         cutoff = o.fills_complete_from_ms * 1_000_000

@@ -144,12 +144,13 @@ def test_nonce_and_expiry_rejections_are_found_in_reasons() -> None:
 
 @pytest.mark.parametrize(("status", "fills", "states"), [
     ("filled", False, {"FILLED"}),
-    ("open", False, {"OPEN", "PARTIALLY_FILLED"}),
+    ("open", False, {"OPEN"}),
+    ("open", True, {"PARTIALLY_FILLED"}),
     ("canceled", False, {"CANCELLED"}),
     ("selfTradeCanceled", False, {"CANCELLED"}),
     ("scheduledCancel", False, {"CANCELLED"}),
     ("badAloPxRejected", False, {"FAILED"}),
-    ("badAloPxRejected", True, {"FAILED", "CANCELLED"}),
+    ("badAloPxRejected", True, {"CANCELLED"}),
     ("rejected", False, {"FAILED"}),
     ("unknownOid", False, {"FAILED"}),
     ("somethingNew", False, set()),
@@ -202,11 +203,25 @@ def test_failed_while_the_venue_placed_it_is_a_false_failed() -> None:
     assert kinds([r], venue) == {"false_failed": 1}
 
 
-def test_a_rejected_replacement_of_a_partly_filled_order_may_end_cancelled() -> None:
+def test_a_rejected_replacement_of_a_partly_filled_order_ends_cancelled() -> None:
     r = record("s", body(1, A, "order_cancelled", "CANCELLED", filled="0.0001"),
-               body(2, B, "order_cancelled", "CANCELLED", filled="0"))
-    venue = {A: VenueOrder(status="badAloPxRejected"), B: VenueOrder(status="badAloPxRejected")}
-    assert kinds([r], venue) == {"state_mismatch": 1}  # B had no fill: it must be FAILED
+               body(2, B, "order_cancelled", "CANCELLED", filled="0"),
+               body(3, C, "order_failed", "FAILED", filled="0.0001"))
+    venue = {c: VenueOrder(status="badAloPxRejected") for c in (A, B, C)}
+    found = judge_orders([r], venue, set())
+    # B had no fill: it must be FAILED; C had fills: FAILED is wrong (it rested).
+    assert sorted((d.kind, d.cloid) for d in found) == [("state_mismatch", B),
+                                                        ("state_mismatch", C)]
+
+
+def test_whether_an_order_has_fills_is_the_venue_s_word_when_known() -> None:
+    # The runtime lost the fill (it says 0 filled, CANCELLED); the venue's fills say it had
+    # one, so its rejected replacement ends CANCELLED: the state is right, the fill is not.
+    r = record("s", body(1, A, "order_cancelled", "CANCELLED", filled="0"))
+    venue = {A: VenueOrder(status="badAloPxRejected")}
+    assert kinds([r], venue) == {"state_mismatch": 1}
+    assert judge_orders([r], venue, set(), {A: Decimal("0.0001")}) == []
+    assert [d.kind for d in judge_fills([r], {A: Decimal("0.0001")})] == ["fill_mismatch"]
 
 
 def test_each_subscriber_is_judged_on_its_own_last_event() -> None:
