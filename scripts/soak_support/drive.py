@@ -111,9 +111,7 @@ class Soak:
         evidence = Evidence(make_info(self.venue.base_url, source_ip), account,
                             source_ip=source_ip)
         limits = self.venue.state().get("limits")
-        rate_limit = evidence._call(lambda: evidence.info.user_rate_limit(account),
-                                    "userRateLimit")
-        cap = rate_limit.get("nRequestsCap") if isinstance(rate_limit, dict) else None
+        cap = evidence.request_cap()
         fields = self.venue.fault_fields()
         capabilities = {
             "limits_enforced": isinstance(limits, dict) and bool(limits.get("enforced")),

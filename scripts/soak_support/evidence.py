@@ -160,6 +160,12 @@ class Evidence:
             complete_from = earliest  # older fills may have been forgotten
         return out, complete_from
 
+    def request_cap(self) -> int | None:
+        """The address's request budget (``userRateLimit``: 10,000 + 1 per USDC traded)."""
+        answer = self._call(lambda: self.info.user_rate_limit(self.account), "userRateLimit")
+        cap = answer.get("nRequestsCap") if isinstance(answer, dict) else None
+        return cap if isinstance(cap, int) else None
+
     def open_orders(self) -> tuple[set[str], int]:
         """Cloids open at the venue, and how many open orders there are in all."""
         rows = self._call(lambda: self.info.open_orders(self.account), "openOrders")
