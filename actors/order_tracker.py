@@ -4,7 +4,8 @@ Accepts:
   from execution — SubmitOrder (normalised), OrderDenied, RequestSent, RequestFailed, CancelOrder,
   CancelAll, ModifyOrder; from the venue side (execution, user stream) — SubmitAnswered,
   CancelAnswered, ModifyAnswered, OrderStatusReported, OrderNotFoundReported, FillReported,
-  FillsReported, OpenOrdersReported, NonUserCancelReported, ReconcileAll; its own TrackerTick;
+  FillsReported, OpenOrdersReported, NonUserCancelReported, NonceInvalidated, ReconcileAll;
+  its own TrackerTick;
   asks GetOrder / GetOpenOrders / GetOrderFills (answered with TrackedOrder values);
   SendOpenOrders (answered by telling the requester an OpenOrdersSnapshot — no blocking ask).
 Emits:

@@ -61,8 +61,8 @@ the publisher bound to an ephemeral loopback port, journals in a temporary direc
    orders/s with nothing else) and the address budget (10 000 requests + 1 per USDC traded).
    For (b) the benchmark lifts those two CLIENT-side budgets (it swaps in subclasses of
    ``WeightBudget`` / ``AddressBudget``, in this process) to measure the path itself; the
-   simulator runs with ``--no-limits`` (it counts but refuses nothing). Batching (orders per signed action) is counted from
-   the signed actions execution received.
+   simulator runs with ``--no-limits`` (it counts but refuses nothing). Batching (orders per
+   signed action) is counted from the signed actions execution received.
 3. Market frames/s through the market stream to a subscriber: the firehose of
    ``scripts/bench_streams.py`` (its code, imported): 50k pre-rendered 20+20-level l2Book frames
    pushed by a WS server in a spawned process, every frame parsed on the reader thread and

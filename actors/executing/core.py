@@ -53,7 +53,13 @@ from messages.execution import (
     SignerBacklog,
 )
 from messages.ids import ClientOrderId
-from messages.tracking import CommandRejected, OrderDenied, ReconcileRequested, RequestSent
+from messages.tracking import (
+    CommandRejected,
+    FillsQuery,
+    OrderDenied,
+    ReconcileRequested,
+    RequestSent,
+)
 from messages.venue import NonceInvalidated, RequestFailed
 from venues.hyperliquid import payloads, requests
 from venues.hyperliquid.payloads import CoinMapper, PayloadError
@@ -124,6 +130,7 @@ class _InFlight:
     reply_to: str | None = None
     invalidates: RequestKind | None = None
     attempts: int = 0
+    fills_query: FillsQuery | None = None
 
 
 class ExecutionCore:
@@ -534,7 +541,7 @@ class ExecutionCore:
             self._query(requests.open_orders(account), "openOrders", None)
         if request.fills_since_ms is not None:
             self._query(requests.user_fills_by_time(account, request.fills_since_ms),
-                        "userFillsByTime", None)
+                        "userFillsByTime", None, fills_query=request.fills_query)
 
     def account_state(self, reply_to: str) -> None:
         self._query(requests.clearinghouse_state(self.config.account), "clearinghouseState",
@@ -546,11 +553,12 @@ class ExecutionCore:
                          RefreshRateLimit(ts_init=self._now_ns()))
 
     def _query(self, body: dict[str, Any], info_type: str, cloid: ClientOrderId | None,
-               *, reply_to: str | None = None) -> None:
+               *, reply_to: str | None = None, fills_query: FillsQuery | None = None) -> None:
         self._query_id += 1
         entry = _InFlight(request_id=self._query_id, kind=RequestKind.QUERY, cloids=(),
                           path="/info", body=orjson.dumps(body), transport="", sent_ns=0,
-                          info_type=info_type, context=cloid, reply_to=reply_to)
+                          info_type=info_type, context=cloid, reply_to=reply_to,
+                          fills_query=fills_query)
         weight = requests.info_weight(info_type)
         now = self._now_ns()
         if self._queue or not self.pacer.take_query(weight, now):
@@ -575,7 +583,9 @@ class ExecutionCore:
         elif info == "userFillsByTime":
             fills = payloads.parse_user_fills(payload, now, coins=self.coins,
                                               name="userFillsByTime")
-            self.ports.tracker(fills.report)
+            # The tracker learns which page of which query this answers (paging, and proof
+            # that every fill from the query's origin is booked).
+            self.ports.tracker(attrs.evolve(fills.report, query=entry.fills_query))
         elif info == "clearinghouseState" and entry.reply_to is not None:
             state = payloads.parse_clearinghouse_state(payload, now, coins=self.coins).report
             self.ports.reply(entry.reply_to, state)

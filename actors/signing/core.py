@@ -92,7 +92,8 @@ class SignerCore:
         self._cancel_head_start_ns = int(cancel_head_start_s * 1e9)
         self._orders: deque[_Waiting] = deque()
         self._cancels: list[tuple[CancelTarget, int]] = []
-        self._modifies: list[tuple[ModifyTarget, int]] = []
+        self._modifies: list[tuple[ModifyTarget, int, int | None]] = []
+        """(target, added ns, the tracker's bound for its expiresAfter)."""
         self._schedule: list[ScheduleCancel] = []
         self._invalidations: list[InvalidateNonce] = []
 
@@ -115,7 +116,7 @@ class SignerCore:
             self._cancels.extend((t, now) for t in message.targets)
         elif isinstance(message, SignModifies):
             now = self._now_ns()
-            self._modifies.extend((t, now) for t in message.targets)
+            self._modifies.extend((t, now, message.expires_after_ms) for t in message.targets)
         elif isinstance(message, InvalidateNonce):
             self._invalidations.append(message)
         else:
@@ -215,16 +216,39 @@ class SignerCore:
                               tuple(t.client_order_id for t in targets), None))
 
     def _sign_modifies(self, out: list[Output]) -> None:
-        chunk = [t for t, _ in self._modifies[:self._max_batch]]
-        self._modifies = self._modifies[self._max_batch:]
+        waiting, self._modifies = (self._modifies[:self._max_batch],
+                                   self._modifies[self._max_batch:])
+        now_ms = self._now_ns() // 1_000_000
+        chunk: list[ModifyTarget] = []
+        late: list[ModifyTarget] = []
+        bounds: list[int] = []
+        for target, _added, bound in waiting:
+            if (bound is not None and self._margin_ms is not None
+                    and bound - now_ms < self._margin_ms):
+                late.append(target)
+                continue
+            chunk.append(target)
+            if bound is not None:
+                bounds.append(bound)
+        if late:
+            out.append(self._failed(RequestKind.MODIFY, late,
+                                    "not sent: it could no longer expire in time"))
+        if not chunk:
+            return
         try:
             action = actions.modify_action(chunk, self._markets)
         except ValueError as exc:
             out.append(self._failed(RequestKind.MODIFY, chunk, str(exc)))
             return
+        # Like an order's: counted from now, never past the tracker's bound, so "the venue
+        # still shows the old leg after expiry" proves the modify never executed.
+        expires: int | None = min(bounds) if bounds else None
+        if self._window_ms is not None:
+            window = now_ms + self._window_ms
+            expires = window if expires is None else min(expires, window)
         self._spend()
         out.append(self._sign(RequestKind.MODIFY, action,
-                              tuple(t.client_order_id for t in chunk), None))
+                              tuple(t.client_order_id for t in chunk), expires))
 
     def _sign_order_chunk(self, out: list[Output]) -> None:
         # The oldest waiting order decides which group goes next (arrival order); post-only

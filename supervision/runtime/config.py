@@ -117,6 +117,21 @@ class ExecutionTuning:
 
 
 @attrs.frozen(kw_only=True)
+class TrackerSettings:
+    reconcile_interval_s: float | None = 30.0
+    """A full reconciliation with the venue this often while running (open orders + fills),
+    a safety net for a user stream that stops delivering; none with an empty value."""
+    max_open_orders: int = 1000
+    """Orders beyond this many live ones are failed at once, never sent (the venue's cap)."""
+
+    def __attrs_post_init__(self) -> None:
+        if self.reconcile_interval_s is not None and self.reconcile_interval_s <= 0:
+            raise ValueError("reconcile_interval_s must be > 0")
+        if not 1 <= self.max_open_orders <= 5000:
+            raise ValueError("max_open_orders must be in 1..5000 (the venue's cap)")
+
+
+@attrs.frozen(kw_only=True)
 class RiskSettings:
     max_order_notional: Decimal = Decimal(1_000_000)
     price_band: Decimal | None = Decimal("0.10")
@@ -169,6 +184,7 @@ class RuntimeConfig:
     publisher: PublisherSettings = attrs.field(factory=PublisherSettings)
     execution: ExecutionTuning = attrs.field(factory=ExecutionTuning)
     risk: RiskSettings = attrs.field(factory=RiskSettings)
+    tracker: TrackerSettings = attrs.field(factory=TrackerSettings)
     strategy: StrategyConfig = attrs.field(factory=StrategyConfig)
     load: LoadConfig = attrs.field(factory=LoadConfig)
     data_dir: Path = Path("var")
@@ -203,6 +219,7 @@ class RuntimeConfig:
 _SECTIONS: dict[str, type] = {
     "venue": VenueConfig, "account": AccountConfig, "simulator": SimulatorSettings,
     "publisher": PublisherSettings, "execution": ExecutionTuning, "risk": RiskSettings,
+    "tracker": TrackerSettings,
     "strategy": StrategyConfig, "load": LoadConfig,
 }
 

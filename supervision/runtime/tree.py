@@ -154,7 +154,9 @@ def build_spec(w: Wiring, extra_strategies: tuple[StrategyFactory, ...] = ()) ->
             ctx,
             settings=OrderTrackerSettings(
                 journal_dir=w.data_dir / "order_tracker",
-                tracker=TrackerConfig(external_orders=cfg.external_orders),
+                tracker=TrackerConfig(external_orders=cfg.external_orders,
+                                      reconcile_interval_s=cfg.tracker.reconcile_interval_s,
+                                      max_open_orders=cfg.tracker.max_open_orders),
                 event_log_dir=w.data_dir / EVENTS),
             peers=TrackerPeers(signer="signer", execution="execution",
                                event_sinks=("publisher", "monitor"),

@@ -92,7 +92,8 @@ def test_offered_load_never_earns_a_venue_rejection_and_recovers_at_once(
         # overload, orders open at once: the backlog is gone.
         assert not [p for p in ledger.of_phase(0) if p.state is OrderState.FAILED]
         last = ledger.of_phase(3)
-        assert last and all(p.state is OrderState.CANCELLED for p in last), (
+        assert last
+        assert all(p.state is OrderState.CANCELLED for p in last), (
             [(p.state, p.reason) for p in last if p.state is not OrderState.CANCELLED][:5])
         latencies = [(p.opened_ns - p.submitted_ns) / 1e9 for p in last
                      if p.opened_ns is not None]

@@ -94,6 +94,9 @@ def test_every_event_is_logged_once_in_order_through_crashes(tmp_path: Path) -> 
         assert tree.crash("order_tracker")
         _trade(tree, 20, 10)
         _quiet(tree)
+        # Everything logged reaches the sink too (its actor runs on its own thread).
+        eventually(lambda: len(sink.of(OrderEvent))
+                   == EventLogReader(tmp_path / "events").last_sequence() > 0)
         delivered = sink.of(OrderEvent)
     finally:
         tree.stop()

@@ -363,3 +363,30 @@ def test_the_address_budget_stops_where_the_venue_does() -> None:
     denied = rig.tracker[-1]
     assert isinstance(denied, OrderDenied)
     assert "address request budget" in denied.reason
+
+
+def test_a_modify_expires_from_signing_within_the_trackers_bound() -> None:
+    from messages.tracking import ModifyTarget, SignModifies
+
+    clock = Clock()
+    core = _core(clock, credit=0)
+
+    def modify(n: int, bound_in_ms: int) -> SignModifies:
+        order = _order(n)
+        return SignModifies(targets=(ModifyTarget(client_order_id=order.client_order_id,
+                                                  exchange_order_id=None, order=order),),
+                            expires_after_ms=clock.ms + bound_in_ms, ts_init=0)
+
+    core.add(modify(1, 3_000))
+    core.add(modify(2, 30_000))
+    clock.ms += 2_500  # modify 1 has 0.5 s left: refused, never sent
+    core.grant(2)
+    out = core.flush()
+    failed = [o for o in out if isinstance(o, RequestFailed)]
+    assert [f.client_order_ids for f in failed] == [(_order(1).client_order_id,)]
+    assert failed[0].definitive
+    assert failed[0].kind is RequestKind.MODIFY
+    (action,) = _actions(out)
+    assert action.kind is RequestKind.MODIFY
+    assert action.expires_after_ms == clock.ms + 10_000
+    assert orjson.loads(action.body)["expiresAfter"] == clock.ms + 10_000

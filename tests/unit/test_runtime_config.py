@@ -168,3 +168,13 @@ def test_max_frame_bytes_reaches_the_streams() -> None:
     config = from_dict({"venue": {"max_frame_bytes": 1 << 20}})
     assert config.venue.max_frame_bytes == 1 << 20
     assert load(None).venue.max_frame_bytes == DEFAULT_MAX_FRAME_BYTES
+
+
+def test_tracker_settings_reach_the_tracker_and_bad_values_name_the_key() -> None:
+    config = from_dict({"tracker": {"reconcile_interval_s": 12, "max_open_orders": 200}})
+    assert config.tracker.reconcile_interval_s == 12.0
+    assert config.tracker.max_open_orders == 200
+    with pytest.raises(ConfigError, match=r"\[tracker\] max_open_orders must be in 1..5000"):
+        from_dict({"tracker": {"max_open_orders": 9000}})
+    with pytest.raises(ConfigError, match=r"\[tracker\] unknown setting 'interval'"):
+        from_dict({"tracker": {"interval": 3}})
