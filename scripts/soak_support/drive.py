@@ -14,7 +14,7 @@ from typing import Any
 from .evidence import Evidence, Poller, make_info, pick_source_ip
 from .judge import EventRecord
 from .options import Action, Options, Plan, build_plan
-from .report import Outcome, build_summary, print_summary, write_json
+from .report import Outcome, build_summary, first_times, print_summary, write_json
 from .runtime import (
     RssSampler,
     RuntimeProcess,
@@ -33,7 +33,7 @@ USDC traded) does not end the soak; every other limit stays on."""
 STARTUP_GRACE_S = 10.0
 """The load schedule starts this long after the soak (the runtime needs a few seconds)."""
 DRAIN_S = 3.0
-POLL_PAUSE_S = 10.0
+POLL_PAUSE_S = 5.0
 """The judge does not poll for this long after a 5xx burst is set up."""
 RESTART_RETRY_S = 30.0
 """A runtime that failed to restart is tried again this often."""
@@ -224,9 +224,12 @@ class Soak:
         cloids: set[str] = set()
         for record in records:
             cloids.update(record.last)
-        answers, evidence_stats = evidence.resolve(
-            cloids, budget_s=opts.judge_budget_s, cross_check=opts.cross_check, seed=opts.seed)
         venue_fills, fills_from = evidence.fills(int(self._began * 1000))
+        tracked_ms = {c: ns // 1_000_000
+                      for c, ns in first_times(records, "tracked_ns").items()}
+        answers, evidence_stats = evidence.resolve(
+            cloids, budget_s=opts.judge_budget_s, cross_check=opts.cross_check, seed=opts.seed,
+            tracked_ms=tracked_ms, filled=set(venue_fills))
         evidence_stats["fills_cloids"] = len(venue_fills)
         evidence_stats["fills_complete_from_ms"] = fills_from
         if evidence.source_ip:

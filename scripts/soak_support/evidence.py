@@ -9,11 +9,14 @@ history per account — ``historicalOrders`` answers the 2,000 most recent order
 exchange forgets finished orders beyond 5,000, after which ``orderStatus`` by cloid answers
 ``unknownOid``. At a few hundred orders a second only polling sees every order. Each poll of
 ``historicalOrders`` (weight 20 + 1 per 20 orders returned) overlaps the previous one when no
-more than 2,000 orders were created in between; the record says whether coverage stayed
-complete. With complete coverage, a cloid the venue never listed was never placed
-(``unknownOid``). At the end the judge asks ``orderStatus`` by cloid (``query_order_by_cloid``)
-for every cloid whose listed status was not final or that the polls did not cover, and for a
-sample of the rest as a cross-check; ``openOrders`` lists what is left open.
+more than 2,000 orders were created in between; when one does not, the time between the two
+polls is a gap. A cloid the venue never listed was never placed (``unknownOid``) unless its
+order was tracked around a gap. At the end the judge asks ``orderStatus`` by cloid
+(``query_order_by_cloid``) for every cloid whose listed status was not final or whose order was
+tracked around a gap, and for a sample of the rest as a cross-check; an ``unknownOid`` for an
+order listed before, with fills, or from a gap is not trusted (the exchange may have forgotten
+it), so that order stays unjudged. ``openOrders`` lists what is left open, ``userFillsByTime``
+the fills.
 """
 
 from __future__ import annotations
@@ -34,6 +37,10 @@ log = logging.getLogger(__name__)
 HISTORY_LIMIT = 2000
 """Orders per ``historicalOrders`` answer, fills per ``userFillsByTime`` page."""
 FILLS_REACHABLE = 10_000
+GAP_BEFORE_MS = 30_000
+GAP_AFTER_MS = 5_000
+"""An order tracked this long before a polling gap opened, or after it closed, may have been
+created at the venue inside it (it may wait for the rate budget; the clocks differ a little)."""
 FINAL_STATUSES_OPEN = ("open", "triggered")
 
 
@@ -64,12 +71,17 @@ def is_rate_limited(exc: BaseException) -> bool:
 
 class Evidence:
     def __init__(self, info: Any, account: str, *, source_ip: str | None,
-                 sleep: Callable[[float], None] = time.sleep) -> None:
+                 sleep: Callable[[float], None] = time.sleep,
+                 now_ms: Callable[[], int] = lambda: time.time_ns() // 1_000_000) -> None:
         """``info``: an SDK ``Info`` (`make_info`) or anything answering the same calls."""
         self.account = account
         self.info = info
         self.source_ip = source_ip
         self._sleep = sleep
+        self._now_ms = now_ms
+        self._last_poll_ms: int | None = None
+        self.gap_windows: list[tuple[int, int]] = []
+        """(ms, ms): orders the venue created in between may never have been listed."""
         self._lock = threading.Lock()
         self.legs: dict[int, tuple[str, str]] = {}
         """oid → (cloid, status) for every order of the account a poll listed."""
@@ -99,12 +111,14 @@ class Evidence:
                 delay = min(delay * 1.5, 10.0)
         raise RuntimeError(f"the venue did not answer {what} after {attempts} attempts")
 
-    def poll_history(self) -> int:
+    def poll_history(self, attempts: int = 30) -> int:
         """One ``historicalOrders`` poll; returns how many orders it listed."""
+        asked_ms = self._now_ms()
         answer = self._call(lambda: self.info.historical_orders(self.account),
-                            "historicalOrders")
+                            "historicalOrders", attempts)
         rows = answer if isinstance(answer, list) else []
         oids: list[int] = []
+        created: list[int] = []
         with self._lock:
             for row in rows:
                 order = row.get("order") if isinstance(row, dict) else None
@@ -114,10 +128,17 @@ class Evidence:
                 if isinstance(cloid, str):
                     self.legs[order["oid"]] = (cloid.lower(), str(row.get("status")))
                 oids.append(order["oid"])
+                if isinstance(order.get("timestamp"), int):
+                    created.append(order["timestamp"])
             if len(rows) >= HISTORY_LIMIT:
                 self.full_polls += 1
                 if self.polls and oids and min(oids) > self._newest_oid:
-                    self.gaps += 1  # orders between the two polls may never have been listed
+                    # Orders created between the last poll and the oldest order listed now may
+                    # never have been listed.
+                    self.gaps += 1
+                    since = self._last_poll_ms if self._last_poll_ms is not None else 0
+                    self.gap_windows.append((since, min(created) if created else asked_ms))
+            self._last_poll_ms = asked_ms
             if oids:
                 self._newest_oid = max(self._newest_oid, *oids)
             self.polls += 1
@@ -186,28 +207,45 @@ class Evidence:
             return VenueOrder(status="unknownOid", source="orderStatus")
         return VenueOrder(status=f"unreadable answer {str(answer)[:80]}", source="orderStatus")
 
-    def resolve(self, cloids: Collection[str], *, budget_s: float, cross_check: int,
-                seed: int) -> tuple[dict[str, VenueOrder], dict[str, Any]]:
+    def in_gap(self, tracked_ms: int | None) -> bool:
+        """Whether an order tracked then may have been created at the venue inside a polling
+        gap (it may wait in the runtime up to ``GAP_BEFORE_MS`` before it leaves)."""
+        if not self.gap_windows:
+            return False
+        if tracked_ms is None:
+            return True
+        return any(lo - GAP_BEFORE_MS <= tracked_ms <= hi + GAP_AFTER_MS
+                   for lo, hi in self.gap_windows)
+
+    def resolve(self, cloids: Collection[str], *, budget_s: float, cross_check: int, seed: int,
+                tracked_ms: dict[str, int] | None = None, filled: Collection[str] = ()
+                ) -> tuple[dict[str, VenueOrder], dict[str, Any]]:
         """The venue's status for each cloid (and every cloid it listed), within ``budget_s`` of
-        ``orderStatus`` queries."""
+        ``orderStatus`` queries. ``tracked_ms``: when each order was tracked (to place it
+        against polling gaps); ``filled``: cloids with fills at the venue (so placed)."""
         self.poll_history()
         listed = self.latest_status()
-        complete = self.gaps == 0
+        tracked = tracked_ms or {}
         answers: dict[str, VenueOrder] = {}
         to_ask: list[str] = []
+        ambiguous: set[str] = set()
+        """Not listed and maybe created in a gap: an unknownOid may mean forgotten since."""
         # Orders the venue listed that no subscriber heard of are judged too (lost events).
         for cloid in sorted(set(cloids) | set(listed)):
             status = listed.get(cloid)
             if status is not None and status not in FINAL_STATUSES_OPEN:
                 answers[cloid] = VenueOrder(status=status, source="historicalOrders")
-            elif status is None and complete:
+            elif status is None and not self.in_gap(tracked.get(cloid)):
                 answers[cloid] = VenueOrder(status="unknownOid", source="historicalOrders")
             else:
                 to_ask.append(cloid)
+                if status is None:
+                    ambiguous.add(cloid)
         rng = random.Random(seed)
         sample = rng.sample(sorted(answers), min(cross_check, len(answers)))
         deadline = time.monotonic() + budget_s
         disagreements: list[str] = []
+        forgotten = 0
         for cloid in to_ask + sample:
             if time.monotonic() > deadline:
                 break
@@ -219,11 +257,17 @@ class Evidence:
                 # unknownOid for an order it listed is that, not a disagreement.
                 disagreements.append(f"{cloid}: listed {known.status}, orderStatus "
                                      f"{answer.status}")
-            if answer.status == "unknownOid" and (known is not None or cloid in listed):
-                continue  # it was listed, so it existed: forgotten since, not judged here
+            if answer.status == "unknownOid" and (known is not None or cloid in listed
+                                                  or cloid in ambiguous or cloid in filled):
+                # It was listed, filled, or maybe created in a gap: forgotten since, or never
+                # placed — the venue cannot tell any more, so it is not judged.
+                forgotten += cloid in ambiguous or cloid in filled
+                continue
             answers[cloid] = answer
         stats = {"polls": self.polls, "full_polls": self.full_polls, "gaps": self.gaps,
-                 "coverage_complete": complete, "listed_cloids": len(listed),
+                 "coverage_complete": not self.gap_windows, "gap_windows": self.gap_windows[:20],
+                 "ambiguous": len(ambiguous), "ambiguous_forgotten": forgotten,
+                 "listed_cloids": len(listed),
                  "order_status_queries": self.queried, "asked_unresolved": len(to_ask),
                  "cross_checked": len(sample), "cross_check_disagreements": disagreements[:20],
                  "rate_limited": self.rate_limited, "errors": dict(self.errors),
@@ -261,6 +305,7 @@ class Poller(threading.Thread):
             if time.monotonic() < self.paused_until:
                 continue  # a 5xx burst is pending: it is meant for the runtime, not the judge
             try:
-                self.evidence.poll_history()
+                # A few tries only: the next poll comes soon, and a long wait is a gap.
+                self.evidence.poll_history(attempts=4)
             except RuntimeError as exc:
                 log.warning("history poll failed: %s", exc)

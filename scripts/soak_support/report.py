@@ -92,7 +92,7 @@ def consensus(records: Sequence[EventRecord]) -> dict[str, LastEvent]:
     return out
 
 
-def _first_times(records: Sequence[EventRecord], attr: str) -> dict[str, int]:
+def first_times(records: Sequence[EventRecord], attr: str) -> dict[str, int]:
     out: dict[str, int] = {}
     for record in records:
         for cloid, ts in getattr(record, attr).items():
@@ -103,8 +103,8 @@ def _first_times(records: Sequence[EventRecord], attr: str) -> dict[str, int]:
 
 def step_figures(o: Outcome, final: dict[str, LastEvent]) -> list[dict[str, Any]]:
     bounds = step_bounds(o.start_ns, o.plan.schedule)
-    tracked = _first_times(o.records, "tracked_ns")
-    opened = _first_times(o.records, "opened_ns")
+    tracked = first_times(o.records, "tracked_ns")
+    opened = first_times(o.records, "opened_ns")
     logged = strategy_steps(o.log_path)
     per: list[dict[str, Any]] = []
     members: list[list[str]] = [[] for _ in bounds]
@@ -158,7 +158,7 @@ def build_summary(o: Outcome) -> dict[str, Any]:
     skip: set[str] = set()
     if o.fills_complete_from_ms is not None:
         cutoff = o.fills_complete_from_ms * 1_000_000
-        skip = {c for c, t in _first_times(judged, "tracked_ns").items() if t < cutoff}
+        skip = {c for c, t in first_times(judged, "tracked_ns").items() if t < cutoff}
     discrepancies += judge_fills(judged, o.venue_fills, skip)
     orders = summarize(discrepancies)
     first = judged[0].name if judged else ""

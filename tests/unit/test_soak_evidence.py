@@ -86,9 +86,11 @@ def test_a_full_answer_that_does_not_reach_back_to_the_last_poll_is_a_gap() -> N
     answers, stats = ev.resolve([cloid(1), cloid(9)], budget_s=5, cross_check=0, seed=1)
     assert stats["gaps"] == 1
     assert not stats["coverage_complete"]
-    assert info.asked == [cloid(9)]  # not listed and coverage broken: asked by cloid
-    assert answers[cloid(9)].status == "unknownOid"
-    assert answers[cloid(9)].source == "orderStatus"
+    # Not listed, coverage broken and no tracked time known: asked by cloid; its unknownOid
+    # may mean forgotten, so it is not judged.
+    assert info.asked == [cloid(9)]
+    assert cloid(9) not in answers
+    assert answers[cloid(1)].status == "canceled"
 
 
 def test_statuses_not_final_are_asked_by_cloid_and_the_newest_leg_counts() -> None:
@@ -166,3 +168,43 @@ def test_fills_beyond_what_the_venue_keeps_are_marked() -> None:
                   for t in range(10_000)]
     _, complete_from = evidence(info).fills(0)
     assert complete_from == 5000
+
+
+def timed_row(oid: int, status: str, n: int, created_ms: int) -> dict[str, Any]:
+    r = row(oid, status, n)
+    r["order"]["timestamp"] = created_ms
+    return r
+
+
+def test_orders_tracked_around_a_gap_are_asked_and_an_unknown_oid_is_not_trusted() -> None:
+    info = FakeInfo()
+    clock = {"ms": 1_000_000}
+    ev = Evidence(info, USER, source_ip=None, sleep=lambda _s: None, now_ms=lambda: clock["ms"])
+    info.history = [timed_row(5, "canceled", 1, 999_000)]
+    ev.poll_history()
+    clock["ms"] = 1_100_000  # the next poll is late: its oldest order was created at 1,090,000
+    info.history = [timed_row(100 + i, "canceled", 10_000 + i, 1_090_000 + i)
+                    for i in range(HISTORY_LIMIT)][::-1]
+    ev.poll_history()
+    assert ev.gap_windows == [(1_000_000, 1_090_000)]
+    tracked = {cloid(2): 1_050_000,   # inside the gap: maybe created and forgotten
+               cloid(3): 900_000,     # long before the gap: never placed
+               cloid(4): 1_060_000}   # inside the gap, but the venue still knows it
+    info.statuses[cloid(4)] = {"status": "order", "order": {"status": "canceled"}}
+    answers, stats = ev.resolve([cloid(2), cloid(3), cloid(4)], budget_s=5, cross_check=0,
+                                seed=1, tracked_ms=tracked)
+    assert sorted(info.asked) == [cloid(2), cloid(4)]
+    assert cloid(2) not in answers  # unjudged, not a false "never placed"
+    assert answers[cloid(3)].status == "unknownOid"
+    assert answers[cloid(4)].status == "canceled"
+    assert stats["ambiguous_forgotten"] == 1
+    assert not stats["coverage_complete"]
+
+
+def test_an_unknown_oid_for_an_order_with_fills_is_not_trusted() -> None:
+    info = FakeInfo()
+    ev = evidence(info)
+    info.history = [row(7, "open", 1)]
+    answers, _ = ev.resolve([cloid(1)], budget_s=5, cross_check=0, seed=1,
+                            filled={cloid(1)})
+    assert cloid(1) not in answers
