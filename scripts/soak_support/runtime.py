@@ -196,11 +196,13 @@ def scan_log(path: Path, needles: dict[str, str], samples: int = 10) -> dict[str
             for line in fh:
                 if line.startswith("Traceback"):
                     in_traceback = True
-                elif in_traceback and not line.startswith((" ", "\t")):
-                    # The exception line ends a traceback (chained ones start a new one).
+                elif in_traceback and not line.startswith((" ", "\t", "[", "=", "\n")) and (
+                        not line[:1].isdigit()):
+                    # Log lines of other threads (timestamps) and status lines can come in
+                    # between; the first other line is the exception.
                     in_traceback = False
                     if "InjectedCrash" not in line and not line.startswith(
-                            ("During handling", "The above exception", "\n")):
+                            ("During handling", "The above exception")):
                         tracebacks.append(line.strip()[:300])
                 for kind, needle in needles.items():
                     if needle in line:
