@@ -214,7 +214,7 @@ def test_history_eviction_never_forgets_an_order_still_alive(
     rests) and a waiting trigger order must stay reachable by oid; finished ones go."""
     from venues.simulator import registry
 
-    monkeypatch.setattr(registry, "HISTORY_CAP", 3)
+    monkeypatch.setattr(engine.reg, "_history_cap", 3)
     monkeypatch.setattr(registry, "EVICT_BATCH", 1)
     done = engine.place(ALICE, limit(True, "2800", "1"))
     assert isinstance(done, Resting)
@@ -330,3 +330,17 @@ def test_leverage_and_isolated_margin(engine: Engine) -> None:
     assert leverage.update_isolated_margin(engine, BOB, ETH, 1) == (
         "Cannot update margin for cross position"
     )
+
+
+def test_the_history_cap_is_configurable() -> None:
+    from supervision.clock import ManualClock
+    from venues.simulator.config import SimulatorConfig, config_from_dict
+    from venues.simulator.core import SimulatorCore
+
+    config = config_from_dict({"history_cap": 100_000, "flow": {"enabled": False}})
+    assert config.history_cap == 100_000
+    with pytest.raises(ValueError, match="history_cap"):
+        SimulatorConfig(history_cap=10)
+    clock = ManualClock()
+    core = SimulatorCore(config, clock, clock, transport_clock=clock)
+    assert core.engine.reg._history_cap == 100_000

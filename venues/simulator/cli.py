@@ -66,6 +66,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--flow-rate", type=float, default=None, help="synthetic steps per second")
     p.add_argument("--no-flow", action="store_true", help="no synthetic participants")
     p.add_argument("--idle-timeout", type=float, default=None, help="WS idle disconnect, s")
+    p.add_argument("--history-cap", type=int, default=None,
+                   help="finished orders remembered per account (default 5000; older ones "
+                        "answer unknownOid)")
     p.add_argument("--no-verify-signatures", action="store_true",
                    help="BENCHMARK ONLY: skip signer recovery, attribute actions to the demo")
     p.add_argument("--log-level", default="INFO")
@@ -89,6 +92,8 @@ def build_config(args: argparse.Namespace) -> SimulatorConfig:
         changes["verify_signatures"] = False
     if args.idle_timeout is not None:
         changes["idle_timeout_s"] = args.idle_timeout
+    if args.history_cap is not None:
+        changes["history_cap"] = args.history_cap
     if args.no_limits:
         changes["enforce_limits"] = False
         changes["enforce_address_rate_limit"] = None

@@ -119,6 +119,9 @@ class SimulatorConfig:
     host: str = "127.0.0.1"
     port: int = 0
     idle_timeout_s: float = 60.0
+    # Finished orders remembered per account (orderStatus, historicalOrders); older ones answer
+    # unknownOid. The venue keeps far more; a long soak judging every order raises it.
+    history_cap: int = 5000
     # The venue's limits (IP weight, WebSocket allowances, address budget, open orders; see
     # venues/simulator/limits.py). On by default: a client that passes here respects them.
     # Off only for tests that must exceed them for reasons unrelated to limits (benchmarks).
@@ -137,6 +140,8 @@ class SimulatorConfig:
             raise ValueError("coins must be non-empty with unique names")
         if self.idle_timeout_s <= 0:
             raise ValueError("idle_timeout_s must be > 0")
+        if self.history_cap < 2000:
+            raise ValueError("history_cap must be >= 2000 (historicalOrders answers 2000)")
 
     @property
     def address_budget_enforced(self) -> bool:
@@ -177,7 +182,7 @@ class SimulatorConfig:
 
 _TOP_KEYS = {
     "coins", "accounts", "fees", "flow", "seed", "is_mainnet", "host", "port",
-    "idle_timeout_s", "enforce_address_rate_limit", "enforce_limits", "limits",
+    "idle_timeout_s", "enforce_address_rate_limit", "enforce_limits", "limits", "history_cap",
 }
 
 
@@ -202,7 +207,7 @@ def config_from_dict(data: dict[str, Any], base: SimulatorConfig | None = None) 
     except TypeError as exc:
         raise ValueError(f"bad simulator config: {exc}") from None
     for key in ("seed", "is_mainnet", "host", "port", "idle_timeout_s",
-                "enforce_address_rate_limit", "enforce_limits"):
+                "enforce_address_rate_limit", "enforce_limits", "history_cap"):
         if key in data:
             changes[key] = data[key]
     return attrs.evolve(base, **changes)

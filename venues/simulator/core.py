@@ -43,7 +43,7 @@ class SimulatorCore:
             enforce_address=config.address_budget_enforced,
             monotonic_ns=(transport_clock or SystemClock()).monotonic_ns,
         )
-        self.engine = Engine(config.coins, config.fees, clock)
+        self.engine = Engine(config.coins, config.fees, clock, config.history_cap)
         self.engine.limits = self.limits
         for spec in config.accounts:
             self.fund(spec.address, spec.usdc, cum_volume=spec.cum_volume)

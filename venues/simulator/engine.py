@@ -36,7 +36,7 @@ from venues.simulator.model import (
     usd,
 )
 from venues.simulator.order_checks import open_order_check, static_check
-from venues.simulator.registry import OrderRegistry
+from venues.simulator.registry import HISTORY_CAP, OrderRegistry
 from venues.simulator.timed import ScheduledCancels, TriggerBook
 
 ZERO = Decimal(0)
@@ -44,7 +44,8 @@ TRADES_CAP = 1000
 
 
 class Engine:
-    def __init__(self, coins: Sequence[CoinSpec], fees: FeeSchedule, clock: Clock) -> None:
+    def __init__(self, coins: Sequence[CoinSpec], fees: FeeSchedule, clock: Clock,
+                 history_cap: int = HISTORY_CAP) -> None:
         self.coins = tuple(coins)
         self.fees = fees
         self._clock = clock
@@ -54,7 +55,7 @@ class Engine:
         self.last_px: dict[str, Decimal] = {}
         self.volume: dict[str, tuple[Decimal, Decimal]] = {}  # coin -> (notional, base)
         self.accounts: dict[str, Account] = {}
-        self.reg = OrderRegistry(self.now_ms)
+        self.reg = OrderRegistry(self.now_ms, history_cap)
         self._order_ntl: dict[str, dict[str, Decimal]] = defaultdict(lambda: defaultdict(Decimal))
         self.trades = {c.name: deque[TradePrinted](maxlen=TRADES_CAP) for c in self.coins}
         self.triggers = TriggerBook()

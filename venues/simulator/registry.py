@@ -18,8 +18,9 @@ FILLS_CAP = 10000  # the venue keeps the 10 000 most recent fills reachable
 
 
 class OrderRegistry:
-    def __init__(self, now_ms: Callable[[], int]) -> None:
+    def __init__(self, now_ms: Callable[[], int], history_cap: int = HISTORY_CAP) -> None:
         self._now_ms = now_ms
+        self._history_cap = history_cap
         self.live: dict[str, dict[int, Order]] = defaultdict(dict)
         self._history: dict[str, OrderedDict[int, Order]] = defaultdict(OrderedDict)
         self._cloids: dict[tuple[str, str], int] = {}
@@ -38,7 +39,7 @@ class OrderRegistry:
         history[order.oid] = order
         if order.cloid is not None:
             self._cloids[(order.user, order.cloid)] = order.oid
-        if len(history) > HISTORY_CAP + EVICT_BATCH:
+        if len(history) > self._history_cap + EVICT_BATCH:
             self._evict(order.user, history)
 
     def _evict(self, user: str, history: OrderedDict[int, Order]) -> None:
@@ -46,7 +47,7 @@ class OrderRegistry:
         still alive are never forgotten however old they are: resting ones, waiting triggers,
         and one being placed right now (remembered before it rests, still "open")."""
         live = self.live[user]
-        excess = len(history) - HISTORY_CAP
+        excess = len(history) - self._history_cap
         for oid, old in list(history.items()):
             if excess <= 0:
                 break
