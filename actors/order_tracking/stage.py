@@ -45,6 +45,10 @@ class TrackerConfig:
     fill_wait_attempts: int = 3
     retention_s: float = 600.0
     """Terminal orders stay in memory (queries, late fills) this long; they stay journaled."""
+    retention_max_orders: int = 20_000
+    """At most this many terminal orders stay in memory (the oldest-ended leave first): at
+    200 orders/s, 600 s would be 120,000 orders — memory, snapshot size and restart time grow
+    with them (a soak's restarts took tens of seconds)."""
     open_orders_grace_s: float = 5.0
     """Orders sent this recently may be missing from an open-orders snapshot; don't query."""
     external_orders: Literal["adopt", "cancel"] = "adopt"

@@ -29,16 +29,16 @@ def on_tick(core: OrderTrackerCore, stage: Stage, msg: TrackerTick, now: int) ->
     cfg = core.config
     to_query: dict[ClientOrderId, None] = {}
     fills_from: list[int] = []
+    kept: list[OrderRecord] = []
     for each in list(stage.all_orders()):
         record = each
         if record.state.is_terminal:
             if record.terminal_ns is not None and now - record.terminal_ns >= cfg.ns(
                 cfg.retention_s
             ):
-                stage.remove(record)
-                stage.fill_keys_forgotten.extend(
-                    (int(f.trade_id), int(f.exchange_order_id)) for f in record.fills
-                )
+                _forget(stage, record)
+            else:
+                kept.append(record)
             continue
         pm = record.pending_modify
         if pm is not None and pm.deadline_ns is not None and now >= pm.deadline_ns:
@@ -70,12 +70,27 @@ def on_tick(core: OrderTrackerCore, stage: Stage, msg: TrackerTick, now: int) ->
                          extra={"reason": reason})
         if new is not None:
             to_query[new.client_order_id] = None
+    excess = len(kept) - cfg.retention_max_orders
+    if excess > 0:
+        # Memory (and the snapshot a restart loads) stays bounded whatever the order rate:
+        # beyond the cap, the orders that ended first leave first.
+        kept.sort(key=lambda r: (r.terminal_ns or 0, r.client_order_id))
+        for record in kept[:excess]:
+            _forget(stage, record)
     _expire_unmatched(core, stage, now)
     if to_query:
         core.request_status(stage, tuple(to_query), now, "deadline")
     if fills_from:
         core.request_fills(stage, now, "waiting for fills the venue reported", min(fills_from))
     _periodic(core, stage, now)
+
+
+def _forget(stage: Stage, record: OrderRecord) -> None:
+    """A terminal order leaves memory (it stays in the journal's history); its fill keys are
+    remembered a while longer, so a late duplicate fill is still recognised."""
+    stage.remove(record)
+    stage.fill_keys_forgotten.extend(
+        (int(f.trade_id), int(f.exchange_order_id)) for f in record.fills)
 
 
 def _fill_wait_over(

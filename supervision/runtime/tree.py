@@ -150,6 +150,10 @@ def build_spec(w: Wiring, extra_strategies: tuple[StrategyFactory, ...] = ()) ->
     )
     tracker = ChildSpec(
         id="order_tracker",
+        # Recovery (snapshot + journal tail) takes well under a second for the orders the
+        # tracker keeps in memory, but a loaded machine can stretch it: a start abandoned at
+        # 10 s keeps running in its thread and slows the next attempt (a soak saw 17 s, 34 s).
+        start_timeout=60.0,
         factory=lambda ctx: OrderTracker(
             ctx,
             settings=OrderTrackerSettings(

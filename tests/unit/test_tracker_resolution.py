@@ -225,3 +225,26 @@ def test_a_lost_fill_of_an_order_already_finished_is_found_by_the_periodic_recon
     h.advance(10)
     (later,) = [o for o in h.outbox if isinstance(o, ReconcileRequested) and o.open_orders]
     assert later.fills_since_ms == request.fills_query.requested_ns // 1_000_000 - 5_000
+
+
+def test_terminal_orders_in_memory_are_bounded_by_count_too() -> None:
+    """Whatever the order rate, at most ``retention_max_orders`` finished orders stay in
+    memory (the oldest-ended leave first); a late duplicate of a forgotten order's fill is
+    still recognised, and recovery from the journal gives the same state."""
+    h = Harness(TrackerConfig(retention_max_orders=3, retention_s=10**6))
+    ended = []
+    for n in range(5):
+        cloid = h.open(n, oid=100 + n)
+        h.fill(cloid, 100 + n, 900 + n, "1")
+        assert h.state(cloid) is OrderState.FILLED
+        ended.append(cloid)
+    live = h.open(9, oid=200)
+    h.advance(1)
+    assert [c for c in ended if h.core.get(c) is not None] == ended[2:]
+    assert h.core.get(live) is not None  # live orders never leave
+    before = h.core.state_digest()
+    h.fill(ended[0], 100, 900, "1")  # the same fill again, for a forgotten order
+    assert h.core.state_digest()["orders"] == before["orders"]
+    recovered = OrderTrackerCore(h.core.config)
+    recovered.restore(None, h.journal.records)
+    assert recovered.state_digest() == h.core.state_digest()
