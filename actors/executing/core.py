@@ -522,8 +522,10 @@ class ExecutionCore:
             if entry.resent and DUPLICATE_NONCE in answers.reason:
                 # Our resend hit the nonce the first copy used: the first copy reached the
                 # venue, and only the venue's order status can say what it did.
-                answers = attrs.evolve(answers, definitive=False,
-                                       reason="resent after a lost answer: " + answers.reason)
+                # Not a rejection of ours: say what it proves, not the venue's words.
+                answers = attrs.evolve(answers, definitive=False, reason=(
+                    "the answer was lost with the connection and the identical resend found "
+                    "its nonce used: the first copy reached the venue"))
             self.ports.tracker(answers)
             return
         for answer in answers:
