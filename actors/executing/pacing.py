@@ -15,6 +15,10 @@ runtime never earns a rejection it could have avoided:
 * **In flight.** At most ``max_inflight_actions`` actions are in flight or granted at once,
   and at most ``ws_max_inflight`` requests ride the WS ``post`` channel at once (the venue allows
   100 simultaneous posts per IP); beyond that, requests go over HTTP.
+* **A sustained share for actions** (``action_share``, half the minute's weight, with a burst
+  of ``action_burst``): under sustained load the signer coalesces more into each action instead
+  of spending the whole budget, so at 200 submits/s (each cancelled once open) actions carry
+  ~39 entries and the budget keeps headroom.
 * **Queries** (``/info``) also pay IP weight, but through a second bucket of their own
   (``query_share`` of the minute's budget), so reconciliation keeps working under a flood of
   orders and a flood of queries cannot starve cancels.
@@ -42,6 +46,13 @@ class PacingConfig:
     ip_weight_per_minute: float = 1200.0
     query_share: float = 0.35
     """Fraction of the minute's weight that queries may use (they share the IP budget too)."""
+    action_share: float = 0.5
+    """Fraction of the minute's weight that signed actions may use in a sustained way; a burst
+    may use up to ``action_burst`` at once. Under load the signer then coalesces twice as much
+    into each action (up to 39 entries) instead of spending the whole budget — headroom for
+    queries, for another process on the same IP and for the moment load rises further."""
+    action_burst: int = 60
+    """Actions that may leave back to back before the sustained share applies."""
     credit_target: int = 4
     """Actions the signer may sign ahead of execution's next decision."""
     max_inflight_actions: int = 64
@@ -56,6 +67,8 @@ class PacingConfig:
     def __attrs_post_init__(self) -> None:
         if self.ip_weight_per_minute <= 0 or not 0 < self.query_share <= 1:
             raise ValueError("ip_weight_per_minute must be > 0 and query_share in (0, 1]")
+        if not 0 < self.action_share <= 1 or self.action_burst < 1:
+            raise ValueError("action_share must be in (0, 1] and action_burst >= 1")
         if self.credit_target < 1 or self.max_inflight_actions < self.credit_target:
             raise ValueError("credit_target must be >= 1 and <= max_inflight_actions")
         if self.ws_max_inflight < 1 or self.max_queue_delay_s <= 0 or self.max_backlog_orders < 1:
@@ -69,6 +82,9 @@ class Pacer:
         self.weights = WeightBudget(now_ns, config.ip_weight_per_minute)
         self.query_weights = WeightBudget(now_ns,
                                           config.ip_weight_per_minute * config.query_share)
+        self.action_weights = WeightBudget(now_ns,
+                                           config.ip_weight_per_minute * config.action_share,
+                                           capacity=config.action_burst)
         self.outstanding = 0
         """Credit granted to the signer and not yet come back as a signed action."""
         self.inflight_actions = 0
@@ -84,7 +100,9 @@ class Pacer:
         room = min(cfg.credit_target - self.outstanding,
                    cfg.max_inflight_actions - self.inflight_actions - self.outstanding)
         granted = 0
-        while granted < room and self.weights.try_take(1, now_ns):
+        while (granted < room and self.action_weights.tokens_at(now_ns) >= 1
+               and self.weights.try_take(1, now_ns)):
+            self.action_weights.force_take(1, now_ns)
             granted += 1
         self.outstanding += granted
         return granted
@@ -96,7 +114,7 @@ class Pacer:
             return None
         if self.inflight_actions + self.outstanding >= cfg.max_inflight_actions:
             return None  # an answer will free a slot and try again
-        return self.weights.wait_s(1, now_ns)
+        return max(self.weights.wait_s(1, now_ns), self.action_weights.wait_s(1, now_ns))
 
     def action_signed(self, weight: int, now_ns: int) -> None:
         """The signer spent one credit on an action of ``weight`` (> 1 only for a batch of 40
@@ -143,7 +161,8 @@ class Pacer:
         # What waits needs this many more actions; the budget refills this many per second.
         actions = (-(-backlog.orders // BATCH) + -(-backlog.cancels // BATCH)
                    + -(-backlog.modifies // BATCH))
-        drain_s = actions / (self.weights.rate_per_ns * 1e9)
+        rate = min(self.weights.rate_per_ns, self.action_weights.rate_per_ns) * 1e9
+        drain_s = actions / rate
         if (age_s > cfg.max_queue_delay_s or drain_s > cfg.max_queue_delay_s
                 or backlog.orders >= cfg.max_backlog_orders):
             self.refused += 1

@@ -12,10 +12,11 @@ from messages.account import RateLimitReported
 
 
 class WeightBudget:
-    def __init__(self, now_ns: int, per_minute: float = 1200.0) -> None:
-        self.capacity = per_minute
+    def __init__(self, now_ns: int, per_minute: float = 1200.0,
+                 capacity: float | None = None) -> None:
+        self.capacity = per_minute if capacity is None else capacity
         self.rate_per_ns = per_minute / 60e9
-        self.tokens = per_minute
+        self.tokens = self.capacity
         self.last_ns = now_ns
 
     def _refill(self, now_ns: int) -> None:

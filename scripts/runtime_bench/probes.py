@@ -90,6 +90,9 @@ class Probes:
             def try_take(self, weight: int, now_ns: int) -> bool:
                 return probes.lift_budgets or super().try_take(weight, now_ns)
 
+            def tokens_at(self, now_ns: int) -> float:
+                return float("inf") if probes.lift_budgets else super().tokens_at(now_ns)
+
         class LiftableAddress(AddressBudget):
             def can_order(self, n: int = 1) -> bool:
                 return probes.lift_budgets or super().can_order(n)
