@@ -37,6 +37,7 @@ log = logging.getLogger(__name__)
 HISTORY_LIMIT = 2000
 """Orders per ``historicalOrders`` answer, fills per ``userFillsByTime`` page."""
 FILLS_REACHABLE = 10_000
+RETRY_5XX_S = 0.1
 GAP_BEFORE_MS = 30_000
 GAP_AFTER_MS = 5_000
 """An order tracked this long before a polling gap opened, or after it closed, may have been
@@ -94,7 +95,9 @@ class Evidence:
         self.rate_limited = 0
 
     def _call(self, fn: Callable[[], Any], what: str, attempts: int = 30) -> Any:
-        """Call the venue; on 429 wait and retry (the judge keeps to its own IP budget)."""
+        """Call the venue and retry: at once after a 5xx (an injected burst is a few answers;
+        waiting would only open a polling gap), with a growing wait after a 429 (the judge
+        keeps to its own IP budget)."""
         from hyperliquid.utils.error import ClientError, ServerError
         from requests import RequestException
 
@@ -105,10 +108,11 @@ class Evidence:
             except (ClientError, ServerError, RequestException) as exc:
                 if is_rate_limited(exc):
                     self.rate_limited += 1
+                    self._sleep(delay)
+                    delay = min(delay * 1.5, 10.0)
                 else:
                     self.errors[f"{what}: {type(exc).__name__}"] += 1
-                self._sleep(delay)
-                delay = min(delay * 1.5, 10.0)
+                    self._sleep(RETRY_5XX_S)
         raise RuntimeError(f"the venue did not answer {what} after {attempts} attempts")
 
     def poll_history(self, attempts: int = 30) -> int:
@@ -301,11 +305,18 @@ class Poller(threading.Thread):
         """time.monotonic() before which it does not poll."""
 
     def run(self) -> None:
-        while not self.stop_event.wait(self.every_s):
-            if time.monotonic() < self.paused_until:
-                continue  # a 5xx burst is pending: it is meant for the runtime, not the judge
+        """Polls start ``every_s`` apart (a slow poll does not push the next one back); a
+        failed one is tried again after a second."""
+        next_at = time.monotonic() + self.every_s
+        while not self.stop_event.wait(max(0.0, next_at - time.monotonic())):
+            now = time.monotonic()
+            if now < self.paused_until:
+                next_at = self.paused_until  # a 5xx burst is meant for the runtime first
+                continue
             try:
-                # A few tries only: the next poll comes soon, and a long wait is a gap.
-                self.evidence.poll_history(attempts=4)
+                self.evidence.poll_history(attempts=20)
             except RuntimeError as exc:
                 log.warning("history poll failed: %s", exc)
+                next_at = time.monotonic() + 1.0
+                continue
+            next_at = now + self.every_s

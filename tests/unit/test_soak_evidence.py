@@ -6,6 +6,7 @@ listed and later forgot is not judged, 429s are waited out."""
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -208,3 +209,23 @@ def test_an_unknown_oid_for_an_order_with_fills_is_not_trusted() -> None:
     answers, _ = ev.resolve([cloid(1)], budget_s=5, cross_check=0, seed=1,
                             filled={cloid(1)})
     assert cloid(1) not in answers
+
+
+def test_a_5xx_is_retried_at_once_and_a_429_after_a_growing_wait() -> None:
+    from hyperliquid.utils.error import ServerError
+
+    waits: list[float] = []
+    info = FakeInfo()
+    ev = Evidence(info, USER, source_ip=None, sleep=waits.append)
+    answers: Iterator[Exception | str] = iter([
+        ServerError(502, "502"), ServerError(502, "502"), ClientError(429, None, "null", None),
+        ClientError(429, None, "null", None), "ok"])
+
+    def call() -> str:
+        item = next(answers)
+        if isinstance(item, Exception):
+            raise item
+        return item
+
+    assert ev._call(call, "test") == "ok"
+    assert waits == [0.1, 0.1, 1.0, 1.5]
