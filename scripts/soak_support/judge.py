@@ -244,7 +244,8 @@ def judge_orders(records: Sequence[EventRecord], venue: Mapping[str, VenueOrder]
                                    detail="open at the venue after the clean stop"))
         if answer is None:
             out.append(Discrepancy(kind="unjudged", cloid=cloid, subscriber="*",
-                                   detail="the venue was not asked (budget)"))
+                                   detail=("no usable answer: not asked within the budget, or "
+                                           "forgotten by the venue since it was listed")))
             continue
         for record in records:
             last = record.last.get(cloid)
