@@ -148,10 +148,20 @@ def on_request_failed(core: OrderTrackerCore, stage: Stage, msg: RequestFailed, 
 def _request_cancel(stage: Stage, record: OrderRecord, now: int) -> OrderRecord | None:
     new = stage.fire(record, Trigger.REQUEST_CANCEL, now,
                      changes={"before_cancel": record.state, "cancel_queued": False,
-                              "deadline_ns": None})
+                              "deadline_ns": _cancel_deadline(stage, now)})
     if new is not None:
         stage.send(SignCancels(targets=(cancel_target(new),), ts_init=now))
     return new
+
+
+def _cancel_deadline(stage: Stage, now: int) -> int:
+    """A cancel is on a deadline from the moment it is requested, not only once it is reported
+    sent: a cancel lost before it was signed (the signer crashed while it waited for credit)
+    must not leave its order PENDING_CANCEL forever. Past the deadline the order goes UNKNOWN
+    and the venue's status decides (an order still open is OPEN again and can be cancelled
+    anew); `on_sent` restarts the deadline when the cancel leaves."""
+    cfg = stage.core.config
+    return now + cfg.ns(cfg.cancel_timeout_s)
 
 
 def cancel_target(record: OrderRecord) -> CancelTarget:
@@ -189,7 +199,8 @@ def _cancel_one(
             stage.update(record, now, cancel_queued=True)
     else:
         new = stage.fire(record, Trigger.REQUEST_CANCEL, now,
-                         changes={"before_cancel": state, "deadline_ns": None})
+                         changes={"before_cancel": state,
+                                  "deadline_ns": _cancel_deadline(stage, now)})
         if new is not None:
             if batch is None:
                 stage.send(SignCancels(targets=(cancel_target(new),), ts_init=now))

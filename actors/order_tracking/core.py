@@ -267,7 +267,9 @@ class OrderTrackerCore:
         adopted = stage.create(record, Trigger.ADOPT, now)
         if self.config.external_orders == "cancel":
             new = stage.fire(adopted, Trigger.REQUEST_CANCEL, now,
-                             changes={"before_cancel": adopted.state})
+                             changes={"before_cancel": adopted.state,
+                                      "deadline_ns": now + self.config.ns(
+                                          self.config.cancel_timeout_s)})
             if new is not None:
                 stage.send(SignCancels(targets=(commands.cancel_target(new),), ts_init=now))
 

@@ -24,6 +24,7 @@ from types import FrameType
 from typing import Any
 
 import attrs
+import pykka
 
 from messages.commands import CancelAll
 from messages.execution import SetTradingState
@@ -301,7 +302,7 @@ class Runtime:
         thread.start()
         return thread
 
-    def stop(self, *, cancel: bool, timeout_s: float = 15.0) -> int:
+    def stop(self, *, cancel: bool, timeout_s: float = 30.0) -> int:
         self._chaos_stop.set()
         tree = self.tree
         remaining = 0
@@ -311,23 +312,30 @@ class Runtime:
             execution = tree.handle("execution")
             execution.tell(SetTradingState(halted=True, reason="shutting down",
                                            ts_init=self.clock.time_ns()))
-            execution.tell(CancelAll())
             deadline = time.monotonic() + timeout_s
             waiter = threading.Event()
+            next_cancel = 0.0
             while time.monotonic() < deadline:
+                if time.monotonic() >= next_cancel:
+                    # Again every few seconds: an order whose fate was unknown when the last
+                    # one went out (UNKNOWN, a cancel lost) may have turned out to be open.
+                    execution.tell(CancelAll())
+                    next_cancel = time.monotonic() + 3.0
                 try:
                     remaining = self.open_orders()
-                except (ChildStoppedError, TimeoutError):
+                except (ChildStoppedError, TimeoutError, pykka.Timeout):
+                    remaining = max(remaining, 1)  # the tracker cannot say: assume the worst
                     break
                 if remaining == 0:
                     break
                 waiter.wait(0.2)
             if remaining:
-                log.warning("%d orders still open after cancel-all", remaining)
+                log.warning("%d orders still not final after cancel-all; cancelling whatever "
+                            "is open at the venue directly", remaining)
         if tree is not None:
             self._stopping = True
             tree.stop()
-        if self.escalated.is_set() and cancel:
+        if cancel and (self.escalated.is_set() or remaining):
             self.emergency_cancel()
         if self.sim is not None:
             self.sim.stop()

@@ -49,3 +49,34 @@ def test_an_unreachable_venue_is_reported_as_never_sent() -> None:
         assert "Connection" in answer.error or "refused" in answer.error.lower()
     finally:
         transport.close()
+
+
+@pytest.mark.timeout(60)
+def test_the_post_channel_survives_frames_that_are_not_utf8_or_not_json() -> None:
+    """Mangled frames (cut JSON, bytes that are not UTF-8, JSON of the wrong shape) are noise
+    to the post channel: it stays connected and answers the posts that follow (before, a frame
+    that was not UTF-8 killed its reader thread and dropped the connection)."""
+    from messages.execution import ConnectionStateChanged
+    from venues.hyperliquid.transport import WsPostTransport
+
+    delivered: queue.Queue[object] = queue.Queue()
+    with start_simulator() as sim:
+        transport = WsPostTransport(sim.ws_url, delivered.put, lambda: 0, timeout_s=5)
+        transport.connect()
+        try:
+            sim.set_faults(ws_mangle_next=3)  # the next three frames, each kind in turn
+            for request_id in range(1, 4):  # their answers are the frames mangled
+                assert transport.post(request_id, "info", orjson.dumps(requests.meta()))
+            for request_id in range(4, 6):
+                assert transport.post(request_id, "info", orjson.dumps(requests.meta()))
+            answered: set[int] = set()
+            while len(answered) < 2:
+                message = delivered.get(timeout=10)
+                assert not isinstance(message, ConnectionStateChanged), message
+                assert isinstance(message, ResponseReceived)
+                answered.add(message.request_id)
+            assert answered == {4, 5}
+            assert transport.connected
+            assert sim.call(lambda core: core.faults.counts["ws_mangled"]) == 3
+        finally:
+            transport.close()

@@ -248,3 +248,20 @@ def test_terminal_orders_in_memory_are_bounded_by_count_too() -> None:
     recovered = OrderTrackerCore(h.core.config)
     recovered.restore(None, h.journal.records)
     assert recovered.state_digest() == h.core.state_digest()
+
+
+def test_a_cancel_lost_before_it_was_signed_does_not_hang_the_order() -> None:
+    """The signer crashed while the cancel waited for credit: no RequestSent ever comes. The
+    order must not stay PENDING_CANCEL: past the cancel deadline it is UNKNOWN, the venue's
+    status decides, and an order still open is OPEN again (and can be cancelled anew)."""
+    h = Harness(TrackerConfig(cancel_timeout_s=5))
+    cloid = h.open(1, oid=77)
+    h.cancel(cloid)
+    assert h.state(cloid) is OrderState.PENDING_CANCEL
+    h.advance(6)
+    assert h.state(cloid) is OrderState.UNKNOWN
+    assert h.status_queries(cloid) >= 1
+    h.status(cloid, 77, VenueOrderStatus.OPEN, source=EvidenceSource.QUERY)
+    assert h.state(cloid) is OrderState.OPEN
+    h.cancel(cloid)
+    assert h.state(cloid) is OrderState.PENDING_CANCEL

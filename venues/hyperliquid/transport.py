@@ -278,16 +278,20 @@ class WsPostTransport:
         try:
             while True:
                 try:
-                    data = ws.recv()
+                    # The raw bytes, not ws.recv(): it decodes text frames as UTF-8 and a
+                    # frame that is not (noise, a mangled frame) would kill this thread.
+                    with ws.readlock:
+                        opcode, data = ws.recv_data()
                 except websocket.WebSocketTimeoutException:
                     if self._ws is not ws:
                         reason = "closed by us"
                         return
                     continue
-                if not data:
+                if opcode not in (websocket.ABNF.OPCODE_TEXT, websocket.ABNF.OPCODE_BINARY):
                     reason = "closed by the venue"
                     return
-                self._on_frame(data)
+                if data:
+                    self._on_frame(data)
         except FrameTooLargeError as exc:
             log.error("%s: %s; dropping the connection (it is re-opened, HTTP meanwhile)",
                       self._name, exc)
@@ -312,7 +316,9 @@ class WsPostTransport:
         try:
             frame = orjson.loads(data)
         except orjson.JSONDecodeError:
-            return  # the greeting text frame, or noise the venue may send
+            # The greeting text frame, or noise: a post answer lost to it is never answered,
+            # so its request times out and is settled like any lost answer.
+            return
         if not isinstance(frame, dict) or frame.get("channel") != "post":
             return
         body = frame.get("data")
