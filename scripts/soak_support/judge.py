@@ -348,11 +348,20 @@ def interpolate(samples: Sequence[tuple[int, float]], at_ns: int) -> float | Non
     return samples[-1][1]
 
 
+RSS_LIMIT_MB = 512.0
+"""Above this the runtime's memory is not bounded in any useful sense for a 2-core machine."""
+RSS_SETTLE_MB = 25.0
+"""How much the last (low-load) step may sit above the highest loaded step: allocator noise."""
+
+
 def rss_findings(samples: Sequence[tuple[int, int, int]], bounds: Sequence[tuple[int, int]]
                  ) -> dict[str, Any]:
     """(time ns, pid, RSS kB) samples → per-step median/max MB, about 200 points of the series
-    (unix s, pid, MB), and a growth flag: the RSS of the last step (back at low load) above
-    1.5 × that of the first step + 50 MB."""
+    (unix s, pid, MB), and a growth flag. Memory is bounded when it stops growing once the load
+    drops: the last step (back at low load) is not above the highest of the steps before it
+    (+ ``RSS_SETTLE_MB``) and the peak stays under ``RSS_LIMIT_MB``. (Comparing with the cold
+    first step would flag the bounded caches a run fills — retained finished orders, fill keys —
+    and CPython rarely hands freed memory back to the system.)"""
     per_step: list[dict[str, float]] = []
     for lo, hi in bounds:
         values = sorted(kb / 1024 for t, _pid, kb in samples if lo <= t < hi)
@@ -361,7 +370,9 @@ def rss_findings(samples: Sequence[tuple[int, int, int]], bounds: Sequence[tuple
     peak = max((kb / 1024 for _t, _p, kb in samples), default=0.0)
     first = per_step[0].get("median_mb") if per_step else None
     last = per_step[-1].get("median_mb") if per_step else None
-    growth = first is not None and last is not None and last > 1.5 * first + 50
+    before = [step["median_mb"] for step in per_step[:-1] if step]
+    still_growing = last is not None and bool(before) and last > max(before) + RSS_SETTLE_MB
+    growth = still_growing or peak > RSS_LIMIT_MB
     every = max(1, len(samples) // 200)
     series = [(round(t / 1e9, 1), pid, round(kb / 1024, 1)) for t, pid, kb in samples[::every]]
     return {"per_step": per_step, "series": series, "peak_mb": round(peak, 1),

@@ -14,6 +14,7 @@ import attrs
 
 from .judge import (
     NONCE_EXPIRY,
+    RSS_LIMIT_MB,
     EventRecord,
     LastEvent,
     VenueOrder,
@@ -187,8 +188,10 @@ def build_summary(o: Outcome) -> dict[str, Any]:
     used_loaded = sum(s["usage"] for s in loaded)
     rss = rss_findings(o.rss, step_bounds(o.start_ns, o.plan.schedule))
     if rss["growth_not_returned"]:
-        failures.append(f"RSS did not come back down: first step {rss['first_step_mb']} MB, "
-                        f"last step {rss['last_step_mb']} MB (peak {rss['peak_mb']} MB)")
+        failures.append(f"RSS not bounded: still growing after the load dropped, or above "
+                        f"{RSS_LIMIT_MB:.0f} MB (per step "
+                        f"{[s.get('median_mb') for s in rss['per_step']]} MB, peak "
+                        f"{rss['peak_mb']} MB)")
     if not o.stop.get("clean"):
         failures.append(f"the runtime did not stop cleanly: {o.stop}")
     failures += [f"runtime: {i}" for i in o.incidents]

@@ -298,11 +298,16 @@ def test_counters_are_interpolated_between_samples() -> None:
     assert interpolate(samples, 25) is None
 
 
-def test_rss_that_stays_up_after_the_load_is_flagged() -> None:
+def test_rss_is_bounded_when_it_stops_growing_once_the_load_drops() -> None:
     bounds = [(0, 10), (10, 20), (20, 30)]
-    steady = [(t, 1, 40 * 1024) for t in range(30)]
-    grown = [(t, 1, (40 if t < 10 else 300) * 1024) for t in range(30)]
-    assert not rss_findings(steady, bounds)["growth_not_returned"]
-    found = rss_findings(grown, bounds)
+    # Caches filled under load and kept (not handed back to the system): bounded.
+    plateau = [(t, 1, (40 if t < 10 else 200) * 1024) for t in range(30)]
+    # Still growing at low load after the loaded step: not bounded.
+    growing = [(t, 1, (40 if t < 10 else 100 if t < 20 else 300) * 1024) for t in range(30)]
+    # Bounded but far too big.
+    huge = [(t, 1, 900 * 1024) for t in range(30)]
+    assert not rss_findings(plateau, bounds)["growth_not_returned"]
+    found = rss_findings(growing, bounds)
     assert found["growth_not_returned"]
     assert (found["first_step_mb"], found["last_step_mb"], found["peak_mb"]) == (40, 300, 300)
+    assert rss_findings(huge, bounds)["growth_not_returned"]
