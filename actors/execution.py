@@ -3,7 +3,9 @@
 Accepts: SubmitOrder, CancelOrder, CancelAll, ModifyOrder (strategies, operators);
   SignedAction and SignerBacklog (signer); ReconcileRequested (order tracker); BestBidOffer /
   BookSnapshot (market stream, for market-order reference prices); SetTradingState;
-  SendAccountState (answered by telling the requester an AccountStateReported); and from its own
+  SendAccountState (answered by telling the requester an AccountStateReported);
+  OpenOrdersSnapshot (the tracker's answer to the SendOpenOrders it is told at start: the open
+  orders' pair and side, so a modify of one is normalized like any other); and from its own
   network threads and timers ResponseReceived, ConnectionStateChanged, RequestExpired,
   DrainQueue, RenewDeadman, RefreshRateLimit, Reconnect, SendPing.
 Emits: normalised SubmitOrder / OrderDenied / cancels / modifies, RequestSent and the venue's
@@ -49,7 +51,7 @@ from messages.execution import (
     SignerBacklog,
 )
 from messages.market import BestBidOffer, BookSnapshot
-from messages.tracking import ReconcileRequested
+from messages.tracking import OpenOrdersSnapshot, ReconcileRequested, SendOpenOrders
 from supervision.actor import SupervisedActor
 from supervision.handle import Handle
 from supervision.policy import Backoff
@@ -146,8 +148,11 @@ class Execution(SupervisedActor):
         )
         self._later: Callable[[float, object], None] = later
         normalizer = Normalizer(s.markets, Quotes(), s.risk, clock.time_ns)
-        self.core = ExecutionCore(s.config, normalizer, ports, clock.time_ns, CoinMapper())
+        self.core = ExecutionCore(s.config, normalizer, ports, clock.time_ns, CoinMapper(),
+                                  monotonic_ns=clock.monotonic_ns)
         self.core.start()
+        # Which orders are open, for modifies of orders this incarnation never saw submitted.
+        tracker.tell(SendOpenOrders(strategy_id=None, reply_to=self.child_id))
         if self._ws is not None:
             self._connect_post(attempt=1)
         self.core.query_rate_limit()
@@ -183,6 +188,8 @@ class Execution(SupervisedActor):
             core.cancel(message)
         elif isinstance(message, ModifyOrder):
             core.modify(message)
+        elif isinstance(message, OpenOrdersSnapshot):
+            core.open_orders_known(message)
         elif isinstance(message, BestBidOffer | BookSnapshot):
             core.normalizer.quotes.update(message, self.clock.time_ns())
         elif isinstance(message, ReconcileRequested):

@@ -56,6 +56,7 @@ from messages.ids import ClientOrderId
 from messages.tracking import (
     CommandRejected,
     FillsQuery,
+    OpenOrdersSnapshot,
     OrderDenied,
     ReconcileRequested,
     RequestSent,
@@ -137,13 +138,18 @@ class ExecutionCore:
     def __init__(
         self, config: ExecutionConfig, normalizer: Normalizer, ports: Ports,
         now_ns: Callable[[], int], coins: CoinMapper | None = None,
+        monotonic_ns: Callable[[], int] | None = None,
     ) -> None:
         self.config = config
         self.normalizer = normalizer
         self.ports = ports
         self._now_ns = now_ns
+        """Wall time: events' ts_init, expiries (the venue's clock is wall time)."""
+        self._mono = monotonic_ns or now_ns
+        """Monotonic time: budgets, pauses and wake-ups (a wall clock that steps back would
+        stall refills and latch a wake-up)."""
         self.coins = coins or CoinMapper()
-        self.pacer = Pacer(config.pacing, now_ns())
+        self.pacer = Pacer(config.pacing, self._mono())
         self.address = AddressBudget()
         self.inflight: dict[int, _InFlight] = {}
         self._expired: OrderedDict[int, _InFlight] = OrderedDict()
@@ -153,25 +159,33 @@ class ExecutionCore:
         self._delayed: list[tuple[int, _InFlight]] = []
         """Noops to send again once their pause has passed (due time, entry)."""
         self._drain_at_ns: int | None = None
-        """When the next DrainQueue is due (None: none scheduled)."""
+        """When the next DrainQueue is due, monotonic (None: none scheduled)."""
+        self._invalidating: OrderedDict[int, None] = OrderedDict()
+        """Nonces already being invalidated."""
+        self._hold_since: int | None = None
+        """Since when credit has been held back for the query at the head of the queue."""
         self._query_id = 0
         self._orders: OrderedDict[ClientOrderId, tuple[str, OrderSide]] = OrderedDict()
+        self._known_open = False
+        """Whether the tracker has said which orders were open when this incarnation started
+        (until then a modify of an order not submitted through it waits, bounded)."""
+        self._held_modifies: list[ModifyOrder] = []
+        self._born_ns = now_ns()
         self.stats: dict[str, int] = {"sent_ws": 0, "sent_http": 0, "resent": 0, "denied": 0,
                                       "queued": 0, "answers": 0, "expired": 0, "granted": 0,
                                       "backpressure": 0, "invalidations": 0, "retried_429": 0}
 
     def start(self) -> None:
         """A new incarnation: the signer's credit is whatever this one grants from now on."""
-        now = self._now_ns()
-        granted = self.pacer.grantable(now)
+        granted = self.pacer.grantable(self._mono())
         self.stats["granted"] += granted
-        self.ports.signer(SendCredit(actions=granted, reset=True, ts_init=now))
-        self._schedule_drain(now)
+        self.ports.signer(SendCredit(actions=granted, reset=True, ts_init=self._now_ns()))
+        self._schedule_drain()
 
     # --- strategy commands ---------------------------------------------------------------
     def submit(self, order: SubmitOrder) -> None:
         now = self._now_ns()
-        pressure = self.pacer.backpressure(now)
+        pressure = self.pacer.backpressure(self._mono(), now)
         if pressure is not None:
             self.stats["backpressure"] += 1
             result: SubmitOrder | str = pressure
@@ -184,6 +198,7 @@ class ExecutionCore:
             self.stats["denied"] += 1
             self.ports.tracker(OrderDenied(order=order, reason=result, ts_init=now))
             return
+        self.pacer.order_admitted(now)
         self._orders[order.client_order_id] = (order.trading_pair, order.side)
         while len(self._orders) > self.config.modify_cache:
             self._orders.popitem(last=False)
@@ -193,11 +208,15 @@ class ExecutionCore:
         self.ports.tracker(command)
 
     def modify(self, command: ModifyOrder) -> None:
+        # A modify is normalized (tick, lot, price band, finite numbers) with its order's pair
+        # and side, known from its submit or from the tracker's list of open orders: one never
+        # reaches the signer unchecked.
         known = self._orders.get(command.client_order_id)
-        if known is None:
-            self.ports.tracker(command)  # the tracker knows it, or rejects it
+        if known is None and not self._known_open and len(self._held_modifies) < 1_000:
+            self._held_modifies.append(command)
             return
-        result = self.normalizer.modify(command, known[1], known[0])
+        result = ("unknown order: not open when execution started and not submitted since"
+                  if known is None else self.normalizer.modify(command, known[1], known[0]))
         if isinstance(result, str):
             rejection = CommandRejected(
                 command="ModifyOrder", client_order_id=command.client_order_id,
@@ -207,6 +226,19 @@ class ExecutionCore:
                 self.ports.strategy(command.strategy_id, rejection)
             return
         self.ports.tracker(result)
+
+    def open_orders_known(self, snapshot: OpenOrdersSnapshot) -> None:
+        """The tracker's open orders at this incarnation's start: their pair and side, for
+        the modifies that follow (a restarted execution forgot every submit)."""
+        if snapshot.ts_init < self._born_ns:
+            return  # asked for by an earlier incarnation: orders submitted since are missing
+        for tracked in snapshot.orders:
+            if tracked.client_order_id not in self._orders:
+                self._orders[tracked.client_order_id] = (tracked.trading_pair, tracked.side)
+        self._known_open = True
+        held, self._held_modifies = self._held_modifies, []
+        for command in held:
+            self.modify(command)
 
     def set_trading_state(self, message: SetTradingState) -> None:
         self.normalizer.halted = message.reason or "halted" if message.halted else None
@@ -222,36 +254,47 @@ class ExecutionCore:
                           invalidates=action.invalidates)
         if action.kind in _ACTION_KINDS:
             self.address.charge(action.weight)
-        self.pacer.action_signed(requests.exchange_weight(action.weight), now)
+        self.pacer.action_signed(requests.exchange_weight(action.weight), self._mono())
         self._send(entry, now)
-        self._top_up(now)
+        self._top_up()
 
     def signer_backlog(self, backlog: SignerBacklog) -> None:
-        now = self._now_ns()
-        self.pacer.signer_reported(backlog, now)
+        self.pacer.signer_reported(backlog, self._mono())
         if backlog.started:
-            self._top_up(now, reset=True)
+            self._top_up(reset=True)
 
-    def _top_up(self, now: int, *, reset: bool = False) -> None:
-        granted = 0 if self._query_due(now) else self.pacer.grantable(now)
+    def _top_up(self, *, reset: bool = False) -> None:
+        mono = self._mono()
+        granted = 0 if self._query_due(mono) else self.pacer.grantable(mono)
         if granted or reset:
             self.stats["granted"] += granted
-            self.ports.signer(SendCredit(actions=granted, reset=reset, ts_init=now))
-        self._schedule_drain(now)
+            self.ports.signer(SendCredit(actions=granted, reset=reset, ts_init=self._now_ns()))
+        self._schedule_drain()
 
-    def _query_due(self, now: int) -> bool:
+    def _query_due(self, mono: int) -> bool:
         """A query waits whose own share of the budget can pay for it: let the IP budget fill
         up for it rather than hand every token to the signer (queries would never get the
-        20 weight an openOrders costs while orders flow)."""
+        20 weight an openOrders costs while orders flow) — but for no longer than that weight
+        takes to refill, so a queue of queries cannot starve cancels and orders either."""
         if not self._queue:
+            self._hold_since = None
             return False
         weight, entry = self._queue[0]
-        return entry.path != "/exchange" and (
-            self.pacer.query_weights.tokens_at(now) >= weight)
+        if entry.path == "/exchange" or self.pacer.query_weights.tokens_at(mono) < weight:
+            self._hold_since = None
+            return False
+        if self._hold_since is None:
+            self._hold_since = mono
+        hold_ns = int(weight / self.pacer.weights.rate_per_ns) + 50_000_000
+        if mono - self._hold_since <= hold_ns:
+            return True
+        self._hold_since = None  # held long enough: the signer's turn, then the next hold
+        return False
 
-    def _schedule_drain(self, now: int) -> None:
+    def _schedule_drain(self) -> None:
         """Wake up when the budget can pay for what waits (the earliest of: the first queued
         request, credit for a starved signer). A wake-up already due sooner is kept."""
+        now = self._mono()
         waits: list[float] = []
         if self._queue:
             weight, entry = self._queue[0]
@@ -266,25 +309,26 @@ class ExecutionCore:
             return
         delay = max(0.01, min(waits))
         at = now + int(delay * 1e9)
-        if self._drain_at_ns is not None and self._drain_at_ns <= at:
-            return
+        if self._drain_at_ns is not None and now <= self._drain_at_ns <= at:
+            return  # a wake-up is due sooner (one already past is not trusted: reschedule)
         self._drain_at_ns = at
         self.ports.later(delay, DrainQueue(ts_init=now))
 
     def drain(self) -> None:
-        now = self._now_ns()
-        if self._drain_at_ns is not None and self._drain_at_ns <= now:
-            self._drain_at_ns = None
+        now, mono = self._now_ns(), self._mono()
+        # Whichever wake-up this is (an early timer, one superseded by a sooner one), what is
+        # still due is scheduled afresh below: a wake-up is never assumed to be coming.
+        self._drain_at_ns = None
         if self._delayed:
-            due = [e for at, e in self._delayed if at <= now]
-            self._delayed = [(at, e) for at, e in self._delayed if at > now]
+            due = [e for at, e in self._delayed if at <= mono]
+            self._delayed = [(at, e) for at, e in self._delayed if at > mono]
             self._queue.extendleft((1, e) for e in reversed(due))
         while self._queue:
             weight, entry = self._queue[0]
             if entry.path == "/exchange":
-                if not self.pacer.weights.try_take(weight, now):
+                if not self.pacer.weights.try_take(weight, mono):
                     break
-            elif not self.pacer.take_query(weight, now):
+            elif not self.pacer.take_query(weight, mono):
                 break
             self._queue.popleft()
             if entry.context is not None and entry.info_type == "orderStatus":
@@ -293,9 +337,11 @@ class ExecutionCore:
                 self._give_up_429(entry, now)
                 continue
             self._send(entry, now)
-        self._top_up(now)
+        self._top_up()
 
     def _send(self, entry: _InFlight, now: int) -> None:
+        if entry.request_id in self.inflight:
+            raise ValueError(f"request {entry.request_id} is already in flight")
         kind = "action" if entry.path == "/exchange" else "info"
         entry.sent_ns = now
         if (self.ports.ws_connected() and self.pacer.use_ws()
@@ -326,7 +372,7 @@ class ExecutionCore:
         if entry.path == "/exchange" and entry.sent_ns:
             self.pacer.inflight_actions = max(0, self.pacer.inflight_actions - 1)
             entry.sent_ns = 0
-        self._top_up(self._now_ns())
+        self._top_up()
 
     def _still_alive(self, entry: _InFlight, now: int) -> bool:
         if entry.expires_after_ms is None:
@@ -336,11 +382,12 @@ class ExecutionCore:
 
     def _give_up_429(self, entry: _InFlight, now: int) -> None:
         if entry.kind in _ACTION_KINDS and entry.cloids:
-            # Never sent past a 429 and now too close to its expiry: the venue never acted.
+            # Refused with 429 until too close to its expiry: the venue never acted on these
+            # bytes — unless a copy went another way before (a resend after a dropped WS).
             self.ports.tracker(RequestFailed(
                 kind=entry.kind, client_order_ids=entry.cloids,
-                reason="rate limited by the venue (HTTP 429) until its expiry", definitive=True,
-                ts_init=now))
+                reason="rate limited by the venue (HTTP 429) until its expiry",
+                definitive=not entry.resent, ts_init=now))
 
     # --- network events ------------------------------------------------------------------
     def connection_changed(self, message: ConnectionStateChanged) -> None:
@@ -377,6 +424,9 @@ class ExecutionCore:
     def response(self, message: ResponseReceived) -> None:
         entry = self.inflight.pop(message.request_id, None)
         late = False
+        if message.status == 429:
+            # Before `_done` grants credit from a budget the venue says is spent.
+            self.pacer.rate_limited(self._mono())
         if entry is None:
             entry = self._expired.pop(message.request_id, None)
             late = True
@@ -415,7 +465,6 @@ class ExecutionCore:
     def _retry_429(self, entry: _InFlight, now: int) -> None:
         """The venue refused the request before acting on it (its rate limit): the nonce is
         unused, so the same bytes can go again once the budget has refilled."""
-        self.pacer.rate_limited(now)
         self.stats["retried_429"] += 1
         log.warning("request %d (%s) rate limited by the venue (429); sending it again when the "
                     "budget allows", entry.request_id, entry.kind.value)
@@ -425,7 +474,7 @@ class ExecutionCore:
         entry.attempts += 1
         entry.transport = ""
         self._queue.appendleft((requests.exchange_weight(max(1, len(entry.cloids))), entry))
-        self._schedule_drain(now)
+        self._schedule_drain()
 
     def _transport_failure(
         self, entry: _InFlight, message: ResponseReceived, now: int
@@ -434,8 +483,8 @@ class ExecutionCore:
         if status == 200:
             return None
         if status == 429:
-            self.pacer.rate_limited(now)
-            reason, definitive = "rate limited by the venue (HTTP 429)", True
+            # Definitive only if no copy of it could have reached the venue another way.
+            reason, definitive = "rate limited by the venue (HTTP 429)", not entry.resent
         elif status == 0:
             reason = f"transport error: {message.error}"
             definitive = not message.written and not entry.resent
@@ -461,6 +510,11 @@ class ExecutionCore:
     def _invalidate(self, entry: _InFlight, now: int) -> None:
         if not self.config.invalidate_unknown or entry.kind not in _ACTION_KINDS:
             return
+        if entry.nonce in self._invalidating:
+            return  # one noop per nonce (a late unusable answer must not ask for a second)
+        self._invalidating[entry.nonce] = None
+        while len(self._invalidating) > 10_000:
+            self._invalidating.popitem(last=False)
         self.stats["invalidations"] += 1
         self.ports.signer(InvalidateNonce(nonce=entry.nonce, kind=entry.kind,
                                           client_order_ids=entry.cloids, ts_init=now))
@@ -476,8 +530,8 @@ class ExecutionCore:
             return
         entry.transport = ""
         pause_ns = int(self.config.invalidate_pause_s * entry.attempts * 1e9)
-        self._delayed.append((now + pause_ns, entry))
-        self._schedule_drain(now)
+        self._delayed.append((self._mono() + pause_ns, entry))
+        self._schedule_drain()
 
     def _invalidated(self, entry: _InFlight, payload: Any, now: int) -> None:
         resp = payloads.parse_exchange_response(payload)
@@ -485,7 +539,9 @@ class ExecutionCore:
         if isinstance(resp, DefaultResponse):
             executed = False
         elif isinstance(resp, ExchangeError) and DUPLICATE_NONCE in resp.message:
-            executed = True
+            # A noop sent more than once may have met its own first copy: then the request
+            # cannot execute any more, but whether it had is unknown.
+            executed = True if entry.attempts == 0 and not entry.resent else None
         elif isinstance(resp, ExchangeError) and NONCE_TOO_LOW in resp.message:
             executed = None
         else:
@@ -562,15 +618,14 @@ class ExecutionCore:
                           info_type=info_type, context=cloid, reply_to=reply_to,
                           fills_query=fills_query)
         weight = requests.info_weight(info_type)
-        now = self._now_ns()
-        if self._queue or not self.pacer.take_query(weight, now):
+        if self._queue or not self.pacer.take_query(weight, self._mono()):
             self.stats["queued"] += 1
             if info_type == "orderStatus" and cloid is not None:
                 self._queued_status.add(cloid)
             self._queue.append((weight, entry))
-            self._schedule_drain(now)
+            self._schedule_drain()
             return
-        self._send(entry, now)
+        self._send(entry, self._now_ns())
 
     def _interpret_query(self, entry: _InFlight, payload: Any, now: int) -> None:
         info = entry.info_type
@@ -585,6 +640,12 @@ class ExecutionCore:
         elif info == "userFillsByTime":
             fills = payloads.parse_user_fills(payload, now, coins=self.coins,
                                               name="userFillsByTime")
+            # The venue charges 1 more weight per 20 fills returned (PROTOCOL §3).
+            extra = len(fills.report.fills) // requests.ITEMS_PER_EXTRA_WEIGHT
+            if extra:
+                mono = self._mono()
+                self.pacer.weights.force_take(extra, mono)
+                self.pacer.query_weights.force_take(extra, mono)
             # The tracker learns which page of which query this answers (paging, and proof
             # that every fill from the query's origin is booked).
             self.ports.tracker(attrs.evolve(fills.report, query=entry.fills_query))

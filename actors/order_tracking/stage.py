@@ -125,7 +125,14 @@ class Stage:
         return None if cloid is None else self.get(cloid)
 
     def all_orders(self) -> Iterator[OrderRecord]:
-        for cloid in self.core.orders.keys() | self.orders.keys():
+        """Committed orders in their dict order, then the ones this input created. The order is
+        the same live and in a replay in another process (a set of str would follow the
+        process's hash seed), so events numbered across several orders get the same numbers
+        when a recovery rebuilds them."""
+        committed = self.core.orders
+        cloids = list(committed)
+        cloids.extend(c for c in self.orders if c not in committed)
+        for cloid in cloids:
             record = self.get(cloid)
             if record is not None:
                 yield record

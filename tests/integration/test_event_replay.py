@@ -8,7 +8,6 @@ tells the publisher (the tracker's order)."""
 
 from __future__ import annotations
 
-import socket
 import tempfile
 import threading
 import time
@@ -39,6 +38,7 @@ from messages.orders import (
 from supervision import ChildSpec, Handle, SupervisionTree, SupervisorSpec
 from supervision.eventlog import EventLog, list_segments
 from tests.helpers import eventually
+from tests.runtime_support.runtime import free_port
 
 
 def order_event(seq: int) -> OrderEvent:
@@ -64,9 +64,7 @@ def order_event(seq: int) -> OrderEvent:
 
 
 def free_address() -> str:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return f"tcp://127.0.0.1:{s.getsockname()[1]}"
+    return f"tcp://127.0.0.1:{free_port()}"
 
 
 class Runtime:

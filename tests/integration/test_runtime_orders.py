@@ -7,7 +7,6 @@ checks each event on the wire in the seed's JSON format.
 
 from __future__ import annotations
 
-import socket
 import threading
 from collections.abc import Iterator
 from decimal import Decimal
@@ -42,6 +41,7 @@ from supervision.runtime.tree import Wiring, strategy_spec
 from supervision.spec import ChildContext, ChildSpec
 from supervision.testing import EventRecorder
 from tests.helpers import eventually
+from tests.runtime_support.runtime import free_port
 from venues.simulator import DEMO_ADDRESS
 
 PAIR = "ETH-USD"
@@ -92,13 +92,6 @@ class Wire:
         self.thread.join(timeout=2)
         self.sub.close(linger=0)
         self.context.term()
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 class Rig:
@@ -153,7 +146,7 @@ class Rig:
 
 @pytest.fixture(scope="module")
 def rig(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Rig]:
-    address = f"tcp://127.0.0.1:{_free_port()}"
+    address = f"tcp://127.0.0.1:{free_port()}"
     probe = EventRecorder()
 
     def make_probe(w: Wiring) -> ChildSpec:

@@ -4,7 +4,6 @@ restarts rebind the PUB and replay sockets even on a shared ZMQ context."""
 
 from __future__ import annotations
 
-import socket
 from collections.abc import Iterator
 from decimal import Decimal
 from functools import partial
@@ -23,6 +22,7 @@ from messages.ids import ClientOrderId, ExchangeOrderId, TradeId
 from messages.orders import OrderFilled, OrderSubmitted
 from supervision import ChildSpec, Handle, SupervisionTree, SupervisorSpec
 from tests.helpers import eventually
+from tests.runtime_support.runtime import free_port
 
 BURST = 50_000
 SEED_KEYS = ("client_order_id", "exchange_order_id", "trading_pair", "order_type", "price",
@@ -146,13 +146,6 @@ def test_msgpack_bodies() -> None:
     finally:
         sub.close()
         tree.stop()
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 def test_a_restart_starts_a_new_epoch_from_one() -> None:

@@ -5,7 +5,6 @@ gap it could fill, and reports one it cannot; --no-replay is the old live-only b
 from __future__ import annotations
 
 import queue
-import socket
 import subprocess
 import sys
 import threading
@@ -26,6 +25,7 @@ from messages.orders import OrderAccepted, OrderEvent, OrderSubmitted
 from supervision import ChildSpec, Handle, SupervisionTree, SupervisorSpec
 from supervision.eventlog import EventLog, list_segments
 from tests.helpers import REPO, eventually
+from tests.runtime_support.runtime import free_port
 
 
 def event(kind: type[OrderSubmitted] | type[OrderAccepted], n: int) -> OrderEvent:
@@ -58,9 +58,7 @@ class Lines:
 
 
 def free_address() -> str:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return f"tcp://127.0.0.1:{s.getsockname()[1]}"
+    return f"tcp://127.0.0.1:{free_port()}"
 
 
 def tail(*args: str) -> subprocess.Popen[str]:

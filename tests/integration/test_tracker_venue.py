@@ -32,7 +32,8 @@ from supervision.runtime.tree import Wiring, strategy_spec
 from supervision.spec import ChildSpec
 from supervision.testing import EventRecorder
 from tests.helpers import eventually
-from tests.integration.test_runtime_orders import Probe, Rig, Wire, _free_port, _passive
+from tests.integration.test_runtime_orders import Probe, Rig, Wire, _passive
+from tests.runtime_support.runtime import free_port
 from venues.simulator import DEMO_ADDRESS
 
 PAIR = "ETH-USD"
@@ -40,7 +41,7 @@ PAIR = "ETH-USD"
 
 @pytest.fixture(scope="module")
 def rig(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Rig]:
-    address = f"tcp://127.0.0.1:{_free_port()}"
+    address = f"tcp://127.0.0.1:{free_port()}"
     probe = EventRecorder()
 
     def make_probe(w: Wiring) -> ChildSpec:

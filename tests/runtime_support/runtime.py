@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 import socket
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -54,9 +55,24 @@ def running(config: RuntimeConfig,
 
 
 def free_port() -> int:
-    """A TCP port free on 127.0.0.1 right now (the publisher binds it for the whole run, so a
-    restarted publisher rebinds the same address and subscribers reconnect by themselves)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
+    """A TCP port on 127.0.0.1 free right now, with the next one free too (the publisher's
+    replay socket binds port + 1 by default). The publisher binds it for the whole run, so a
+    restarted publisher rebinds the same address and subscribers reconnect by themselves.
+
+    Chosen below Linux's ephemeral range (32768–60999): a port the kernel handed out for the
+    check could be handed to an outgoing connection (to the simulator, say) before the
+    publisher binds it, and a pair from that range is taken often enough to fail a run."""
+    rng = random.Random()
+    for _ in range(200):
+        port = rng.randrange(20_000, 32_000)
+        sockets = [socket.socket(socket.AF_INET, socket.SOCK_STREAM) for _ in range(2)]
+        try:
+            for offset, sock in enumerate(sockets):
+                sock.bind(("127.0.0.1", port + offset))
+        except OSError:
+            continue
+        finally:
+            for sock in sockets:
+                sock.close()
         return port
+    raise RuntimeError("no free pair of TCP ports on 127.0.0.1 in 20000-32000")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
+import attrs
 import orjson
 import pytest
 
@@ -253,3 +254,44 @@ def test_deadman_switch_is_renewed() -> None:
     assert any(isinstance(m, RenewDeadman) for _, m in rig.later)
     rig.core.clear_deadman()
     assert rig.signer[-1].time_ms is None
+
+
+def _tracked(cloid: ClientOrderId) -> Any:
+    from messages.enums import OrderState, OrderType, TimeInForce
+    from messages.tracking import TrackedOrder
+
+    return TrackedOrder(
+        client_order_id=cloid, exchange_order_id=None, trading_pair="BTC-USD",
+        side=OrderSide.BUY, order_type=OrderType.LIMIT, time_in_force=TimeInForce.GTC,
+        price=Decimal("60000"), trigger_price=None, amount=Decimal("0.01"),
+        filled_amount=Decimal(0), reduce_only=False, state=OrderState.OPEN, strategy_id="s",
+        external=False, fills=(), created_ns=0, updated_ns=0)
+
+
+def test_a_restarted_execution_normalizes_modifies_of_orders_open_before_it() -> None:
+    """A new incarnation forgot every submit: a modify of an open order waits for the
+    tracker's list of open orders, then is normalized like any other — never forwarded
+    unchecked (an absurd price would reach the signer)."""
+    from messages.commands import ModifyOrder
+    from messages.tracking import CommandRejected, OpenOrdersSnapshot
+
+    rig = Rig()
+    cloid, stranger = ClientOrderId.derive("open", 1), ClientOrderId.derive("open", 2)
+    rig.core.modify(ModifyOrder(client_order_id=cloid, price=Decimal("60000.123456"),
+                                strategy_id="s"))
+    rig.core.modify(ModifyOrder(client_order_id=cloid, price=Decimal("1E+30"),
+                                strategy_id="s"))
+    assert rig.tracker == []  # held until the tracker says what is open
+    stale = OpenOrdersSnapshot(orders=(_tracked(cloid),), ts_init=rig.clock.ns - 1)
+    rig.core.open_orders_known(stale)  # asked for by the previous incarnation
+    assert rig.tracker == []
+    rig.core.open_orders_known(attrs.evolve(stale, ts_init=rig.clock.ns))
+    (forwarded,) = rig.tracker
+    assert isinstance(forwarded, ModifyOrder)
+    assert forwarded.price == Decimal("60000")  # 5 significant figures, rounded passively
+    rejected = [e for e in rig.events if isinstance(e, CommandRejected)]
+    assert len(rejected) == 1
+    assert "price" in rejected[0].reason
+    rig.core.modify(ModifyOrder(client_order_id=stranger, price=Decimal("1"), strategy_id="s"))
+    assert len(rig.tracker) == 1
+    assert "unknown order" in rig.events[-1].reason

@@ -1,0 +1,166 @@
+"""Pacing at its edges: a flood between two signer reports, wake-ups that come early, a query
+that holds credit back, resent noops and 429s, the weight a long fills answer costs."""
+
+from __future__ import annotations
+
+from actors.executing.normalize import RiskConfig
+from actors.executing.pacing import PacingConfig
+from actors.signing.core import INVALIDATION_ID_BASE
+from messages import ClientOrderId
+from messages.enums import RequestKind
+from messages.execution import (
+    ConnectionStateChanged,
+    DrainQueue,
+    InvalidateNonce,
+    RequestExpired,
+    SendCredit,
+    SignedAction,
+    SignerBacklog,
+)
+from messages.tracking import OrderDenied, ReconcileRequested
+from messages.venue import NonceInvalidated, RequestFailed
+from tests.support.execution import Rig, answer, order, signed
+
+
+def _rig(**pacing: object) -> Rig:
+    rig = Rig(pacing=PacingConfig(**pacing), invalidate=True,  # type: ignore[arg-type]
+              risk=RiskConfig(max_submits_per_s=10_000))
+    rig.core.start()
+    return rig
+
+
+def _drains(rig: Rig) -> int:
+    return sum(isinstance(m, DrainQueue) for _, m in rig.later)
+
+
+def test_a_flood_between_two_signer_reports_meets_back_pressure() -> None:
+    """Orders on their way to the signer (through the tracker) are in no report yet: 400 at
+    once must not all be admitted into a queue that takes 5 s to send."""
+    rig = _rig(ip_weight_per_minute=240, action_burst=1, credit_target=1, max_queue_delay_s=2.0)
+    admitted = 0
+    for i in range(400):
+        rig.core.submit(order(client_order_id=ClientOrderId.derive("fl", i)))
+        if not isinstance(rig.tracker[-1], OrderDenied):
+            admitted += 1
+    denied = [m for m in rig.tracker if isinstance(m, OrderDenied)]
+    assert denied
+    assert all("back-pressure" in d.reason for d in denied)
+    # Admitted: what the sustained share (2 actions/s) sends within 2 s, plus what is ready.
+    ready = rig.core.pacer.outstanding + 1
+    assert admitted <= (2 * 2 + ready + 1) * 39, admitted
+    # The signer reports it has taken and signed them all: trading resumes at once.
+    rig.clock.ns += 10**8
+    rig.core.signer_backlog(SignerBacklog(orders=0, cancels=0, modifies=0, oldest_age_ns=0,
+                                          credit=1, ts_init=rig.clock.ns))
+    rig.core.submit(order(client_order_id=ClientOrderId.derive("fl", 1000)))
+    assert not isinstance(rig.tracker[-1], OrderDenied)
+
+
+def test_orders_long_past_the_gate_are_not_counted_as_waiting_forever() -> None:
+    """A signer with credit never reports: what passed the gate more than max_queue_delay_s
+    ago is not waiting any more (or the starved signer would have said so)."""
+    rig = _rig(ip_weight_per_minute=240, action_burst=1, credit_target=1, max_queue_delay_s=2.0)
+    for i in range(150):
+        rig.core.submit(order(client_order_id=ClientOrderId.derive("old", i)))
+        rig.clock.ns += 10**8  # 10/s, for 15 s
+    assert not any(isinstance(m, OrderDenied) for m in rig.tracker)
+
+
+def test_an_early_wake_up_does_not_latch_the_queue() -> None:
+    rig = _rig(ip_weight_per_minute=60, query_share=0.5)
+    rig.core.pacer.weights.tokens = 0
+    rig.core.reconcile(ReconcileRequested(client_order_ids=(ClientOrderId.derive("w", 1),),
+                                          open_orders=False, fills_since_ms=None, reason="t",
+                                          ts_init=0))
+    scheduled = _drains(rig)
+    assert scheduled >= 1
+    rig.core.drain()  # the timer fired before its time: nothing can be sent yet
+    assert _drains(rig) == scheduled + 1, "the next wake-up must be scheduled again"
+    rig.clock.ns += 3 * 10**9
+    rig.core.drain()
+    assert len(rig.ws) == 1  # the query went once its weight had refilled
+
+
+def test_a_query_holds_credit_back_for_no_longer_than_its_weight_takes_to_refill() -> None:
+    rig = _rig(ip_weight_per_minute=60, query_share=0.5, credit_target=2)
+    pacer = rig.core.pacer
+    pacer.outstanding = 0  # the signer spent its credit
+    pacer.weights.tokens = 5
+    rig.core.reconcile(ReconcileRequested(client_order_ids=(), open_orders=True,
+                                          fills_since_ms=None, reason="t", ts_init=0))
+    before = [m for m in rig.signer if isinstance(m, SendCredit)]
+    rig.core.drain()
+    assert [m for m in rig.signer if isinstance(m, SendCredit)] == before  # held for the query
+    # 20 weight at 1/s: past 20 s (and what refilled spent elsewhere) the signer's turn comes.
+    rig.clock.ns += 21 * 10**9
+    pacer.weights.tokens_at(rig.clock.ns)
+    pacer.weights.tokens = 5
+    rig.core.drain()
+    granted = [m for m in rig.signer if isinstance(m, SendCredit)][len(before):]
+    assert sum(m.actions for m in granted) >= 1
+
+
+def _noop(nonce: int = 5) -> SignedAction:
+    return SignedAction(request_id=INVALIDATION_ID_BASE + nonce, kind=RequestKind.INVALIDATE,
+                        client_order_ids=(ClientOrderId.derive("x", 1),), body=b'{"noop":1}',
+                        nonce=nonce, expires_after_ms=None, weight=1, ts_init=0,
+                        invalidates=RequestKind.SUBMIT)
+
+
+def test_a_resent_noop_meeting_its_own_nonce_proves_nothing() -> None:
+    """The first copy may have reached the venue: "duplicate nonce" then means the noop's own
+    first copy, not the unknown request — whether that executed stays unknown."""
+    rig = _rig()
+    noop = _noop()
+    rig.core.signed(noop)
+    answer(rig, noop.request_id, None, status=503)
+    rig.clock.ns += 10**9
+    rig.core.drain()
+    answer(rig, noop.request_id, {"status": "err",
+                                  "response": f"Invalid nonce: duplicate nonce {noop.nonce}"})
+    settled = rig.tracker[-1]
+    assert isinstance(settled, NonceInvalidated)
+    assert settled.executed is None
+
+
+def test_one_noop_per_unknown_nonce() -> None:
+    rig = _rig()
+    action = signed(n=1)
+    rig.core.signed(action)
+    rig.core.expired(RequestExpired(request_id=action.request_id, ts_init=0))
+    answer(rig, action.request_id, None, status=502, error="late and unusable")
+    assert sum(isinstance(m, InvalidateNonce) for m in rig.signer) == 1
+
+
+def test_a_429_on_a_resent_request_is_not_definitive() -> None:
+    """A copy went over WS before the connection dropped; the HTTP resend's 429 says nothing
+    about that copy."""
+    rig = _rig()
+    base = signed(n=1)
+    action = SignedAction(request_id=base.request_id, kind=base.kind,
+                          client_order_ids=base.client_order_ids, body=base.body,
+                          nonce=base.nonce, expires_after_ms=rig.clock.ns // 10**6 + 500,
+                          weight=1, ts_init=0)
+    rig.core.signed(action)
+    rig.ws_up = False
+    rig.core.connection_changed(ConnectionStateChanged(connection="ws", connected=False,
+                                                       reason="dropped", ts_init=0))
+    answer(rig, action.request_id, None, status=429)
+    failed = [m for m in rig.tracker if isinstance(m, RequestFailed)]
+    assert failed
+    assert not failed[-1].definitive
+
+
+def test_a_long_fills_answer_pays_its_extra_weight() -> None:
+    rig = _rig()
+    rig.core.reconcile(ReconcileRequested(client_order_ids=(), open_orders=False,
+                                          fills_since_ms=1000, reason="t", ts_init=0))
+    (request_id, _, _), = rig.ws
+    pacer = rig.core.pacer
+    before = pacer.weights.tokens_at(rig.clock.ns), pacer.query_weights.tokens_at(rig.clock.ns)
+    fills = [{"coin": "BTC", "px": "60000.0", "sz": "0.001", "side": "B", "time": 1_000 + i,
+              "startPosition": "0", "dir": "Open Long", "closedPnl": "0", "hash": "0x" + "0" * 64,
+              "oid": i, "crossed": True, "fee": "0.01", "tid": i} for i in range(45)]
+    answer(rig, request_id, fills)
+    after = pacer.weights.tokens_at(rig.clock.ns), pacer.query_weights.tokens_at(rig.clock.ns)
+    assert (before[0] - after[0], before[1] - after[1]) == (2, 2)  # 1 per 20 fills returned
