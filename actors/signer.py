@@ -12,7 +12,9 @@ Pacing: requests wait unsigned until execution grants credit (one credit = one a
   it is sent (fresh nonce, expiry counted from then). See actors/signing/core.py.
 Batching: each request is added to the core; if more requests are already queued, the actor
   tells itself FlushBatch, so everything in the mailbox by then leaves as one action; if none
-  is queued it signs at once (a lone order does not wait for a batch).
+  is queued it signs at once (a lone order does not wait for a batch) — while the eager share
+  allows; beyond it a partial action lingers until full or ``linger_s`` old, and the actor
+  tells itself FlushBatch for that moment.
 Fails: a crash loses the unsigned work — those orders are tracked (PENDING_CREATE) and the
   tracker resolves them (expiry + venue status) — and the credit it held (a new incarnation
   starts with none and says so). It never reuses a nonce, except on purpose in the noop that
@@ -60,6 +62,10 @@ class SignerSettings:
     """Actions expire this long after they are signed (orders: or earlier, at the bound the
     tracker gave): they are sent at once, so this only has to outlast the trip to the venue."""
     max_batch: int = 39
+    eager_per_minute: float | None = 300.0
+    """Actions that are not full signed at once, per minute (a burst of 60); beyond it they
+    wait up to ``linger_s`` for more to join them. None: always at once."""
+    linger_s: float = 0.1
     execution: str = "execution"
     tracker: str = "order_tracker"
 
@@ -75,6 +81,8 @@ class Signer(SupervisedActor):
         self._reported_backlog = False
         self._reported_orders = -1
         """Orders waiting at the last report since the last grant (-1: none since)."""
+        self._linger_at: int | None = None
+        """When the flush scheduled for lingering entries is due (wall ns)."""
 
     def on_started(self) -> None:
         s = self.settings
@@ -87,6 +95,7 @@ class Signer(SupervisedActor):
             L1Signer(s.key, is_mainnet=s.is_mainnet), s.markets, nonces, clock.time_ns,
             vault_address=s.vault_address, max_batch=s.max_batch,
             expires_after_s=s.expires_after_s, credit=0,
+            eager_per_minute=s.eager_per_minute, linger_s=s.linger_s,
         )
         log.info("%s: signing as %s for %s (%s)", self.child_id, self.core.address,
                  s.vault_address or "its own account", "mainnet" if s.is_mainnet else "testnet")
@@ -122,11 +131,22 @@ class Signer(SupervisedActor):
         execution, tracker = self._execution, self._tracker
         assert execution is not None
         assert tracker is not None
+        now = self.clock.time_ns()
+        if self._linger_at is not None and now >= self._linger_at - 1_000_000:
+            self._linger_at = None  # that wake-up is this flush (or as good as)
         for result in core.flush():
             if isinstance(result, SignedAction):
                 execution.tell(result)
             elif isinstance(result, RequestFailed):
                 tracker.tell(result)
+        until = core.linger_until_ns
+        if until is not None and (self._linger_at is None or until < self._linger_at):
+            # Entries wait, with credit in hand, to fill their action: flush when the oldest
+            # has lingered long enough (sooner if more arrive and fill it).
+            self._linger_at = until
+            clock = self.clock
+            self.tell_later(max(0.001, (until - now) / 1e9),
+                            lambda: FlushBatch(ts_init=clock.time_ns()))
         if core.pending and not core.credit:
             # Starved: tell execution what waits (its gate refuses new orders when the backlog
             # would outlive them) — once per grant, and again every 100 more waiting orders

@@ -8,6 +8,13 @@ nonce is the newest and its ``expiresAfter`` counts from the moment it leaves. (
 and queueing the signed bytes let nonces fall out of the venue's window and expiries pass while
 requests waited — the load cliff of issue 10.)
 
+Coalescing under sustained load: an action that is not full (fewer than ``max_batch`` entries of
+its kind) is signed at once only while the *eager* budget allows (``eager_per_minute``, a burst
+of ``eager_burst``); beyond it, it waits until it is full or its oldest entry has waited
+``linger_s`` (0.1 s). A quiet market's orders leave at once; under sustained load the actions
+carry many entries instead of spending the whole budget on small ones (the IP budget is shared
+with queries, other processes on the IP and the next burst).
+
 Priority when credit is short: nonce invalidations (they resolve unknown outcomes), the dead-man
 switch, then cancels, modifies and new orders by age — the oldest waiting entry goes first,
 cancels with a head start (they free margin and stop risk, but a stream of cancels must not
@@ -29,6 +36,7 @@ from typing import Any
 import attrs
 import orjson
 
+from actors.executing.ratelimit import WeightBudget
 from actors.signing.nonce import NonceSource
 from messages.commands import SubmitOrder
 from messages.enums import RequestKind
@@ -74,6 +82,9 @@ class SignerCore:
         min_expiry_margin_s: float | None = 1.0,
         credit: int | None = None,
         cancel_head_start_s: float = 0.5,
+        eager_per_minute: float | None = None,
+        eager_burst: int = 60,
+        linger_s: float = 0.1,
     ) -> None:
         if not 1 <= max_batch <= MAX_WEIGHT_ONE_BATCH:
             raise ValueError(f"max_batch must be in 1..{MAX_WEIGHT_ONE_BATCH}, got {max_batch}")
@@ -90,6 +101,12 @@ class SignerCore:
         self.credit = credit
         """Actions this core may still sign; None = unlimited (tests, tools)."""
         self._cancel_head_start_ns = int(cancel_head_start_s * 1e9)
+        self._eager = (None if eager_per_minute is None
+                       else WeightBudget(now_ns(), eager_per_minute, capacity=eager_burst))
+        """Partial actions signed at once (None: all of them, no coalescing delay)."""
+        self._linger_ns = int(linger_s * 1e9)
+        self.linger_until_ns: int | None = None
+        """Set by a flush that left entries lingering with credit in hand: flush again then."""
         self._orders: deque[_Waiting] = deque()
         self._cancels: list[tuple[CancelTarget, int]] = []
         self._modifies: list[tuple[ModifyTarget, int, int | None]] = []
@@ -147,8 +164,10 @@ class SignerCore:
         """Sign what the credit pays for, one action at a time, most urgent first; the rest
         keeps waiting."""
         out: list[Output] = []
+        self.linger_until_ns = None
         if (len(self._orders) == 1 and self._can_sign() and not (
-                self._cancels or self._modifies or self._schedule or self._invalidations)):
+                self._cancels or self._modifies or self._schedule or self._invalidations)
+                and (self._eager is None or self._eager.try_take(1, self._now_ns()))):
             # The lone order of a quiet market: nothing to sort or batch.
             self._sign_orders([self._orders.popleft()], out)
             return out
@@ -164,7 +183,7 @@ class SignerCore:
                 out.append(self._sign(RequestKind.SCHEDULE_CANCEL,
                                       wire.schedule_cancel_action(latest.time_ms), (), None))
             else:
-                kind = self._oldest_kind()
+                kind = self._next_kind()
                 if kind is None:
                     break
                 if kind is RequestKind.CANCEL:
@@ -175,17 +194,35 @@ class SignerCore:
                     self._sign_order_chunk(out)
         return out
 
-    def _oldest_kind(self) -> RequestKind | None:
+    def _next_kind(self) -> RequestKind | None:
         """Cancels, modifies and orders share the credit by age (oldest first), cancels with a
-        head start: they free margin and stop risk, but must not starve new orders."""
-        heads: list[tuple[int, RequestKind]] = []
+        head start: they free margin and stop risk, but must not starve new orders. A kind
+        whose action would not be full goes only on an eager token, or once it has lingered."""
+        heads: list[tuple[int, RequestKind, int, int]] = []
+        """(priority time, kind, entries waiting, oldest added)."""
         if self._cancels:
-            heads.append((self._cancels[0][1] - self._cancel_head_start_ns, RequestKind.CANCEL))
+            added = self._cancels[0][1]
+            heads.append((added - self._cancel_head_start_ns, RequestKind.CANCEL,
+                          len(self._cancels), added))
         if self._modifies:
-            heads.append((self._modifies[0][1], RequestKind.MODIFY))
+            added = self._modifies[0][1]
+            heads.append((added, RequestKind.MODIFY, len(self._modifies), added))
         if self._orders:
-            heads.append((self._orders[0].added_ns, RequestKind.SUBMIT))
-        return min(heads, key=lambda h: h[0])[1] if heads else None
+            added = self._orders[0].added_ns
+            heads.append((added, RequestKind.SUBMIT, len(self._orders), added))
+        if not heads:
+            return None
+        heads.sort(key=lambda h: h[0])
+        if self._eager is None:
+            return heads[0][1]
+        now = self._now_ns()
+        for _, kind, waiting, added in heads:
+            if waiting >= self._max_batch or now - added >= self._linger_ns:
+                return kind
+        if self._eager.try_take(1, now):
+            return heads[0][1]
+        self.linger_until_ns = min(h[3] for h in heads) + self._linger_ns
+        return None
 
     def _drop_unbuildable_cancels(self, out: list[Output]) -> None:
         # One unbuildable target (a coin listed after start-up…) must not block the others.

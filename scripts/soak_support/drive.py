@@ -52,19 +52,20 @@ def say(text: str) -> None:
 
 class Sampler(threading.Thread):
     """Samples what the runtime's IP used at the venue every ``every_s``: (wall ns, REST weight,
-    WebSocket messages)."""
+    WebSocket messages, order and cancel entries the account sent)."""
 
-    def __init__(self, venue: Venue, every_s: float = 2.0) -> None:
+    def __init__(self, venue: Venue, account: str, every_s: float = 2.0) -> None:
         super().__init__(name="soak-usage", daemon=True)
         self.venue = venue
+        self.account = account
         self.every_s = every_s
-        self.samples: list[tuple[int, float, float]] = []
+        self.samples: list[tuple[int, float, float, float]] = []
         self.stop_event = threading.Event()
         self.supported = True
 
     def sample(self) -> None:
         try:
-            usage = self.venue.usage()
+            usage = self.venue.usage(account=self.account)
         except VenueError:
             return
         if usage is None:
@@ -194,7 +195,7 @@ class Soak:
         poller = self.poller = Poller(evidence, opts.poll_every_s)
         evidence.poll_history()
         poller.start()
-        weights = Sampler(self.venue)
+        weights = Sampler(self.venue, account)
         weights.sample()
         weights.start()
         runtime = self.runtime = RuntimeProcess(args, self.work / "runtime.log")

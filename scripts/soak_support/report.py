@@ -67,7 +67,7 @@ class Outcome:
     fills_complete_from_ms: int | None
     """None: every fill of the soak was reachable; else only those from then on."""
     evidence: dict[str, Any]
-    usage: list[tuple[int, float, float]] | None
+    usage: list[tuple[int, float, float, float]] | None
     """(wall ns, REST weight, WebSocket messages) of the runtime's IP at the venue."""
     rss: list[tuple[int, int, int]]
     stop: dict[str, Any]
@@ -119,10 +119,11 @@ def step_figures(o: Outcome, final: dict[str, LastEvent]) -> list[dict[str, Any]
         latencies = [(opened[c] - tracked[c]) / 1e6 for c in cloids if c in opened]
         states = Counter(final[c].state for c in cloids if c in final)
         placed = sum(1 for c in cloids if c in o.answers and venue_placed(o.answers[c].status))
-        rest = ws = used = None
+        rest = ws = used = entries = None
         if o.usage:
-            rest = _delta([(t, w) for t, w, _m in o.usage], lo, hi)
-            ws = _delta([(t, m) for t, _w, m in o.usage], lo, hi)
+            rest = _delta([(t, w) for t, w, _m, _r in o.usage], lo, hi)
+            ws = _delta([(t, m) for t, _w, m, _r in o.usage], lo, hi)
+            entries = _delta([(t, r) for t, _w, _m, r in o.usage], lo, hi)
             used = None if rest is None or ws is None else rest + ws
         per.append({
             "step": i + 1, "rate": rate, "seconds": round(seconds, 1),
@@ -133,6 +134,8 @@ def step_figures(o: Outcome, final: dict[str, LastEvent]) -> list[dict[str, Any]
             "submit_to_open_ms": {k: round(v, 1) for k, v in percentiles(latencies).items()},
             "rest_weight": rest, "ws_messages": ws, "usage": used,
             "orders_per_unit": round(placed / used, 2) if used else None,
+            "order_requests": entries,
+            "requests_per_unit": round(entries / used, 2) if used and entries else None,
         })
     return per
 
@@ -186,6 +189,7 @@ def build_summary(o: Outcome) -> dict[str, Any]:
     loaded = [s for s in steps if s["rate"] >= UNDER_LOAD and s["usage"]]
     placed_loaded = sum(s["venue_placed"] for s in loaded)
     used_loaded = sum(s["usage"] for s in loaded)
+    entries_loaded = sum(s["order_requests"] or 0 for s in loaded)
     rss = rss_findings(o.rss, step_bounds(o.start_ns, o.plan.schedule))
     if rss["growth_not_returned"]:
         failures.append(f"RSS not bounded: still growing after the load dropped, or above "
@@ -224,6 +228,9 @@ def build_summary(o: Outcome) -> dict[str, Any]:
                        "usage": round(used_loaded, 1),
                        "orders_per_unit": (round(placed_loaded / used_loaded, 2)
                                            if used_loaded else None),
+                       "order_requests": entries_loaded,
+                       "requests_per_unit": (round(entries_loaded / used_loaded, 2)
+                                             if used_loaded else None),
                        "how": HOW_USAGE},
         "rss": rss,
         "runtime": {"starts": o.runtime_starts, "start_seconds": o.runtime_start_seconds,
@@ -277,7 +284,7 @@ def print_summary(s: dict[str, Any], say: Callable[[str], None]) -> None:
     say(f"nonce/expiry rejections: events {n['events'] or 0}, log lines {n['log']}")
     say(f"left open after the clean stop: {s['left_open']['count']}")
     say("step  rate/s   secs  offered    sent tracked  opened  placed  FILLED CANCELLED FAILED  "
-        "submit->OPEN ms p50/p90/p99/max  REST wt  WS msgs  orders/unit")
+        "submit->OPEN ms p50/p90/p99/max  REST wt  WS msgs  orders/unit  requests/unit")
     for st in s["steps"]:
         fs = st["final_states"]
         sent = st["strategy_log"].get("offered")
@@ -285,11 +292,13 @@ def print_summary(s: dict[str, Any], say: Callable[[str], None]) -> None:
             f"{_n(sent):>7} {st['tracked']:7d} {st['opened']:7d} {st['venue_placed']:7d} "
             f"{fs.get('FILLED', 0):7d} {fs.get('CANCELLED', 0):9d} {fs.get('FAILED', 0):6d}  "
             f"{_ms(st['submit_to_open_ms']):>31s} {_n(st['rest_weight']):>8} "
-            f"{_n(st['ws_messages']):>8} {_n(st['orders_per_unit']):>12}")
+            f"{_n(st['ws_messages']):>8} {_n(st['orders_per_unit']):>12} "
+            f"{_n(st['requests_per_unit']):>14}")
     u = s["under_load"]
     say(f"under load (steps {u['steps']}): {u['venue_placed']} orders placed for "
         f"{u['usage']} units of rate-limit usage = {u['orders_per_unit']} orders per unit "
-        "(REST weight + WS messages)")
+        f"(REST weight + WS messages); {u['order_requests']} order and cancel requests = "
+        f"{u['requests_per_unit']} per unit (the venue's nRequestsUsed)")
     say("(offered: rate × seconds; sent: what the strategy logged it submitted, a lower bound "
         "when the runtime was killed during the step; tracked: orders with an order_tracked "
         "event; placed: the venue had them)")

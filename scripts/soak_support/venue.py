@@ -115,16 +115,22 @@ class Venue:
         text = str(self.control("faults", {}).get("faults", ""))
         return frozenset(re.findall(r"(\w+)=", text))
 
-    def usage(self, ip: str = "127.0.0.1") -> tuple[float, float] | None:
+    def usage(self, ip: str = "127.0.0.1", account: str = ""
+              ) -> tuple[float, float, float] | None:
         """(REST weight charged, WebSocket messages sent) by ``ip`` so far, from the
-        simulator's limit counters; None when it has none."""
-        limits = self.state().get("limits")
+        simulator's limit counters, and the order and cancel entries ``account`` has sent (its
+        ``nRequestsUsed``); None when the simulator has no such counters."""
+        state = self.state()
+        limits = state.get("limits")
         if not isinstance(limits, dict) or not isinstance(limits.get("ips"), dict):
             return None
+        requests = state.get("address_requests")
+        sent = float(requests.get(account.lower(), 0)) if isinstance(requests, dict) else 0.0
         counters = limits["ips"].get(ip)
         if not isinstance(counters, dict):
-            return (0.0, 0.0)
-        return (float(counters.get("weight_charged", 0)), float(counters.get("ws_messages", 0)))
+            return (0.0, 0.0, sent)
+        return (float(counters.get("weight_charged", 0)), float(counters.get("ws_messages", 0)),
+                sent)
 
     def stop(self) -> None:
         proc = self.proc

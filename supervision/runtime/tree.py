@@ -133,7 +133,10 @@ def build_spec(w: Wiring, extra_strategies: tuple[StrategyFactory, ...] = ()) ->
         factory=lambda ctx: Signer(ctx, settings=SignerSettings(
             key=w.key, is_mainnet=w.is_mainnet, markets=w.markets,
             nonce_path=w.data_dir / "signer" / "nonce", vault_address=w.vault,
-            expires_after_s=cfg.execution.expires_after_s)),
+            expires_after_s=cfg.execution.expires_after_s,
+            eager_per_minute=(None if not cfg.execution.linger_s else
+                              cfg.execution.ip_weight_per_minute * cfg.execution.eager_share),
+            linger_s=cfg.execution.linger_s)),
     )
     publisher = ChildSpec(
         id="publisher",

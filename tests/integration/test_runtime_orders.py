@@ -291,7 +291,8 @@ def test_modify_replaces_price_and_exchange_id(rig: Rig) -> None:
     venue = rig.venue_open()[cloid]
     assert venue.oid == after.exchange_order_id
     assert Decimal(venue.limit_px) == after.price
-    assert "OrderModified" in _names(rig.events(cloid))
+    eventually(lambda: "OrderModified" in _names(rig.events(cloid)), timeout=10,
+               message="no OrderModified event")
     rig.execution.tell(CancelOrder(client_order_id=cloid, strategy_id="probe"))
     rig.wait_state(cloid, OrderState.CANCELLED)
 

@@ -86,7 +86,9 @@ def test_a_post_only_replacement_that_would_cross_fails_with_the_venues_status(r
                        and o, timeout=15, message=f"{cloid} never ended: {rig.order(cloid)}")
     assert _venue_status(rig, cloid) == "badAloPxRejected"
     assert order.state is OrderState.FAILED
-    failed = [e for e in rig.events(cloid) if isinstance(e, OrderFailed)]
+    # The tracker's state changes before the probe hears of it: wait for the event.
+    failed = eventually(lambda: [e for e in rig.events(cloid) if isinstance(e, OrderFailed)],
+                        timeout=10, message="no OrderFailed event")
     assert [e.reason for e in failed] == ["badAloPxRejected"]
 
 

@@ -137,7 +137,7 @@ def outcome(tmp_path: Path, records: list[EventRecord], opts: Options | None = N
         subscriber_mode="test", subscriber_errors=[], subscriber_notices={}, notice_samples=[],
         answers={c: VenueOrder(status="canceled") for c in CLOIDS}, open_cloids=set(),
         open_count=0, venue_fills={}, fills_complete_from_ms=None, evidence={},
-        usage=[(0, 0.0, 0.0), (int(plan.load_s * S), 10.0, 30.0)],
+        usage=[(0, 0.0, 0.0, 0.0), (int(plan.load_s * S), 10.0, 30.0, 80.0)],
         rss=[(t * S // 2, 1, 40_000) for t in range(12)], stop={"clean": True},
         runtime_starts=1, runtime_start_seconds=[1.0], runtime_start_retries=0, incidents=[],
         executed=[], notes=[], log_path=log, work_dir=tmp_path)

@@ -281,6 +281,9 @@ class SimulatorServer:
                 "ok": True, "ws_connections": len(self._conns), "faults": repr(core.faults.plan),
                 "fault_counts": core.faults.counts, "stalled": not self.unstalled.is_set(),
                 "limits": core.limits.state(),
+                # Order and cancel entries each address has sent (its userRateLimit count).
+                "address_requests": {a: acc.n_requests
+                                     for a, acc in core.engine.accounts.items()},
             }
         return None
 
