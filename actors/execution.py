@@ -32,6 +32,7 @@ from collections.abc import Callable
 import attrs
 import websocket
 
+from actors import paths
 from actors.executing.core import ExecutionConfig, ExecutionCore, Ports
 from actors.executing.normalize import Normalizer, Quotes, RiskConfig
 from messages.commands import CancelAll, CancelOrder, ModifyOrder, SubmitOrder, SubscribeMarket
@@ -78,9 +79,9 @@ class ExecutionSettings:
     reconnect: Backoff = attrs.field(factory=lambda: Backoff(min_s=0.5, max_s=15.0))
     quote_pairs: tuple[str, ...] = ()
     """Pairs whose best bid/offer execution follows for market-order reference prices."""
-    tracker: str = "order_tracker"
-    signer: str = "signer"
-    market_stream: str | None = "market_stream"
+    tracker: str = paths.ORDER_TRACKER
+    signer: str = paths.SIGNER
+    market_stream: str | None = paths.MARKET_STREAM
     event_sinks: tuple[str, ...] = ()
     strategy_path: Callable[[str], str | None] = lambda strategy_id: None
     """Where the strategy with this id lives in the tree (its refused commands go there)."""

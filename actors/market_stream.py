@@ -36,7 +36,7 @@ connection up and the stream replaces it).
 Wiring::
 
     store = SubscriptionStore()
-    ChildSpec(id="market_stream", backoff=Backoff(min_s=0.5, max_s=30),
+    ChildSpec(id=paths.MARKET_STREAM, backoff=Backoff(min_s=0.5, max_s=30),
               factory=lambda ctx: MarketStream(ctx, config=config, directory=directory,
                                                events=events, subscriptions=store))
 """

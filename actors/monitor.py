@@ -15,6 +15,7 @@ from decimal import Decimal
 
 import attrs
 
+from actors import paths
 from messages.account import AccountStateReported
 from messages.commands import SubscribeMarket
 from messages.enums import MarketChannel, OrderSide
@@ -33,9 +34,9 @@ ZERO = Decimal(0)
 @attrs.frozen(kw_only=True)
 class MonitorSettings:
     trading_pairs: tuple[str, ...] = ()
-    market_stream: str | None = "market_stream"
-    tracker: str | None = "order_tracker"
-    execution: str | None = "execution"
+    market_stream: str | None = paths.MARKET_STREAM
+    tracker: str | None = paths.ORDER_TRACKER
+    execution: str | None = paths.EXECUTION
 
 
 class Monitor(SupervisedActor):

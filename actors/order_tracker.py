@@ -148,6 +148,10 @@ class OrderTracker(SupervisedActor):
             core.recovered_events = []
         now = self.clock.time_ns()
         self._route(core.handle(TrackerRecovered(ts_init=now), now))
+        if replayed >= self.settings.snapshot_every // 2:
+            # A long replay is paid once: the next incarnation (a crash loop while recovering
+            # makes the journal grow with every attempt) starts from here.
+            self._snapshot()
         self._schedule_tick()
 
     def handle(self, message: object) -> object:

@@ -30,6 +30,7 @@ from pathlib import Path
 
 import attrs
 
+from actors import paths
 from actors.signing.core import SignerCore
 from actors.signing.nonce import NonceSource, NonceStore
 from messages.execution import (
@@ -66,8 +67,8 @@ class SignerSettings:
     """Actions that are not full signed at once, per minute (a burst of 60); beyond it they
     wait up to ``linger_s`` for more to join them. None: always at once."""
     linger_s: float = 0.1
-    execution: str = "execution"
-    tracker: str = "order_tracker"
+    execution: str = paths.EXECUTION
+    tracker: str = paths.ORDER_TRACKER
 
 
 class Signer(SupervisedActor):

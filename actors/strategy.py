@@ -22,6 +22,7 @@ from decimal import Decimal
 
 import attrs
 
+from actors import paths
 from messages.account import AccountStateReported
 from messages.commands import CancelAll, CancelOrder, ModifyOrder, SubmitOrder, SubscribeMarket
 from messages.enums import MarketChannel, OrderSide, OrderType, TimeInForce
@@ -53,9 +54,9 @@ class StrategySettings:
     """Differs per runtime run, so cloids of different runs never collide."""
     channels: tuple[MarketChannel, ...] = (MarketChannel.BOOK, MarketChannel.TRADES,
                                            MarketChannel.BBO)
-    execution: str = "execution"
-    market_stream: str = "market_stream"
-    tracker: str = "order_tracker"
+    execution: str = paths.EXECUTION
+    market_stream: str = paths.MARKET_STREAM
+    tracker: str = paths.ORDER_TRACKER
     account_state_timeout_s: float = 10.0
 
 

@@ -23,11 +23,11 @@ Fails
 
 Wiring::
 
-    ChildSpec(id="user_stream", backoff=Backoff(min_s=0.5, max_s=30),
+    ChildSpec(id=paths.USER_STREAM, backoff=Backoff(min_s=0.5, max_s=30),
               factory=lambda ctx: UserStream(
                   ctx, config=UserStreamConfig(link=LinkConfig(url=ws_url),
                                                account_address=account, agent_address=agent),
-                  tracker=ctx.lookup("order_tracker"), events=events))
+                  tracker=ctx.lookup(paths.ORDER_TRACKER), events=events))
 """
 
 from __future__ import annotations

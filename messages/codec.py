@@ -49,10 +49,6 @@ class CodecError(ValueError):
     """A payload that is not a valid encoding of a known message."""
 
 
-def _identity(value: Any) -> Any:
-    return value
-
-
 class _ClassCodec:
     __slots__ = ("cls", "decoders", "encode", "encoders", "fast_decode", "tag")
 

@@ -84,11 +84,6 @@ class OrderState(enum.Enum):
     def is_terminal(self) -> bool:
         return self in _TERMINAL_STATES
 
-    @property
-    def is_open(self) -> bool:
-        """Not terminal: the order may still trade or still needs the venue's word."""
-        return self not in _TERMINAL_STATES
-
 
 _TERMINAL_STATES = frozenset({OrderState.FILLED, OrderState.CANCELLED, OrderState.FAILED})
 

@@ -11,7 +11,7 @@ the temporary directory are removed on exit, error or not)
 Set-up. The local exchange (``venues.simulator``, signatures verified, synthetic flow at
 ``--flow-rate`` steps/s, so a BTC l2Book frame every ~12 ms) runs as a SUBPROCESS so that its
 event loop does not compete with the runtime for this process's GIL; the runtime (``Runtime``
-from ``supervision.runtime.launch``: signer, publisher, monitor, journaled order tracker,
+from ``runtime.launch``: signer, publisher, monitor, journaled order tracker,
 execution over the WS ``post`` channel, user stream, market stream) and a benchmark strategy
 actor (added with ``strategy_spec``) run in this process, exactly as ``scripts/run`` wires them,
 the publisher bound to an ephemeral loopback port, journals in a temporary directory.

@@ -29,8 +29,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import pykka
 
-from supervision import ChildContext, ChildSpec, SupervisedActor, Supervisor, SupervisorSpec
-from supervision.clock import SystemClock, ThreadTimers
+from clock import SystemClock, ThreadTimers
+from supervision import (
+    ChildContext,
+    ChildSpec,
+    SupervisedActor,
+    SupervisionTree,
+    SupervisorSpec,
+)
 from supervision.journal import Durability, Journal
 
 PAYLOAD = b"\x93\x01\xa9OrderTracked" + b"x" * 176  # ~190 bytes, like an order event
@@ -78,11 +84,11 @@ def timed_tells(tell: Any, ask: Any, n: int) -> float:
 
 def bench_throughput(n: int, rounds: int) -> None:
     timers = ThreadTimers()
-    tree = Supervisor.start_tree(
+    tree = SupervisionTree(
         SupervisorSpec(id="bench", children=[ChildSpec(id="c", factory=HandleCounter,
                                                        mailbox_limit=None)]),
         clock=SystemClock(), timers=timers,
-    )
+    ).start()
     handle = tree.handle("c")
     raw = RawCounter.start()
     raw_rates, handle_rates = [], []
@@ -157,11 +163,11 @@ class Restartable(SupervisedActor):
 def bench_restart(samples: int, backlog: int, backlog_samples: int) -> None:
     logging.getLogger("supervision").setLevel(logging.CRITICAL)
     timers = ThreadTimers()
-    tree = Supervisor.start_tree(
+    tree = SupervisionTree(
         SupervisorSpec(id="bench", intensity=10**9, period=1, children=[
             ChildSpec(id="r", factory=Restartable, mailbox_limit=None)]),
         clock=SystemClock(), timers=timers,
-    )
+    ).start()
     handle = tree.handle("r")
 
     def one(backlog_size: int) -> tuple[float, float]:

@@ -15,7 +15,7 @@ def main() -> int:
         format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
     )
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
-    from supervision.runtime.launch import main as launch
+    from runtime.launch import main as launch
 
     return launch(sys.argv[1:])
 

@@ -35,7 +35,7 @@ import pykka
 from pykka._envelope import Envelope
 from pykka.messages import _ActorStop
 
-from supervision.clock import Clock, Timers
+from clock import Clock, Timers
 from supervision.errors import Escalation, InjectedCrash
 from supervision.fence import Fence
 from supervision.handle import Handle

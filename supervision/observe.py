@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from supervision.clock import Clock, Timers
+from clock import Clock, Timers
 from supervision.spec import EventSink
 
 if TYPE_CHECKING:

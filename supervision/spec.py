@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from supervision.clock import Clock, Timers
+from clock import Clock, Timers
 from supervision.fence import Fence
 from supervision.policy import Backoff, Overflow, Restart, Strategy
 

@@ -22,22 +22,16 @@ time; decisions come from `supervision.policy`.
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from clock import TimerHandle
 from messages.supervision import ChildRestartScheduled, SupervisorEscalated
 from supervision.actor import SupervisedActor
-from supervision.clock import Clock, TimerHandle, Timers
 from supervision.errors import ChildHungError, Escalation
 from supervision.mailbox import Internal
 from supervision.policy import ChildState, ChildStatus, IntensityWindow, plan_exit
 from supervision.slot import ChildDown, DownNotice, Incarnation, Slot
-from supervision.spec import ChildContext, EventSink, SupervisorSpec
-
-if TYPE_CHECKING:
-    import random
-    from collections.abc import Callable
-
-    from supervision.tree import SupervisionTree
+from supervision.spec import ChildContext, SupervisorSpec
 
 log = logging.getLogger(__name__)
 
@@ -81,42 +75,6 @@ class Supervisor(SupervisedActor):
         self._timers: dict[int, TimerHandle] = {}
         self._watchdog: TimerHandle | None = None
         self._stopping = False
-
-    @classmethod
-    def build_tree(
-        cls,
-        spec: SupervisorSpec,
-        *,
-        clock: Clock | None = None,
-        timers: Timers | None = None,
-        events: EventSink | None = None,
-        on_escalate: Callable[[str], None] | None = None,
-        rng: random.Random | None = None,
-    ) -> SupervisionTree:
-        """Build a tree (all slots and handles exist) without starting it."""
-        from supervision.tree import SupervisionTree
-
-        return SupervisionTree(
-            spec, clock=clock, timers=timers, events=events, on_escalate=on_escalate, rng=rng
-        )
-
-    @classmethod
-    def start_tree(
-        cls,
-        spec: SupervisorSpec,
-        *,
-        clock: Clock | None = None,
-        timers: Timers | None = None,
-        events: EventSink | None = None,
-        on_escalate: Callable[[str], None] | None = None,
-        rng: random.Random | None = None,
-    ) -> SupervisionTree:
-        """Build and start a tree; raises `TreeStartError` if a child cannot start."""
-        tree = cls.build_tree(
-            spec, clock=clock, timers=timers, events=events, on_escalate=on_escalate, rng=rng
-        )
-        tree.start()
-        return tree
 
     # -- lifecycle ---------------------------------------------------------------------------
 

@@ -15,11 +15,10 @@ from typing import Any, TypeVar
 
 import attrs
 
+from clock import ManualClock
 from supervision.actor import SupervisedActor
-from supervision.clock import ManualClock
 from supervision.handle import Handle
 from supervision.spec import ChildContext, SupervisorSpec
-from supervision.supervisor import Supervisor
 from supervision.tree import SupervisionTree
 
 T = TypeVar("T")
@@ -220,7 +219,7 @@ class Harness:
         self.clock = ManualClock()
         self.events = EventRecorder()
         self.escalations: list[str] = []
-        self.tree: SupervisionTree = Supervisor.build_tree(
+        self.tree: SupervisionTree = SupervisionTree(
             spec,
             clock=self.clock,
             timers=self.clock,

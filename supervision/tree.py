@@ -7,8 +7,8 @@ import random
 import threading
 from collections.abc import Callable
 
+from clock import Clock, SystemClock, ThreadTimers, Timers
 from messages.supervision import SupervisorEscalated
-from supervision.clock import Clock, SystemClock, ThreadTimers, Timers
 from supervision.errors import TreeStartError
 from supervision.handle import Handle
 from supervision.mailbox import Control

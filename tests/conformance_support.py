@@ -25,6 +25,7 @@ import orjson
 from actors.executing.normalize import Normalizer, Quotes, RiskConfig
 from actors.signing.core import SignerCore
 from actors.signing.nonce import NonceSource
+from clock import ManualClock, SystemClock
 from messages import (
     BookSnapshot,
     CancelAnswered,
@@ -49,7 +50,6 @@ from messages.tracking import (
     SignModifies,
     SignOrders,
 )
-from supervision.clock import ManualClock, SystemClock
 from venues.hyperliquid import payloads, requests
 from venues.hyperliquid.bootstrap import InfoClient
 from venues.hyperliquid.markets import MarketRegistry

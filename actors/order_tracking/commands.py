@@ -210,8 +210,8 @@ def _cancel_one(
 
 def on_cancel_all(core: OrderTrackerCore, stage: Stage, msg: CancelAll, now: int) -> None:
     batch: list[CancelTarget] = []
-    for record in list(stage.all_orders()):
-        if record.state.is_terminal or record.state is S.PENDING_CANCEL:
+    for record in list(stage.live_orders()):
+        if record.state is S.PENDING_CANCEL:
             continue
         if msg.trading_pair is not None and record.trading_pair != msg.trading_pair:
             continue

@@ -18,6 +18,7 @@ import attrs
 import msgpack
 
 from actors.order_tracking import commands, evidence, fills, upkeep
+from actors.order_tracking.index import OrderIndex
 from actors.order_tracking.lifecycle import Trigger
 from actors.order_tracking.records import ZERO, OrderRecord, record_from_list, record_to_list
 from actors.order_tracking.stage import Stage, TrackerConfig
@@ -112,6 +113,8 @@ class OrderTrackerCore:
         """Records appended since start (drives snapshot cadence)."""
         self.live_count = 0
         """Orders not yet terminal (the open-order cap)."""
+        self.index = OrderIndex()
+        """Live orders in order, finished ones by age: a tick visits only what it must."""
         self.next_reconcile_ns: int | None = None
         """When the periodic reconciliation is due (not state: a new incarnation reconciles at
         recovery and starts counting again)."""
@@ -149,6 +152,7 @@ class OrderTrackerCore:
 
     def _commit(self, stage: Stage) -> None:
         orders = self.orders
+        self.index.commit(orders, stage.removed, stage.orders)
         live = self.live_count
         for cloid in stage.removed:
             record = orders.pop(cloid, None)
@@ -356,6 +360,7 @@ class OrderTrackerCore:
                 if oid is not None:
                     self.oid_index[oid] = record.client_order_id
         self.live_count = sum(not r.state.is_terminal for r in self.orders.values())
+        self.index.rebuild(self.orders)
         self.sequence = data["sequence"]
         self.last_fill_ms = data["last_fill_ms"]
         self.forgotten_fill_keys = OrderedDict((tuple(k), None) for k in data["forgotten"])

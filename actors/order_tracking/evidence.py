@@ -269,9 +269,8 @@ def on_open_orders(
     grace = core.config.ns(core.config.open_orders_grace_s)
     missing = tuple(
         r.client_order_id
-        for r in stage.all_orders()
-        if not r.state.is_terminal
-        and r.state is not S.PENDING_CREATE
+        for r in stage.live_orders()
+        if r.state is not S.PENDING_CREATE
         and r.client_order_id not in seen
         and (r.sent_ns or r.created_ns) < msg.ts_init - grace
     )

@@ -86,9 +86,9 @@ def _settle_verifications(
 ) -> None:
     """A complete fills answer settles the rejected replacements that waited for it: with no
     fill, FAILED; with fills, CANCELLED (outcomes.rejected)."""
-    for record in list(stage.all_orders()):
+    for record in list(stage.live_orders()):
         awaiting = record.awaiting
-        if awaiting is None or awaiting.verify_ns is None or record.state.is_terminal:
+        if awaiting is None or awaiting.verify_ns is None:
             continue
         if query is not None:
             proves = (query.requested_ns >= awaiting.verify_ns

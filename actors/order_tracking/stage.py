@@ -137,6 +137,19 @@ class Stage:
             if record is not None:
                 yield record
 
+    def live_orders(self) -> Iterator[OrderRecord]:
+        """The orders not terminal: the committed live ones in their dict order (the index
+        knows them without a scan of the finished ones), then those this input created or
+        revived."""
+        live = self.core.index.live
+        cloids = self.core.index.live_in_order()
+        cloids.extend(c for c, r in self.orders.items()
+                      if c not in live and not r.state.is_terminal)
+        for cloid in cloids:
+            record = self.get(cloid)
+            if record is not None and not record.state.is_terminal:
+                yield record
+
     # --- writes ---------------------------------------------------------------------------
     def put(self, record: OrderRecord) -> None:
         self.orders[record.client_order_id] = record

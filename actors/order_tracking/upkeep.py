@@ -29,16 +29,11 @@ def on_tick(core: OrderTrackerCore, stage: Stage, msg: TrackerTick, now: int) ->
     cfg = core.config
     to_query: dict[ClientOrderId, None] = {}
     fills_from: list[int] = []
-    kept: list[OrderRecord] = []
-    for each in list(stage.all_orders()):
-        record = each
-        if record.state.is_terminal:
-            if record.terminal_ns is not None and now - record.terminal_ns >= cfg.ns(
-                cfg.retention_s
-            ):
-                _forget(stage, record)
-            else:
-                kept.append(record)
+    # Only the live orders (in the committed order: it numbers the events a tick emits, live
+    # and in a replay alike); finished ones are the index's business, oldest first.
+    for cloid in core.index.live_in_order():
+        record = stage.get(cloid)
+        if record is None or record.state.is_terminal:
             continue
         pm = record.pending_modify
         if pm is not None and pm.deadline_ns is not None and now >= pm.deadline_ns:
@@ -70,19 +65,34 @@ def on_tick(core: OrderTrackerCore, stage: Stage, msg: TrackerTick, now: int) ->
                          extra={"reason": reason})
         if new is not None:
             to_query[new.client_order_id] = None
-    excess = len(kept) - cfg.retention_max_orders
-    if excess > 0:
-        # Memory (and the snapshot a restart loads) stays bounded whatever the order rate:
-        # beyond the cap, the orders that ended first leave first.
-        kept.sort(key=lambda r: (r.terminal_ns or 0, r.client_order_id))
-        for record in kept[:excess]:
-            _forget(stage, record)
+    _retain(core, stage, now)
     _expire_unmatched(core, stage, now)
     if to_query:
         core.request_status(stage, tuple(to_query), now, "deadline")
     if fills_from:
         core.request_fills(stage, now, "waiting for fills the venue reported", min(fills_from))
     _periodic(core, stage, now)
+
+
+def _retain(core: OrderTrackerCore, stage: Stage, now: int) -> None:
+    """Finished orders leave memory after ``retention_s``, and beyond ``retention_max_orders``
+    the ones that ended first leave first: memory (and the snapshot a restart loads) stays
+    bounded whatever the order rate."""
+    cfg = core.config
+    horizon = now - cfg.ns(cfg.retention_s)
+    finished = len(core.orders) - core.live_count
+    index = core.index
+    while (oldest := index.oldest_finished()) is not None:
+        ended, cloid = oldest
+        record = stage.get(cloid)
+        if record is None or not record.state.is_terminal or (record.terminal_ns or 0) != ended:
+            index.drop_oldest_finished()  # stale: revised or forgotten since
+            continue
+        if ended > horizon and finished <= cfg.retention_max_orders:
+            return
+        index.drop_oldest_finished()
+        _forget(stage, record)
+        finished -= 1
 
 
 def _forget(stage: Stage, record: OrderRecord) -> None:
@@ -149,7 +159,7 @@ def _periodic(core: OrderTrackerCore, stage: Stage, now: int) -> None:
 def on_recovered(core: OrderTrackerCore, stage: Stage, msg: TrackerRecovered, now: int) -> None:
     """After journal recovery: orders caught between tracking and sending may be live."""
     requery = now + core.config.ns(core.config.unknown_requery_s)
-    for record in list(stage.all_orders()):
+    for record in list(stage.live_orders()):
         if record.state is S.PENDING_CREATE:
             stage.fire(record, Trigger.UNCERTAIN, now, changes={"deadline_ns": requery},
                        extra={"reason": "restarted before the order was reported sent"})
@@ -168,7 +178,7 @@ def reconcile_everything(
     ago, so a busy order flow does not cost one query per order in flight)."""
     grace = core.config.ns(core.config.open_orders_grace_s)
     uncertain = tuple(
-        r.client_order_id for r in stage.all_orders()
+        r.client_order_id for r in stage.live_orders()
         if r.state in (S.UNKNOWN, S.SUBMITTED, S.PENDING_CANCEL)
         and not (overdue_only and r.state is not S.UNKNOWN and r.updated_ns >= now - grace)
     )

@@ -33,10 +33,6 @@ def heartbeat_topic(venue: str) -> str:
     return f"{HEARTBEAT_PREFIX}{venue}"
 
 
-def order_prefix(venue: str) -> str:
-    return f"{ORDER_PREFIX}{venue}."
-
-
 class ProtocolError(ValueError):
     """A request or reply that does not follow the protocol."""
 

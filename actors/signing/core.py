@@ -377,7 +377,3 @@ class SignerCore:
                              client_order_ids=tuple(t.client_order_id for t in targets),
                              reason=f"could not build the action: {reason}", definitive=True,
                              ts_init=self._now_ns())
-
-
-def _chunks(items: Sequence[Any], size: int) -> list[Sequence[Any]]:
-    return [items[i:i + size] for i in range(0, len(items), size)]

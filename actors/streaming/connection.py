@@ -31,8 +31,8 @@ from typing import Any, Protocol
 import attrs
 import websocket
 
+from clock import Clock
 from messages.execution import ConnectionStateChanged, FrameReceived
-from supervision.clock import Clock
 from venues.hyperliquid.transport import DEFAULT_MAX_FRAME_BYTES, FrameTooLargeError, limit_frames
 
 log = logging.getLogger(__name__)

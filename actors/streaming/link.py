@@ -38,9 +38,9 @@ from actors.streaming.connection import (
     TransportError,
     websocket_connector,
 )
+from clock import Clock, TimerHandle, Timers
 from messages.execution import ConnectionStateChanged, FrameReceived
 from messages.feed import FeedConnected, FeedError, FeedLost
-from supervision.clock import Clock, TimerHandle, Timers
 from supervision.policy import Backoff, BackoffTracker
 from supervision.spec import ChildContext
 from venues.hyperliquid.transport import DEFAULT_MAX_FRAME_BYTES

@@ -40,12 +40,12 @@ from actors.streaming.link import (
 )
 from actors.streaming.market_config import MarketStreamConfig, MarketStreamStats, StaleCheck
 from actors.streaming.subscriptions import SubscriptionRegistry, SubscriptionStore
+from clock import TimerHandle
 from messages.commands import SubscribeMarket, UnsubscribeMarket
 from messages.enums import MarketChannel
 from messages.execution import ConnectionStateChanged, FrameReceived
 from messages.feed import BookCrossed, FeedStale
 from messages.market import BestBidOffer, BookSnapshot, GetBook, TradeReceived
-from supervision.clock import TimerHandle
 from supervision.errors import MailboxFullError
 from venues.hyperliquid.payloads import (
     CoinMapper,

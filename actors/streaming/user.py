@@ -33,11 +33,11 @@ from actors.streaming.link import (
     StreamLink,
     StreamPorts,
 )
+from clock import TimerHandle
 from messages.account import FundingPaid, LiquidationReported, NonUserCancelReported
 from messages.execution import ConnectionStateChanged, FrameReceived
 from messages.tracking import ReconcileAll
 from messages.venue import FillsReported, OrderStatusReported
-from supervision.clock import TimerHandle
 from venues.hyperliquid.payloads import (
     Pong,
     SubscriptionAck,
@@ -72,7 +72,7 @@ class UserStreamConfig:
     link: LinkConfig
     account_address: str = attrs.field(converter=_address)
     """The account whose orders these are, lower-cased: the master, or the vault / sub-account
-    traded for (`supervision.runtime` resolves it)."""
+    traded for (`runtime` resolves it)."""
     agent_address: str | None = attrs.field(default=None, converter=_optional_address)
     """The signer's address when it is not the account (an agent, or the master of a vault),
     when known: only to refuse a mix-up of the two."""

@@ -11,7 +11,7 @@ from typing import Any
 
 from actors.strategy import StrategySettings
 from messages.enums import MarketChannel, RequestKind
-from supervision.runtime.keepalive import CpuKeepAlive
+from runtime.keepalive import CpuKeepAlive
 from supervision.spec import ChildSpec
 
 from .common import FAR, KEY_ENV, PAIR, SIZE, Options, mono
@@ -29,7 +29,7 @@ def wait_until(cond: Callable[[], bool], timeout: float, what: str) -> None:
 
 def run_runtime(url: str, opts: Options, workdir: Path) -> dict[str, Any]:
     from actors.streaming.common import GetStreamStats
-    from supervision.runtime.config import (
+    from runtime.config import (
         AccountConfig,
         PublisherSettings,
         RiskSettings,
@@ -37,8 +37,8 @@ def run_runtime(url: str, opts: Options, workdir: Path) -> dict[str, Any]:
         StrategyConfig,
         VenueConfig,
     )
-    from supervision.runtime.launch import Runtime
-    from supervision.runtime.tree import Wiring, strategy_spec
+    from runtime.launch import Runtime
+    from runtime.wiring import Wiring, strategy_spec
     from venues.simulator import DEMO_PRIVATE_KEY
 
     os.environ[KEY_ENV] = DEMO_PRIVATE_KEY  # the simulator's PUBLIC throwaway key

@@ -20,6 +20,8 @@ from typing import IO, Any
 
 ROOT = Path(__file__).resolve().parents[2]
 LISTENING = re.compile(r"listening on (http://[0-9.]+:(\d+))")
+HISTORY_CAP = 300_000
+"""Finished orders the soak's exchange keeps for the judge."""
 
 
 class VenueError(RuntimeError):
@@ -77,7 +79,11 @@ class Venue:
         self._log = open(self.log_path, "ab")  # noqa: SIM115 - closed in stop()
         self.proc = subprocess.Popen(
             [str(ROOT / "scripts" / "sim"), "--port", "0", "--seed", str(self.seed),
-             "--flow-rate", str(self.flow_rate), "--log-level", "WARNING"],
+             "--flow-rate", str(self.flow_rate), "--log-level", "WARNING",
+             # The judge asks orderStatus for every order at the end: the exchange must still
+             # know them (its default keeps 5,000 finished orders; a 20-minute soak makes
+             # ~75,000, and an order last listed open may have ended unseen since).
+             "--history-cap", str(HISTORY_CAP)],
             stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True)
         match = wait_for_line(self.log_path, LISTENING, offset=offset, timeout_s=60,
                               proc=self.proc)

@@ -9,7 +9,7 @@ import threading
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
-from supervision.clock import Clock, SystemClock, TimerHandle, Timers
+from clock import Clock, SystemClock, TimerHandle, Timers
 from supervision.errors import FencedError, JournalCorruptError, JournalError, JournalLockedError
 from supervision.fence import Fence
 from supervision.journal import _format as fmt
@@ -224,10 +224,6 @@ class Journal:
         _fsync_dir(self.directory)
 
     # -- writing -----------------------------------------------------------------------------
-
-    @property
-    def next_seq(self) -> int:
-        return self._next_seq
 
     @property
     def last_seq(self) -> int:

@@ -32,9 +32,9 @@ from actors.streaming.common import GetStreamStats
 from actors.streaming.market import MarketStreamStats
 from actors.streaming.user import UserStreamStats
 from messages.ids import ClientOrderId
+from runtime.launch import Runtime
+from runtime.wiring import EVENTS, FIVE
 from supervision.eventlog import EventLogReader
-from supervision.runtime.launch import Runtime
-from supervision.runtime.tree import EVENTS, FIVE
 from supervision.tree import SupervisionTree
 from tests.helpers import eventually
 from tests.runtime_support import (

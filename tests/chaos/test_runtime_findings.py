@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from supervision.runtime.launch import Runtime
+from runtime.launch import Runtime
 from tests.helpers import eventually
 from tests.runtime_support import (
     STRATEGY_PATH,

@@ -13,7 +13,7 @@ import websocket
 from hyperliquid.info import Info
 from hyperliquid.utils.error import ClientError, ServerError
 
-from supervision.clock import ManualClock
+from clock import ManualClock
 from tests.helpers import eventually
 from venues.hyperliquid.signing import L1Signer
 from venues.simulator import (

@@ -19,6 +19,7 @@ import pytest
 
 from actors.executing.core import ExecutionConfig, ExecutionCore, Ports
 from actors.execution import ws_url_of
+from clock import ManualClock
 from messages import (
     CancelAnswered,
     CancelOrder,
@@ -57,7 +58,6 @@ from messages.tracking import (
     SignModifies,
     SignOrders,
 )
-from supervision.clock import ManualClock
 from tests.conformance_support import TIMEOUT, VenueRig, cancel_target, passive_price
 from tests.helpers import eventually
 from venues.hyperliquid.transport import HttpTransport, WsPostTransport

@@ -30,14 +30,14 @@ from messages import (
     SubmitOrder,
     TimeInForce,
 )
-from supervision.runtime.config import (
+from runtime.config import (
     ExecutionTuning,
     PublisherSettings,
     RuntimeConfig,
     StrategyConfig,
 )
-from supervision.runtime.launch import Runtime
-from supervision.runtime.tree import Wiring, strategy_spec
+from runtime.launch import Runtime
+from runtime.wiring import Wiring, strategy_spec
 from supervision.spec import ChildContext, ChildSpec
 from supervision.testing import EventRecorder
 from tests.helpers import eventually

@@ -22,7 +22,7 @@ import attrs
 import pytest
 
 from messages.enums import OrderState
-from supervision.runtime.config import ExecutionTuning, RiskSettings
+from runtime.config import ExecutionTuning, RiskSettings
 from tests.helpers import eventually
 from tests.runtime_support.flood import FloodLedger, flood_strategy
 from tests.runtime_support.runtime import free_port, running, runtime_config

@@ -35,9 +35,9 @@ from messages import (
     TimeInForce,
 )
 from messages.tracking import GetOpenOrders, GetOrder, TrackedOrder
-from supervision.runtime.config import PublisherSettings, RuntimeConfig, StrategyConfig
-from supervision.runtime.launch import Runtime
-from supervision.runtime.tree import Wiring, strategy_spec
+from runtime.config import PublisherSettings, RuntimeConfig, StrategyConfig
+from runtime.launch import Runtime
+from runtime.wiring import Wiring, strategy_spec
 from supervision.spec import ChildContext, ChildSpec
 from supervision.testing import EventRecorder
 from tests.helpers import eventually

@@ -35,8 +35,8 @@ from messages import (
 from messages.market import GetBook
 from messages.orders import OrderFailed
 from messages.tracking import CommandRejected, GetOrder, OrderDenied
-from supervision.runtime.config import PublisherSettings, RuntimeConfig, StrategyConfig
-from supervision.runtime.launch import Runtime
+from runtime.config import PublisherSettings, RuntimeConfig, StrategyConfig
+from runtime.launch import Runtime
 from supervision.testing import EventRecorder
 from tests.helpers import eventually
 from tests.runtime_support.remote import on_strategy, remote_strategy

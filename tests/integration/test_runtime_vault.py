@@ -28,14 +28,14 @@ from actors.streaming import GetStreamStats
 from messages import ClientOrderId, OrderState, TimeInForce
 from messages.orders import OrderFilled
 from messages.tracking import GetOpenOrders, GetOrder, TrackedOrder
-from supervision.runtime.config import (
+from runtime.config import (
     AccountConfig,
     PublisherSettings,
     RuntimeConfig,
     StrategyConfig,
     VenueConfig,
 )
-from supervision.runtime.launch import Runtime
+from runtime.launch import Runtime
 from supervision.testing import EventRecorder
 from tests.helpers import eventually
 from tests.runtime_support.remote import on_strategy, remote_strategy

@@ -14,7 +14,7 @@ from typing import IO
 
 import pytest
 
-from supervision.clock import ManualClock
+from clock import ManualClock
 from tests.helpers import REPO, eventually
 from venues.hyperliquid.signing import L1Signer
 from venues.simulator import (

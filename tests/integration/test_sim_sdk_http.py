@@ -17,7 +17,7 @@ from hyperliquid.exchange import Exchange
 from hyperliquid.info import Info
 from hyperliquid.utils.types import Cloid
 
-from supervision.clock import ManualClock
+from clock import ManualClock
 from venues.simulator import (
     DEMO_ADDRESS,
     DEMO_PRIVATE_KEY,

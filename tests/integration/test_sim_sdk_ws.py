@@ -14,7 +14,7 @@ from eth_account import Account
 from hyperliquid.exchange import Exchange
 from hyperliquid.info import Info
 
-from supervision.clock import ManualClock
+from clock import ManualClock
 from tests.helpers import eventually
 from venues.simulator import (
     DEMO_ADDRESS,

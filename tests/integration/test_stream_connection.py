@@ -11,8 +11,8 @@ import pytest
 
 from actors.streaming.connection import ConnectionRequest, FrameSlots, WsConnection
 from actors.streaming.testing import GREETING, LocalWsServer
+from clock import SystemClock
 from messages.execution import ConnectionStateChanged, FrameReceived
-from supervision.clock import SystemClock
 from supervision.errors import MailboxFullError
 from supervision.testing import EventRecorder
 from venues.hyperliquid.ws_client import conflation_key

@@ -31,6 +31,7 @@ import websocket
 from actors.market_stream import MarketStream
 from actors.streaming import LinkConfig, MarketStreamConfig, SubscriptionStore
 from actors.streaming.connection import ConnectionRequest, WsConnection
+from clock import SystemClock
 from messages.commands import SubscribeMarket
 from messages.enums import MarketChannel
 from messages.execution import ConnectionStateChanged, FrameReceived
@@ -44,7 +45,6 @@ from supervision import (
     SupervisionTree,
     SupervisorSpec,
 )
-from supervision.clock import SystemClock
 from supervision.testing import EventRecorder
 from venues.hyperliquid.transport import (
     DEFAULT_MAX_FRAME_BYTES,

@@ -26,9 +26,9 @@ from messages import (
     OrderStatusUnknown,
     OrderType,
 )
-from supervision.runtime.config import PublisherSettings, RuntimeConfig, StrategyConfig
-from supervision.runtime.launch import Runtime
-from supervision.runtime.tree import Wiring, strategy_spec
+from runtime.config import PublisherSettings, RuntimeConfig, StrategyConfig
+from runtime.launch import Runtime
+from runtime.wiring import Wiring, strategy_spec
 from supervision.spec import ChildSpec
 from supervision.testing import EventRecorder
 from tests.helpers import eventually

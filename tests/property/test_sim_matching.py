@@ -15,7 +15,7 @@ from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
-from supervision.clock import ManualClock
+from clock import ManualClock
 from venues.simulator.config import DEFAULT_COINS, FeeSchedule
 from venues.simulator.engine import Engine
 from venues.simulator.model import Filled, OrderRequest, Rejected, Resting

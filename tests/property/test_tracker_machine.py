@@ -251,6 +251,13 @@ class TrackerMachine(TrackerWorld, RuleBasedStateMachine):
         assert set(self.core.orders) == set(self.submitted)
         assert self.core.live_count == sum(
             not r.state.is_terminal for r in self.core.orders.values())
+        # The tick's index: the live orders in the committed order, and every finished one
+        # reachable through the retention heap.
+        assert self.core.index.live_in_order() == [
+            c for c, r in self.core.orders.items() if not r.state.is_terminal]
+        heap = {(k, c) for k, c in self.core.index._finished}
+        assert all(((r.terminal_ns or 0), c) in heap
+                   for c, r in self.core.orders.items() if r.state.is_terminal)
         for cloid in self.submitted:
             view = self.core.get(cloid)
             assert view is not None

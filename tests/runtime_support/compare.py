@@ -9,7 +9,7 @@ from decimal import Decimal
 from messages.enums import OrderState
 from messages.ids import ClientOrderId
 from messages.tracking import GetOpenOrders, GetOrder, TrackedOrder
-from supervision.runtime.launch import Runtime
+from runtime.launch import Runtime
 from tests.runtime_support.ledger import ChurnLedger
 from tests.runtime_support.venue import VenueOrder, venue_state
 

@@ -15,7 +15,7 @@ from messages.ids import ClientOrderId
 from messages.market import BookSnapshot
 from messages.orders import OrderAccepted, OrderEvent
 from messages.tracking import CommandRejected
-from supervision.runtime.tree import Wiring, strategy_spec
+from runtime.wiring import Wiring, strategy_spec
 from supervision.spec import ChildContext, ChildSpec
 
 STRATEGY_ID = "flood"

@@ -13,8 +13,8 @@ import attrs
 from actors.strategy import Strategy, StrategySettings
 from messages.orders import OrderEvent
 from messages.tracking import CommandRejected
+from runtime.wiring import Wiring, strategy_spec
 from supervision.handle import Handle
-from supervision.runtime.tree import Wiring, strategy_spec
 from supervision.spec import ChildContext, ChildSpec
 from supervision.testing import EventRecorder
 
@@ -53,7 +53,7 @@ class RemoteStrategy(Strategy):
 
 def remote_strategy(strategy_id: str, pairs: tuple[str, ...],
                     heard: EventRecorder) -> Callable[[Wiring], ChildSpec]:
-    """A `supervision.runtime.tree.StrategyFactory` for `Runtime(config, strategies=...)`."""
+    """A `runtime.wiring.StrategyFactory` for `Runtime(config, strategies=...)`."""
 
     def make(w: Wiring) -> ChildSpec:
         return strategy_spec(strategy_id, lambda ctx: RemoteStrategy(

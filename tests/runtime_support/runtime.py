@@ -8,14 +8,14 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from supervision.runtime.config import (
+from runtime.config import (
     PublisherSettings,
     RuntimeConfig,
     SimulatorSettings,
     StrategyConfig,
 )
-from supervision.runtime.launch import Runtime
-from supervision.runtime.tree import Wiring
+from runtime.launch import Runtime
+from runtime.wiring import Wiring
 from supervision.spec import ChildSpec
 
 SIM_TOML = """\

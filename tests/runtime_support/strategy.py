@@ -15,7 +15,7 @@ from messages.ids import ClientOrderId
 from messages.market import BookSnapshot
 from messages.orders import OrderEvent
 from messages.tracking import CommandRejected
-from supervision.runtime.tree import Wiring, strategy_spec
+from runtime.wiring import Wiring, strategy_spec
 from supervision.spec import ChildContext, ChildSpec
 from tests.runtime_support.ledger import ChurnLedger, Created
 
@@ -142,7 +142,7 @@ class ChurnStrategy(Strategy):
 
 def churn_strategy(ledger: ChurnLedger, churn: ChurnSettings,
                    pairs: tuple[str, ...] = PAIRS) -> Callable[[Wiring], ChildSpec]:
-    """A `supervision.runtime.tree.StrategyFactory` for `Runtime(config, strategies=...)`."""
+    """A `runtime.wiring.StrategyFactory` for `Runtime(config, strategies=...)`."""
 
     def make(w: Wiring) -> ChildSpec:
         return strategy_spec(STRATEGY_ID, lambda ctx: ChurnStrategy(

@@ -23,7 +23,7 @@ from messages.orders import (
     OrderPendingCancel,
 )
 from messages.tracking import CommandRejected
-from supervision.runtime.config import ConfigError, from_dict, load_settings
+from runtime.config import ConfigError, from_dict, load_settings
 
 S = 1_000_000_000
 T0 = 1_700_000_000 * S

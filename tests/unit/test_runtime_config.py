@@ -9,7 +9,7 @@ from typing import Any
 import attrs
 import pytest
 
-from supervision.runtime.config import (
+from runtime.config import (
     ConfigError,
     PublisherSettings,
     RuntimeConfig,
@@ -18,8 +18,8 @@ from supervision.runtime.config import (
     publisher_addresses,
     validate,
 )
-from supervision.runtime.credentials import load_key
-from supervision.runtime.launch import config_from_args, parser
+from runtime.credentials import load_key
+from runtime.launch import config_from_args, parser
 from venues.hyperliquid.transport import DEFAULT_MAX_FRAME_BYTES
 from venues.simulator import DEMO_ADDRESS, DEMO_PRIVATE_KEY
 

@@ -10,9 +10,9 @@ import pytest
 from messages import CancelAll, CancelOrder, ClientOrderId, OrderSide, OrderType, SubmitOrder
 from messages.supervision import DeadLetter
 from messages.tracking import CommandRejected, OrderDenied
+from runtime.dead_letters import CommandBouncer
+from runtime.wiring import strategy_path
 from supervision.observe import DeadLetterRecord
-from supervision.runtime.dead_letters import CommandBouncer
-from supervision.runtime.tree import strategy_path
 
 CLOID = ClientOrderId.derive("bounce", 1)
 ORDER = SubmitOrder(client_order_id=CLOID, trading_pair="ETH-USD", side=OrderSide.BUY,

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from supervision.runtime.keepalive import CpuKeepAlive
+from runtime.keepalive import CpuKeepAlive
 from tests.helpers import eventually
 
 pytestmark = pytest.mark.timeout(30)
@@ -56,7 +56,7 @@ def test_the_helper_exits_when_its_runtime_dies(tmp_path: Path) -> None:
     script.write_text(
         "import os, sys\n"
         f"sys.path.insert(0, {str(Path(__file__).resolve().parents[2])!r})\n"
-        "from supervision.runtime.keepalive import CpuKeepAlive\n"
+        "from runtime.keepalive import CpuKeepAlive\n"
         "h = CpuKeepAlive()\n"
         "h.start()\n"
         "print(h.pid, flush=True)\n"

@@ -6,7 +6,7 @@ from decimal import Decimal
 
 import pytest
 
-from supervision.clock import ManualClock
+from clock import ManualClock
 from venues.simulator import leverage
 from venues.simulator.config import DEFAULT_COINS, FeeSchedule
 from venues.simulator.engine import Engine
@@ -333,7 +333,7 @@ def test_leverage_and_isolated_margin(engine: Engine) -> None:
 
 
 def test_the_history_cap_is_configurable() -> None:
-    from supervision.clock import ManualClock
+    from clock import ManualClock
     from venues.simulator.config import SimulatorConfig, config_from_dict
     from venues.simulator.core import SimulatorCore
 

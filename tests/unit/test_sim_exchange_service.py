@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from supervision.clock import ManualClock
+from clock import ManualClock
 from tests.helpers import load_vectors
 from venues.hyperliquid.signing import L1Signer
 from venues.hyperliquid.wire import approve_agent_action

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from supervision.clock import ManualClock
+from clock import ManualClock
 from venues.hyperliquid.keys import SecretKey, keccak256
 from venues.simulator import DEMO_ADDRESS, DEMO_PRIVATE_KEY
 from venues.simulator.config import FlowConfig, SimulatorConfig, load_config

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from supervision.clock import ManualClock
+from clock import ManualClock
 from tests.helpers import load_recorded
 from venues.simulator.actions import DeserializeError
 from venues.simulator.config import DEMO_ADDRESS, FlowConfig, SimulatorConfig

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from supervision.clock import ManualClock
+from clock import ManualClock
 from venues.hyperliquid.signing import L1Signer
 from venues.simulator.config import (
     DEMO_ADDRESS,

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from supervision.clock import ManualClock
+from clock import ManualClock
 from tests.helpers import load_recorded
 from venues.hyperliquid.signing import L1Signer
 from venues.simulator.config import DEMO_ADDRESS, DEMO_PRIVATE_KEY, FlowConfig, SimulatorConfig

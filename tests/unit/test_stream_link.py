@@ -23,9 +23,9 @@ from actors.streaming.link import (
     StreamPorts,
 )
 from actors.streaming.testing import FakeConnector, Inbox
+from clock import ManualClock
 from messages.execution import ConnectionStateChanged, FrameReceived
 from messages.feed import FeedConnected, FeedError, FeedLost
-from supervision.clock import ManualClock
 from supervision.errors import FencedError
 from supervision.policy import Backoff
 

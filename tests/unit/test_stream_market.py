@@ -18,12 +18,12 @@ from actors.streaming.market import (
     SubscriptionStore,
 )
 from actors.streaming.testing import FakeConnector, Inbox
+from clock import ManualClock
 from messages.commands import SubscribeMarket, UnsubscribeMarket
 from messages.enums import MarketChannel, OrderSide
 from messages.feed import BookCrossed, FeedError, FeedStale
 from messages.ids import TradeId
 from messages.market import BestBidOffer, BookSnapshot, GetBook, PriceLevel, TradeReceived
-from supervision.clock import ManualClock
 from supervision.errors import MailboxFullError
 from supervision.policy import Backoff
 from venues.hyperliquid.payloads import (

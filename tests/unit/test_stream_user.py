@@ -12,11 +12,11 @@ from actors.streaming.common import GetStreamStats
 from actors.streaming.link import LinkConfig, LinkState, StreamPorts
 from actors.streaming.testing import FakeConnector, Inbox
 from actors.streaming.user import UserStreamConfig, UserStreamCore, UserStreamStats
+from clock import ManualClock
 from messages.account import FundingPaid, LiquidationReported, NonUserCancelReported
 from messages.feed import FeedConnected, FeedError, FeedLost
 from messages.tracking import ReconcileAll
 from messages.venue import FillsReported, OrderStatusReported
-from supervision.clock import ManualClock
 from supervision.policy import Backoff
 from tests.helpers import load_recorded
 

@@ -18,7 +18,7 @@ from supervision import (
     Handle,
     Overflow,
     SupervisedActor,
-    Supervisor,
+    SupervisionTree,
     SupervisorSpec,
 )
 from supervision.testing import Harness, Ledger, Poison, Work, scripted
@@ -229,12 +229,12 @@ def test_events_sink_can_be_a_handle() -> None:
         SupervisorSpec(id="obs", children=[ChildSpec(id="sink", factory=scripted(ledger))])
     )
     sink = sink_tree.handle("sink")
-    tree = Supervisor.start_tree(
+    tree = SupervisionTree(
         SupervisorSpec(id="root", children=[ChildSpec(id="w", factory=scripted(ledger))]),
         clock=sink_tree.clock,
         timers=sink_tree.clock,
         events=sink,
-    )
+    ).start()
     try:
         tree.handle("w").tell(Poison())
         assert tree.handle("w").ask(Work(sender="x", n=1), timeout=10) == Work(sender="x", n=1)

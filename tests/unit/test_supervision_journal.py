@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
+from clock import ManualClock
 from supervision import FencedError, JournalCorruptError, JournalError, JournalLockedError
-from supervision.clock import ManualClock
 from supervision.fence import FenceAuthority
 from supervision.journal import Durability, Journal
 from supervision.journal import _format as fmt

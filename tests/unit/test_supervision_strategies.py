@@ -11,6 +11,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from clock import ManualClock
 from messages.supervision import (
     ChildFailed,
     ChildRestarted,
@@ -26,10 +27,8 @@ from supervision import (
     Restart,
     Strategy,
     SupervisionTree,
-    Supervisor,
     SupervisorSpec,
 )
-from supervision.clock import ManualClock
 from supervision.testing import Exit, Harness, Ledger, Poison, Work, scripted
 
 
@@ -317,7 +316,7 @@ def test_on_escalate_may_stop_the_tree_without_deadlock(ledger: Ledger) -> None:
         trees[0].stop()  # what a runtime does: it must return at once, the tree is already down
         reasons.append(reason)
 
-    tree = Supervisor.build_tree(spec, clock=clock, timers=clock, on_escalate=on_escalate)
+    tree = SupervisionTree(spec, clock=clock, timers=clock, on_escalate=on_escalate)
     trees.append(tree)
     tree.start()
     tree.handle("a").tell(Poison())

@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from supervision.clock import ThreadTimers
+from clock import ThreadTimers
 
 
 @pytest.fixture

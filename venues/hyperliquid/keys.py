@@ -46,15 +46,6 @@ def address_from_public_key(public_key: coincurve.PublicKey) -> str:
     return "0x" + keccak256(public_key.format(compressed=False)[1:])[-20:].hex()
 
 
-def to_checksum_address(address: str) -> str:
-    """EIP-55 mixed-case form of a 0x address."""
-    lowered = address.lower().removeprefix("0x")
-    digest = keccak256(lowered.encode()).hex()
-    return "0x" + "".join(
-        c.upper() if c.isalpha() and int(digest[i], 16) >= 8 else c for i, c in enumerate(lowered)
-    )
-
-
 class SecretKey:
     """A parsed private key. Its address is public; the key itself never leaves this object."""
 

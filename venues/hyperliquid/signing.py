@@ -166,11 +166,6 @@ class L1Signer:
         r, s, v = self._key.sign_digest(digest)
         return {"r": hex(r), "s": hex(s), "v": v}
 
-    def sign_user_action(self, message: dict[str, Any]) -> Signature:
-        _check_chain(message, is_mainnet=self.is_mainnet)
-        r, s, v = self._key.sign_digest(user_signed_digest(message))
-        return render_signature(r, s, v)
-
     def __repr__(self) -> str:
         network = "mainnet" if self.is_mainnet else "testnet"
         return f"L1Signer(address={self.address}, network={network})"

@@ -11,7 +11,7 @@ import logging
 from decimal import Decimal
 from typing import Any
 
-from supervision.clock import Clock, SystemClock, TimerHandle, Timers
+from clock import Clock, SystemClock, TimerHandle, Timers
 from venues.simulator.agents import AgentRegistry
 from venues.simulator.config import SimulatorConfig
 from venues.simulator.engine import Engine

@@ -11,7 +11,7 @@ from collections import defaultdict, deque
 from collections.abc import Sequence
 from decimal import Decimal
 
-from supervision.clock import Clock
+from clock import Clock
 from venues.simulator import tpsl
 from venues.simulator.accounts import Account, MarginView
 from venues.simulator.book import OrderBook
@@ -133,7 +133,8 @@ class Engine:
         self.reg.remember(order)
         status, error = static_check(order, spec)
         if not error:
-            status, error = open_order_check(self, order)
+            status, error = open_order_check(self.limits, self.accounts.get(user),
+                                             len(self.reg.live[user]), order)
         if error:
             self.reg.set_status(order, status)
             return Rejected(error)

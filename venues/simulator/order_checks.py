@@ -4,14 +4,12 @@ address's open-order cap (PROTOCOL §12, §14)."""
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import TYPE_CHECKING
 
 from venues.hyperliquid.numbers import price_is_valid, size_is_valid
+from venues.simulator.accounts import Account
 from venues.simulator.config import CoinSpec
+from venues.simulator.limits import Limits
 from venues.simulator.model import Errors, Order, Status
-
-if TYPE_CHECKING:
-    from venues.simulator.engine import Engine
 
 MIN_NOTIONAL = Decimal(10)
 
@@ -29,16 +27,14 @@ def static_check(order: Order, spec: CoinSpec) -> tuple[str, str]:
     return "", ""
 
 
-def open_order_check(engine: Engine, order: Order) -> tuple[str, str]:
-    """Rejected when the address already has its cap of open orders (resting orders, waiting
-    triggers and TP/SL children all count); reduce-only and trigger orders stop at the base
-    cap even when volume has raised it."""
-    limits = engine.limits
+def open_order_check(limits: Limits | None, account: Account | None, live: int,
+                     order: Order) -> tuple[str, str]:
+    """Rejected when the address already has its cap of open orders (``live``: resting
+    orders, waiting triggers and TP/SL children all count); reduce-only and trigger orders
+    stop at the base cap even when volume has raised it."""
     if limits is None:
         return "", ""
-    account = engine.accounts.get(order.user)
     volume = account.cum_volume if account is not None else Decimal(0)
-    live = len(engine.reg.live[order.user])
     special = order.reduce_only or order.trigger is not None
     if limits.open_order_refusal(order.user, live, volume, reduce_only_or_trigger=special):
         return Status.TOO_MANY_OPEN_ORDERS_REJECTED, Errors.TOO_MANY_OPEN_ORDERS

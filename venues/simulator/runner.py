@@ -16,7 +16,7 @@ from decimal import Decimal
 from types import TracebackType
 from typing import Any, TypeVar
 
-from supervision.clock import Clock, ManualClock, SystemClock, TimerHandle
+from clock import Clock, ManualClock, SystemClock, TimerHandle
 from venues.hyperliquid.wire import check_address
 from venues.simulator.config import SimulatorConfig
 from venues.simulator.core import SimulatorCore

@@ -4,8 +4,10 @@ armed trigger orders firing when the mark reaches them, and sibling cancellation
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from decimal import Decimal
+from typing import Protocol
 
+from venues.simulator.accounts import Account
 from venues.simulator.model import (
     Order,
     OrderRequest,
@@ -14,9 +16,30 @@ from venues.simulator.model import (
     Status,
     Waiting,
 )
+from venues.simulator.registry import OrderRegistry
+from venues.simulator.timed import TriggerBook
 
-if TYPE_CHECKING:
-    from venues.simulator.engine import Engine
+
+class Engine(Protocol):
+    """What TP/SL needs of the matching engine (`venues.simulator.engine.Engine` is one)."""
+
+    reg: OrderRegistry
+    triggers: TriggerBook
+    accounts: dict[str, Account]
+
+    def place_one(self, user: str, req: OrderRequest, tx_hash: str, *,
+                  position_tpsl: bool = False, defer_children: bool = False) -> PlaceOutcome: ...
+
+    def new_order(self, user: str, req: OrderRequest) -> Order | Rejected: ...
+
+    def execute(self, order: Order, tx_hash: str, *, placing: bool,
+                defer_children: bool = False) -> PlaceOutcome: ...
+
+    def mark(self, coin: str) -> Decimal: ...
+
+    def touch(self, user_coin: tuple[str, str]) -> None: ...
+
+    def drop_live(self, order: Order) -> bool: ...
 
 
 def place_normal_tpsl(

@@ -13,7 +13,7 @@ from typing import Any, Final
 from messages.enums import OrderSide
 from messages.ids import ClientOrderId
 from messages.pairs import PERP_QUOTE
-from venues.hyperliquid.models import ABSENT, NO_EXTRA, Absent, Json, JsonObject, SpotMeta
+from venues.hyperliquid.models import ABSENT, NO_EXTRA, Json, JsonObject, SpotMeta
 
 NS_PER_MS: Final = 1_000_000
 SPOT_UNRESOLVED_QUOTE: Final = "SPOT"
@@ -315,7 +315,3 @@ class Reader:
 
 def _kind(value: object) -> str:
     return "null" if value is None else type(value).__name__
-
-
-def is_absent(value: object) -> bool:
-    return value is ABSENT or isinstance(value, Absent)

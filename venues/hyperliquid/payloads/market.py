@@ -12,7 +12,6 @@ them); everything the messages carry is rendered back exactly.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from decimal import Decimal
 from typing import Any
 
 from messages.ids import TradeId
@@ -258,8 +257,3 @@ def parse_candle_snapshot(payload: object) -> tuple[Candle, ...]:
 
 def render_candle_snapshot(candles: Sequence[Candle]) -> list[dict[str, Any]]:
     return [render_candle(c) for c in candles]
-
-
-def mids_decimal(mids: MidsUpdated) -> dict[str, Decimal]:
-    """Mids as a dict (pair → Decimal), for callers that look prices up by pair."""
-    return dict(mids.mids)

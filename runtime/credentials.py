@@ -7,7 +7,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from supervision.runtime.config import ConfigError, RuntimeConfig
+from runtime.config import ConfigError, RuntimeConfig
 from venues.hyperliquid import keys
 
 

@@ -23,6 +23,7 @@ from pathlib import Path
 
 import attrs
 
+from actors import paths
 from actors.executing.core import ExecutionConfig
 from actors.executing.normalize import RiskConfig
 from actors.executing.pacing import PacingConfig
@@ -42,21 +43,20 @@ from actors.streaming.link import LinkConfig
 from actors.streaming.market import MarketStreamConfig, SubscriptionStore
 from actors.streaming.user import UserStreamConfig
 from actors.user_stream import UserStream
+from runtime.config import RuntimeConfig, load_settings
 from supervision.actor import SupervisedActor
 from supervision.errors import ChildStoppedError
 from supervision.handle import Handle
 from supervision.policy import Backoff, Overflow, Strategy
-from supervision.runtime.config import RuntimeConfig, load_settings
 from supervision.spec import ChildContext, ChildSpec, SupervisorSpec
 from venues.hyperliquid.keys import SecretKey
 from venues.hyperliquid.markets import MarketRegistry
 
 log = logging.getLogger(__name__)
 
-STRATEGIES = "strategies"
 EVENTS = "events"
 """The order tracker's durable event log under the data dir, read by the publisher's replay."""
-FIVE = ("market_stream", "user_stream", "order_tracker", "signer", "publisher")
+FIVE = (paths.MARKET_STREAM, paths.USER_STREAM, paths.ORDER_TRACKER, paths.SIGNER, paths.PUBLISHER)
 """The five actors of the mission (``--chaos-kill-every`` picks among them)."""
 
 
@@ -81,15 +81,15 @@ class Wiring:
 
 
 def strategy_path(strategy_id: str) -> str | None:
-    return f"{STRATEGIES}/{strategy_id}" if strategy_id else None
+    return paths.strategy(strategy_id) if strategy_id else None
 
 
-def fan_out(lookup: Callable[[str], Handle], *paths: str) -> Callable[[object], None]:
+def fan_out(lookup: Callable[[str], Handle], *targets: str) -> Callable[[object], None]:
     """An event sink telling several children; a child already stopped for good is skipped
     (events emitted while the tree shuts down must not fail their sender)."""
 
     def sink(event: object) -> None:
-        for path in paths:
+        for path in targets:
             try:
                 lookup(path).tell(event)
             except ChildStoppedError:
@@ -129,7 +129,7 @@ def build_spec(w: Wiring, extra_strategies: tuple[StrategyFactory, ...] = ()) ->
         return directory
 
     signer = ChildSpec(
-        id="signer",
+        id=paths.SIGNER,
         factory=lambda ctx: Signer(ctx, settings=SignerSettings(
             key=w.key, is_mainnet=w.is_mainnet, markets=w.markets,
             nonce_path=w.data_dir / "signer" / "nonce", vault_address=w.vault,
@@ -139,7 +139,7 @@ def build_spec(w: Wiring, extra_strategies: tuple[StrategyFactory, ...] = ()) ->
             linger_s=cfg.execution.linger_s)),
     )
     publisher = ChildSpec(
-        id="publisher",
+        id=paths.PUBLISHER,
         factory=lambda ctx: Publisher(ctx, config=PublisherConfig(
             address=cfg.publisher.address, format=cfg.publisher.format,
             sndhwm=cfg.publisher.hwm, market_data=cfg.publisher.market_data,
@@ -148,11 +148,11 @@ def build_spec(w: Wiring, extra_strategies: tuple[StrategyFactory, ...] = ()) ->
             heartbeat_s=cfg.publisher.heartbeat_s)),
     )
     monitor = ChildSpec(
-        id="monitor", overflow=Overflow.LATEST_WINS, key=market_data_key,
+        id=paths.MONITOR, overflow=Overflow.LATEST_WINS, key=market_data_key,
         factory=lambda ctx: Monitor(ctx, settings=MonitorSettings(trading_pairs=pairs)),
     )
     tracker = ChildSpec(
-        id="order_tracker",
+        id=paths.ORDER_TRACKER,
         # Recovery (snapshot + journal tail) takes well under a second for the orders the
         # tracker keeps in memory, but a loaded machine can stretch it: a start abandoned at
         # 10 s keeps running in its thread and slows the next attempt (a soak saw 17 s, 34 s).
@@ -165,12 +165,12 @@ def build_spec(w: Wiring, extra_strategies: tuple[StrategyFactory, ...] = ()) ->
                                       reconcile_interval_s=cfg.tracker.reconcile_interval_s,
                                       max_open_orders=cfg.tracker.max_open_orders),
                 event_log_dir=w.data_dir / EVENTS),
-            peers=TrackerPeers(signer="signer", execution="execution",
-                               event_sinks=("publisher", "monitor"),
-                               diagnostic_sinks=("monitor",), strategy_path=strategy_path)),
+            peers=TrackerPeers(signer=paths.SIGNER, execution=paths.EXECUTION,
+                               event_sinks=(paths.PUBLISHER, paths.MONITOR),
+                               diagnostic_sinks=(paths.MONITOR,), strategy_path=strategy_path)),
     )
     execution = ChildSpec(
-        id="execution", backoff=exchange_backoff,
+        id=paths.EXECUTION, backoff=exchange_backoff,
         factory=lambda ctx: Execution(ctx, settings=ExecutionSettings(
             base_url=w.base_url,
             config=ExecutionConfig(
@@ -184,24 +184,25 @@ def build_spec(w: Wiring, extra_strategies: tuple[StrategyFactory, ...] = ()) ->
                             price_band=cfg.risk.price_band,
                             max_submits_per_s=cfg.risk.max_submits_per_s),
             use_ws_post=cfg.execution.use_ws_post, quote_pairs=pairs,
-            event_sinks=("monitor",), strategy_path=strategy_path,
+            event_sinks=(paths.MONITOR,), strategy_path=strategy_path,
             max_frame_bytes=cfg.venue.max_frame_bytes)),
     )
     user_stream = ChildSpec(
-        id="user_stream", backoff=exchange_backoff,
+        id=paths.USER_STREAM, backoff=exchange_backoff,
         factory=lambda ctx: UserStream(
             ctx,
             config=UserStreamConfig(
                 link=link, account_address=w.account,
                 agent_address=w.key.address if w.key.address != w.account.lower() else None),
-            tracker=ctx.lookup("order_tracker"),
-            events=fan_out(ctx.lookup, "publisher", "monitor")),
+            tracker=ctx.lookup(paths.ORDER_TRACKER),
+            events=fan_out(ctx.lookup, paths.PUBLISHER, paths.MONITOR)),
     )
     market_stream = ChildSpec(
-        id="market_stream", backoff=exchange_backoff,
+        id=paths.MARKET_STREAM, backoff=exchange_backoff,
         factory=lambda ctx: MarketStream(
             ctx, config=MarketStreamConfig(link=link), directory=directory_of(ctx.lookup),
-            events=fan_out(ctx.lookup, "publisher", "monitor"), subscriptions=subscriptions),
+            events=fan_out(ctx.lookup, paths.PUBLISHER, paths.MONITOR),
+            subscriptions=subscriptions),
     )
     strategies: list[ChildSpec] = [make(w) for make in extra_strategies]
     if cfg.strategy.kind == "market_maker":
@@ -231,7 +232,7 @@ def build_spec(w: Wiring, extra_strategies: tuple[StrategyFactory, ...] = ()) ->
         period=cfg.restart_period_s,
         children=(
             signer, publisher, monitor, tracker, execution, user_stream, market_stream,
-            SupervisorSpec(id=STRATEGIES, strategy=Strategy.ONE_FOR_ONE, intensity=5,
+            SupervisorSpec(id=paths.STRATEGIES, strategy=Strategy.ONE_FOR_ONE, intensity=5,
                            period=30, children=tuple(strategies)),
         ),
     )

@@ -26,6 +26,7 @@ import logging
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 
+from actors import paths
 from messages.commands import CancelAll, CancelOrder, ModifyOrder, SubmitOrder
 from messages.ids import ClientOrderId
 from messages.supervision import DeadLetter
@@ -51,7 +52,7 @@ class CommandBouncer:
         records: Callable[[], Sequence[DeadLetterRecord]],
         now_ns: Callable[[], int],
         strategy_path: Callable[[str], str | None],
-        tracker: str = "order_tracker",
+        tracker: str = paths.ORDER_TRACKER,
         memory: int = 10_000,
     ) -> None:
         self._lookup = lookup

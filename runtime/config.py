@@ -212,7 +212,7 @@ class RuntimeConfig:
     a hand-off between actors is a context switch, not a wake-up of an idle CPU)."""
     keep_warm: bool = False
     """Keep the runtime's CPUs busy at idle priority so they never go idle between orders
-    (`supervision.runtime.keepalive`; costs a full CPU each, gives way to every runtime
+    (`runtime.keepalive`; costs a full CPU each, gives way to every runtime
     thread)."""
 
     @property

@@ -26,18 +26,18 @@ from typing import Any
 import attrs
 import pykka
 
+from actors import paths
+from clock import Clock, SystemClock
 from messages.commands import CancelAll
 from messages.execution import SetTradingState
 from messages.status import GetStatus, RuntimeStatus
 from messages.supervision import DeadLetter
-from messages.tracking import GetOpenOrders
-from supervision.clock import Clock, SystemClock
-from supervision.errors import ChildStoppedError
-from supervision.runtime.config import ConfigError, RuntimeConfig, load, validate
-from supervision.runtime.credentials import load_key
-from supervision.runtime.dead_letters import CommandBouncer
-from supervision.runtime.keepalive import CpuKeepAlive
-from supervision.runtime.tree import (
+from messages.tracking import GetOpenOrders, ReconcileAll
+from runtime.config import ConfigError, RuntimeConfig, load, validate
+from runtime.credentials import load_key
+from runtime.dead_letters import CommandBouncer
+from runtime.keepalive import CpuKeepAlive
+from runtime.wiring import (
     FIVE,
     StrategyFactory,
     Wiring,
@@ -45,6 +45,8 @@ from supervision.runtime.tree import (
     fan_out,
     strategy_path,
 )
+from supervision.errors import ChildStoppedError
+from supervision.handle import Handle
 from supervision.tree import SupervisionTree
 from venues.hyperliquid import keys
 from venues.hyperliquid.bootstrap import (
@@ -244,12 +246,12 @@ class Runtime:
                  "master", key.address, len(markets), data_dir)
         return self.wiring
 
-    _SINKS = ("publisher", "monitor")
+    _SINKS = (paths.PUBLISHER, paths.MONITOR)
 
     def _supervision_event(self, event: object) -> None:
         """Supervision events go to the publisher (runtime.supervision.*) and the monitor
         (status line); a dead strategy command also goes back to its sender as a rejection
-        (`supervision.runtime.dead_letters`). Called from supervisor and actor threads; the
+        (`runtime.dead_letters`). Called from supervisor and actor threads; the
         tree exists before it starts.
 
         A tell to a stopped sink is itself a dead letter whose event would be told to that sink
@@ -276,14 +278,14 @@ class Runtime:
         if tree is None or tree.terminated:
             return None
         try:
-            status: RuntimeStatus = tree.handle("monitor").ask(GetStatus(), timeout=timeout)
+            status: RuntimeStatus = tree.handle(paths.MONITOR).ask(GetStatus(), timeout=timeout)
         except ChildStoppedError:
             return None
         return status
 
     def open_orders(self, timeout: float = 5.0) -> int:
         assert self.tree is not None
-        orders = self.tree.handle("order_tracker").ask(GetOpenOrders(), timeout=timeout)
+        orders = self.tree.handle(paths.ORDER_TRACKER).ask(GetOpenOrders(), timeout=timeout)
         return len(orders)
 
     def start_chaos(self, every_s: float, rng: random.Random | None = None) -> threading.Thread:
@@ -309,29 +311,22 @@ class Runtime:
         if tree is not None and not tree.terminated and cancel:
             # Halt first: strategies keep quoting while they run, and new orders would race
             # the cancel-all.
-            execution = tree.handle("execution")
+            execution = tree.handle(paths.EXECUTION)
             execution.tell(SetTradingState(halted=True, reason="shutting down",
                                            ts_init=self.clock.time_ns()))
-            deadline = time.monotonic() + timeout_s
-            waiter = threading.Event()
-            next_cancel = 0.0
-            while time.monotonic() < deadline:
-                if time.monotonic() >= next_cancel:
-                    # Again every few seconds: an order whose fate was unknown when the last
-                    # one went out (UNKNOWN, a cancel lost) may have turned out to be open.
-                    execution.tell(CancelAll())
-                    next_cancel = time.monotonic() + 3.0
-                try:
-                    remaining = self.open_orders()
-                except (ChildStoppedError, TimeoutError, pykka.Timeout):
-                    remaining = max(remaining, 1)  # the tracker cannot say: assume the worst
-                    break
-                if remaining == 0:
-                    break
-                waiter.wait(0.2)
+            remaining = self._wait_final(time.monotonic() + timeout_s, execution, cancel_all=True)
             if remaining:
+                # Cancel at the venue directly while the tree still runs: the user stream and a
+                # reconciliation then bring the tracker the venue's word, so every order's last
+                # event is its final state, not the PENDING_CANCEL of a cancel it never heard
+                # back about.
                 log.warning("%d orders still not final after cancel-all; cancelling whatever "
                             "is open at the venue directly", remaining)
+                self.emergency_cancel()
+                tree.handle(paths.ORDER_TRACKER).tell(
+                    ReconcileAll(reason="shutting down", ts_init=self.clock.time_ns()))
+                remaining = self._wait_final(time.monotonic() + 15.0, execution,
+                                             cancel_all=False)
         if tree is not None:
             self._stopping = True
             tree.stop()
@@ -340,6 +335,31 @@ class Runtime:
         if self.sim is not None:
             self.sim.stop()
         self.stop_keep_warm()
+        return remaining
+
+    def _wait_final(self, deadline: float, execution: Handle, *, cancel_all: bool) -> int:
+        """Wait until the tracker has no order left that is not final (or the deadline);
+        returns how many are left (at least 1 when the tracker could not say)."""
+        waiter = threading.Event()
+        next_cancel = 0.0
+        remaining = 0
+        while time.monotonic() < deadline:
+            if cancel_all and time.monotonic() >= next_cancel:
+                # Again every few seconds: an order whose fate was unknown when the last one
+                # went out (UNKNOWN, a cancel lost) may have turned out to be open.
+                execution.tell(CancelAll())
+                next_cancel = time.monotonic() + 3.0
+            try:
+                remaining = self.open_orders(timeout=max(0.1, min(5.0,
+                                                                  deadline - time.monotonic())))
+            except ChildStoppedError:
+                return max(remaining, 1)
+            except (TimeoutError, pykka.Timeout):
+                remaining = max(remaining, 1)  # recovering, say: ask again until the deadline
+                continue
+            if remaining == 0:
+                return 0
+            waiter.wait(0.2)
         return remaining
 
     def stop_keep_warm(self) -> None:
