@@ -61,11 +61,11 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-import attrs
 import zmq
 
 from actors.publishing.core import PublisherConfig, PublisherCore
 from actors.publishing.replay import ReplayServer, ReplayThread
+from messages.publishing import GetEndpoint, GetPublisherStats, HeartbeatDue, PublisherStats
 from supervision.actor import SupervisedActor
 from supervision.eventlog import EventLogReader
 from supervision.spec import ChildContext
@@ -74,36 +74,6 @@ log = logging.getLogger(__name__)
 
 _BIND_RETRY_S = 0.02
 _REPLY_HWM = 64
-
-
-@attrs.frozen(kw_only=True)
-class GetEndpoint:
-    """Ask the publisher where its socket is bound."""
-
-
-@attrs.frozen(kw_only=True)
-class GetPublisherStats:
-    """Ask the publisher for its counters."""
-
-
-@attrs.frozen(kw_only=True)
-class HeartbeatDue:
-    """The publisher's own timer: send a heartbeat now."""
-
-
-@attrs.frozen(kw_only=True)
-class PublisherStats:
-    endpoint: str
-    epoch: int
-    published: int
-    skipped: int
-    replay_endpoint: str | None = None
-    last_sequence: int = 0
-    """The highest ``event_sequence`` this incarnation published."""
-    heartbeats: int = 0
-    replay_requests: int = 0
-    replayed: int = 0
-    """Events sent in replay replies by this incarnation."""
 
 
 class Publisher(SupervisedActor):

@@ -31,6 +31,7 @@ from messages.feed import FeedConnected, FeedLost, FeedStale
 from messages.ids import ClientOrderId
 from messages.market import BestBidOffer, BookSnapshot, TradeReceived
 from messages.orders import OrderEvent, OrderFilled
+from messages.strategy import StrategyTimer
 from messages.tracking import CommandRejected, OpenOrdersSnapshot, SendOpenOrders, TrackedOrder
 from supervision.actor import SupervisedActor
 from supervision.handle import Handle
@@ -38,12 +39,6 @@ from supervision.spec import ChildContext
 
 log = logging.getLogger(__name__)
 _ACCOUNT_TIMEOUT = "perpetuum:account-state-timeout"
-
-
-@attrs.frozen(kw_only=True)
-class StrategyTimer:
-    name: str
-    ts_init: int
 
 
 @attrs.frozen(kw_only=True)

@@ -47,6 +47,10 @@ class SystemClock:
         return time.monotonic_ns()
 
 
+def _nothing() -> None:
+    return None
+
+
 class _ScheduledCall:
     __slots__ = ("callback", "cancelled", "due", "seq")
 
@@ -58,6 +62,10 @@ class _ScheduledCall:
 
     def cancel(self) -> None:
         self.cancelled = True
+        # A cancelled call waits in the heap until its due time: it must not keep what its
+        # callback holds alive until then (an incarnation's start timeout held the whole
+        # incarnation, an order tracker's 20,000 orders, for 60 s after every restart).
+        self.callback = _nothing
 
     def __lt__(self, other: _ScheduledCall) -> bool:
         return (self.due, self.seq) < (other.due, other.seq)

@@ -42,12 +42,13 @@ import attrs
 import orjson
 import zmq
 
-from actors.publisher import GetEndpoint, GetPublisherStats, Publisher
+from actors.publisher import Publisher
 from actors.publishing import PublisherConfig, PublisherCore
 from messages import codec
 from messages.enums import OrderSide, OrderState, OrderType
 from messages.ids import ClientOrderId, ExchangeOrderId
 from messages.orders import OrderAccepted, OrderEvent, OrderSubmitted
+from messages.publishing import GetEndpoint, GetPublisherStats
 from supervision import ChildSpec, SupervisionTree, SupervisorSpec
 
 HAS_REPLAY = "event_log_dir" in {f.name for f in attrs.fields(PublisherConfig)}

@@ -68,6 +68,8 @@ from venues.hyperliquid.payloads.exchange import DefaultResponse, ExchangeError
 
 log = logging.getLogger(__name__)
 
+_COALESCED = ("openOrders", "userFillsByTime", "userRateLimit")
+"""Bulk queries of which one waiting copy is enough (none has a requester to answer)."""
 _ACTION_KINDS = (RequestKind.SUBMIT, RequestKind.CANCEL, RequestKind.MODIFY,
                  RequestKind.CANCEL_ALL)
 _SIGNED_KINDS = (*_ACTION_KINDS, RequestKind.SCHEDULE_CANCEL, RequestKind.INVALIDATE)
@@ -173,7 +175,8 @@ class ExecutionCore:
         self._born_ns = now_ns()
         self.stats: dict[str, int] = {"sent_ws": 0, "sent_http": 0, "resent": 0, "denied": 0,
                                       "queued": 0, "answers": 0, "expired": 0, "granted": 0,
-                                      "backpressure": 0, "invalidations": 0, "retried_429": 0}
+                                      "backpressure": 0, "invalidations": 0, "retried_429": 0,
+                                      "coalesced": 0}
 
     def start(self) -> None:
         """A new incarnation: the signer's credit is whatever this one grants from now on."""
@@ -619,13 +622,34 @@ class ExecutionCore:
                           fills_query=fills_query)
         weight = requests.info_weight(info_type)
         if self._queue or not self.pacer.take_query(weight, self._mono()):
+            if info_type in _COALESCED and self._coalesce(entry):
+                return
             self.stats["queued"] += 1
             if info_type == "orderStatus" and cloid is not None:
                 self._queued_status.add(cloid)
-            self._queue.append((weight, entry))
+                # Ahead of the bulk queries that wait (fills pages, open orders): one order's
+                # status must not wait behind a fills history being paged through (a soak saw
+                # orders stay UNKNOWN for minutes behind pages of 120 weight each).
+                at = next((i for i, (_, e) in enumerate(self._queue)
+                           if e.path != "/exchange" and e.info_type != "orderStatus"),
+                          len(self._queue))
+                self._queue.insert(at, (weight, entry))
+            else:
+                self._queue.append((weight, entry))
             self._schedule_drain()
             return
         self._send(entry, self._now_ns())
+
+    def _coalesce(self, entry: _InFlight) -> bool:
+        """The same query already waits: it is sent later than both were asked for, so its
+        answer serves both (a fills answer then proves the later request)."""
+        for _, queued in self._queue:
+            if queued.info_type == entry.info_type and queued.body == entry.body:
+                if entry.fills_query is not None:
+                    queued.fills_query = entry.fills_query
+                self.stats["coalesced"] += 1
+                return True
+        return False
 
     def _interpret_query(self, entry: _InFlight, payload: Any, now: int) -> None:
         info = entry.info_type

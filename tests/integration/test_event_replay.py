@@ -21,7 +21,7 @@ import orjson
 import pytest
 import zmq
 
-from actors.publisher import GetPublisherStats, Publisher, PublisherStats
+from actors.publisher import Publisher
 from actors.publishing import PublisherConfig, PublisherCore
 from actors.publishing.protocol import encode_request
 from actors.publishing.subscriber import EventSubscriber, Notice, ReceivedEvent
@@ -35,6 +35,7 @@ from messages.orders import (
     OrderFilled,
     OrderSubmitted,
 )
+from messages.publishing import GetPublisherStats, PublisherStats
 from supervision import ChildSpec, Handle, SupervisionTree, SupervisorSpec
 from supervision.eventlog import EventLog, list_segments
 from tests.helpers import eventually

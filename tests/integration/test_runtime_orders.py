@@ -17,7 +17,6 @@ import orjson
 import pytest
 import zmq
 
-from actors.publisher import GetEndpoint
 from actors.strategy import Strategy, StrategySettings
 from messages import (
     BookSnapshot,
@@ -34,6 +33,7 @@ from messages import (
     SubmitOrder,
     TimeInForce,
 )
+from messages.publishing import GetEndpoint
 from messages.tracking import GetOpenOrders, GetOrder, TrackedOrder
 from runtime.config import PublisherSettings, RuntimeConfig, StrategyConfig
 from runtime.launch import Runtime

@@ -15,11 +15,12 @@ import orjson
 import pytest
 import zmq
 
-from actors.publisher import GetEndpoint, GetPublisherStats, Publisher, PublisherStats
+from actors.publisher import Publisher
 from actors.publishing import PublisherConfig
 from messages.enums import LiquiditySide, OrderSide, OrderState, OrderType
 from messages.ids import ClientOrderId, ExchangeOrderId, TradeId
 from messages.orders import OrderFilled, OrderSubmitted
+from messages.publishing import GetEndpoint, GetPublisherStats, PublisherStats
 from supervision import ChildSpec, Handle, SupervisionTree, SupervisorSpec
 from tests.helpers import eventually
 from tests.runtime_support.runtime import free_port

@@ -16,12 +16,13 @@ from typing import Any
 import orjson
 import pytest
 
-from actors.publisher import GetEndpoint, Publisher
+from actors.publisher import Publisher
 from actors.publishing import PublisherConfig
 from messages import codec
 from messages.enums import OrderSide, OrderState, OrderType
 from messages.ids import ClientOrderId, ExchangeOrderId
 from messages.orders import OrderAccepted, OrderEvent, OrderSubmitted
+from messages.publishing import GetEndpoint
 from supervision import ChildSpec, Handle, SupervisionTree, SupervisorSpec
 from supervision.eventlog import EventLog, list_segments
 from tests.helpers import REPO, eventually

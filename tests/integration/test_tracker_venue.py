@@ -14,7 +14,6 @@ from pathlib import Path
 
 import pytest
 
-from actors.publisher import GetEndpoint
 from actors.strategy import StrategySettings
 from messages import (
     ClientOrderId,
@@ -26,6 +25,7 @@ from messages import (
     OrderStatusUnknown,
     OrderType,
 )
+from messages.publishing import GetEndpoint
 from runtime.config import PublisherSettings, RuntimeConfig, StrategyConfig
 from runtime.launch import Runtime
 from runtime.wiring import Wiring, strategy_spec

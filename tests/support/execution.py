@@ -78,11 +78,12 @@ def order(**kw: Any) -> SubmitOrder:
     return SubmitOrder(**fields)
 
 
-def signed(kind: RequestKind = RequestKind.SUBMIT, n: int = 1) -> SignedAction:
+def signed(kind: RequestKind = RequestKind.SUBMIT, n: int = 1,
+           expires_after_ms: int | None = None) -> SignedAction:
     cloids = tuple(ClientOrderId.derive("ex", i) for i in range(n))
     return SignedAction(request_id=1_800_000_000_000 + n, kind=kind, client_order_ids=cloids,
                         body=b'{"action":{}}', nonce=1_800_000_000_000 + n,
-                        expires_after_ms=None, weight=n, ts_init=0)
+                        expires_after_ms=expires_after_ms, weight=n, ts_init=0)
 
 
 

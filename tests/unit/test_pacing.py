@@ -249,11 +249,7 @@ def test_backpressure_refuses_orders_once_the_backlog_would_outlive_them() -> No
 
 def test_a_429_is_sent_again_with_the_same_bytes_not_failed() -> None:
     rig = _rig()
-    action = signed(n=1)
-    action = SignedAction(request_id=action.request_id, kind=action.kind,
-                          client_order_ids=action.client_order_ids, body=action.body,
-                          nonce=action.nonce, expires_after_ms=rig.clock.ns // 10**6 + 10_000,
-                          weight=1, ts_init=0)
+    action = signed(n=1, expires_after_ms=rig.clock.ns // 10**6 + 10_000)
     rig.core.signed(action)
     answer(rig, action.request_id, None, status=429)
     assert not any(isinstance(m, RequestFailed) for m in rig.tracker)
@@ -267,11 +263,7 @@ def test_a_429_is_sent_again_with_the_same_bytes_not_failed() -> None:
 
 def test_a_429_too_close_to_expiry_is_a_definitive_failure() -> None:
     rig = _rig()
-    base = signed(n=1)
-    action = SignedAction(request_id=base.request_id, kind=base.kind,
-                          client_order_ids=base.client_order_ids, body=base.body,
-                          nonce=base.nonce, expires_after_ms=rig.clock.ns // 10**6 + 500,
-                          weight=1, ts_init=0)
+    action = signed(n=1, expires_after_ms=rig.clock.ns // 10**6 + 500)
     rig.core.signed(action)
     answer(rig, action.request_id, None, status=429)
     failed = rig.tracker[-1]

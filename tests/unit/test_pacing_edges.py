@@ -136,11 +136,7 @@ def test_a_429_on_a_resent_request_is_not_definitive() -> None:
     """A copy went over WS before the connection dropped; the HTTP resend's 429 says nothing
     about that copy."""
     rig = _rig()
-    base = signed(n=1)
-    action = SignedAction(request_id=base.request_id, kind=base.kind,
-                          client_order_ids=base.client_order_ids, body=base.body,
-                          nonce=base.nonce, expires_after_ms=rig.clock.ns // 10**6 + 500,
-                          weight=1, ts_init=0)
+    action = signed(n=1, expires_after_ms=rig.clock.ns // 10**6 + 500)
     rig.core.signed(action)
     rig.ws_up = False
     rig.core.connection_changed(ConnectionStateChanged(connection="ws", connected=False,
@@ -164,3 +160,35 @@ def test_a_long_fills_answer_pays_its_extra_weight() -> None:
     answer(rig, request_id, fills)
     after = pacer.weights.tokens_at(rig.clock.ns), pacer.query_weights.tokens_at(rig.clock.ns)
     assert (before[0] - after[0], before[1] - after[1]) == (2, 2)  # 1 per 20 fills returned
+
+
+def _queued(rig: Rig) -> list[str | None]:
+    return [e.info_type for _, e in rig.core._queue]
+
+
+def test_an_order_status_goes_ahead_of_fills_pages_waiting_for_weight() -> None:
+    """Pages of fills cost 20 + 1 per 20 fills each: an order's status (2) waiting behind
+    them kept orders UNKNOWN for minutes in a soak."""
+    rig = _rig(ip_weight_per_minute=60, query_share=0.5)
+    rig.core.pacer.weights.tokens = 0
+    rig.core.reconcile(ReconcileRequested(client_order_ids=(), open_orders=True,
+                                          fills_since_ms=1000, reason="t", ts_init=0))
+    rig.core.reconcile(ReconcileRequested(client_order_ids=(ClientOrderId.derive("st", 1),),
+                                          open_orders=False, fills_since_ms=None, reason="t",
+                                          ts_init=0))
+    assert _queued(rig) == ["orderStatus", "openOrders", "userFillsByTime"]
+
+
+def test_a_bulk_query_already_waiting_is_not_queued_twice() -> None:
+    from messages.tracking import FillsQuery
+
+    rig = _rig(ip_weight_per_minute=60, query_share=0.5)
+    rig.core.pacer.weights.tokens = 0
+    for requested in (1, 2):
+        rig.core.reconcile(ReconcileRequested(
+            client_order_ids=(), open_orders=True, fills_since_ms=1000, reason="t", ts_init=0,
+            fills_query=FillsQuery(since_ms=1000, origin_ms=1000, requested_ns=requested)))
+    assert _queued(rig) == ["openOrders", "userFillsByTime"]
+    fills = rig.core._queue[1][1]
+    assert fills.fills_query is not None
+    assert fills.fills_query.requested_ns == 2  # the answer proves the later request too
