@@ -90,6 +90,10 @@ _ROWS: list[tuple[OrderState | None, Trigger, Target, type[orders.OrderEvent]]] 
 for _state in (S.PENDING_CREATE, S.SUBMITTED, S.UNKNOWN):
     _ROWS.append((_state, Trigger.ACCEPT, S.OPEN, orders.OrderAccepted))
     _ROWS.append((_state, Trigger.NEVER_PLACED, S.FAILED, orders.OrderFailed))
+# A cancel sent to an order the venue never had (never acknowledged, unknown to the venue past
+# its expiry): it can no longer exist; without this an order whose cancels kept being refused
+# ("never placed, …") stayed PENDING_CANCEL / UNKNOWN for good.
+_ROWS.append((S.PENDING_CANCEL, Trigger.NEVER_PLACED, S.FAILED, orders.OrderFailed))
 for _state in (S.PENDING_CREATE, S.SUBMITTED, S.UNKNOWN, S.OPEN, S.PENDING_CANCEL):
     # The venue's rejection is final even after an ack (it is no longer live); an order with
     # fills is never failed: a rejected replacement of one ends CANCELLED (evidence.py).

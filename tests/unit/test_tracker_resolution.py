@@ -265,3 +265,19 @@ def test_a_cancel_lost_before_it_was_signed_does_not_hang_the_order() -> None:
     assert h.state(cloid) is OrderState.OPEN
     h.cancel(cloid)
     assert h.state(cloid) is OrderState.PENDING_CANCEL
+
+
+def test_a_cancel_of_an_order_the_venue_never_had_ends_it_once_its_expiry_passed() -> None:
+    """An order never reported sent went UNKNOWN at its expiry; cancels kept coming (a stop's
+    repeated cancel-all) and were refused "never placed, already canceled, or filled": the
+    not-found answer that arrives while PENDING_CANCEL proves it never placed (a soak ended 6
+    orders UNKNOWN that way, flipping between the two states every 3 s)."""
+    h = Harness(TrackerConfig(submit_expiry_s=30, not_found_grace_s=2))
+    cloid = h.submit(1, sent=False)
+    h.advance(33)
+    assert h.state(cloid) is OrderState.UNKNOWN
+    h.cancel(cloid)
+    assert h.state(cloid) is OrderState.PENDING_CANCEL
+    h.send(OrderNotFoundReported(client_order_id=cloid, ts_init=h.now))
+    assert h.state(cloid) is OrderState.FAILED
+    assert "never placed" in h.order_events(cloid)[-1].reason  # type: ignore[attr-defined]
