@@ -38,6 +38,7 @@ from actors.order_tracking import lifecycle
 from actors.order_tracking.core import OrderTrackerCore
 from actors.order_tracking.stage import TrackerConfig
 from messages import (
+    CancelAll,
     CancelOrder,
     ClientOrderId,
     ModifyOrder,
@@ -166,10 +167,14 @@ class TrackerMachine(TrackerWorld, RuleBasedStateMachine):
     def crash_and_recover(self, data: st.DataObject) -> None:
         self._crash(data)
 
-    @rule(data=st.data(), lossy=st.booleans())
-    def venue_answers(self, data: st.DataObject, lossy: bool) -> None:
+    @rule(data=st.data(), lossy=st.booleans(),
+          cancel_every=st.sampled_from([None, None, TICK_NS, 3 * 10**9]))
+    def venue_answers(self, data: st.DataObject, lossy: bool, cancel_every: int | None) -> None:
         """Liveness: from now on the venue answers every query (the stream may still lose
-        frames); within the stated bound every order must agree with the venue."""
+        frames); within the stated bound every order must agree with the venue — also while a
+        cancel-all is sent every tick or every 3 s, as a clean stop does (each one turned an
+        UNKNOWN order the venue never had back into PENDING_CANCEL, where its proof of never
+        placed did not count: it never ended)."""
         while self.inbox:
             request = self.inbox.pop(data.draw(st.integers(0, len(self.inbox) - 1)))
             answer, frames = self._apply(request, data.draw(st.sampled_from("abcd")))
@@ -179,7 +184,13 @@ class TrackerMachine(TrackerWorld, RuleBasedStateMachine):
         self.answering = True
         try:
             end = self.now + int(self._bound() * 1e9)
+            next_cancel = self.now
             while self.now < end:
+                if cancel_every is not None and self.now >= next_cancel:
+                    # Before the answers of the last round are delivered: a status answer
+                    # may meet an order a cancel has just made PENDING_CANCEL again.
+                    self._handle(CancelAll())
+                    next_cancel = self.now + cancel_every
                 while self.buffer:
                     item = self.buffer.pop(0 if not lossy else
                                            data.draw(st.integers(0, len(self.buffer) - 1)))
