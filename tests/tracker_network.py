@@ -129,7 +129,9 @@ class TrackerWorld:
                                        amount=m.order.amount, price=m.order.price))
             elif isinstance(request, ReconcileRequested):
                 if self.answering:
-                    self._answer(request)
+                    # Answered as the venue is now, heard a round trip later: whatever the
+                    # tracker does meanwhile (a cancel-all) comes before the answer.
+                    self.buffer.extend(self._answers(request))
                 else:
                     self.buffer.append(Query(request))
 
@@ -163,8 +165,8 @@ class TrackerWorld:
                                  nonce=request.nonce, expires_after_ms=request.expires_ms,
                                  ts_init=self.now))
 
-    def _answer(self, request: ReconcileRequested) -> None:
-        """The venue answers a query as it is now."""
+    def _answers(self, request: ReconcileRequested) -> list[object]:
+        """The venue's answers to a query, as it is now."""
         answers: list[object] = [self.venue.status(c, self.now)
                                  for c in request.client_order_ids]
         if request.open_orders:
@@ -172,7 +174,10 @@ class TrackerWorld:
         if request.fills_since_ms is not None:
             answers.append(self.venue.fills_page(request.fills_since_ms, request.fills_query,
                                                  self.now))
-        for answer in answers:
+        return answers
+
+    def _answer(self, request: ReconcileRequested) -> None:
+        for answer in self._answers(request):
             self._handle(answer)
 
     def _deliver(self, item: Any) -> None:
