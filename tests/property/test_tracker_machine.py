@@ -191,9 +191,12 @@ class TrackerMachine(TrackerWorld, RuleBasedStateMachine):
                     # may meet an order a cancel has just made PENDING_CANCEL again.
                     self._handle(CancelAll())
                     next_cancel = self.now + cancel_every
-                while self.buffer:
-                    item = self.buffer.pop(0 if not lossy else
-                                           data.draw(st.integers(0, len(self.buffer) - 1)))
+                # What is on its way now arrives this round; answers to what it triggers
+                # arrive next round (a round trip later).
+                arriving, self.buffer = self.buffer, []
+                while arriving:
+                    item = arriving.pop(0 if not lossy else
+                                        data.draw(st.integers(0, len(arriving) - 1)))
                     if lossy and isinstance(item, Frame) and data.draw(st.booleans()):
                         continue  # lost
                     self._deliver(item)
