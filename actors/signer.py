@@ -63,10 +63,10 @@ class SignerSettings:
     """Actions expire this long after they are signed (orders: or earlier, at the bound the
     tracker gave): they are sent at once, so this only has to outlast the trip to the venue."""
     max_batch: int = 39
-    eager_per_minute: float | None = 300.0
-    """Actions that are not full signed at once, per minute (a burst of 60); beyond it they
-    wait up to ``linger_s`` for more to join them. None: always at once."""
-    linger_s: float = 0.1
+    eager_per_minute: float | None = 240.0
+    """Actions that are not full signed, per minute (a burst of 60); beyond it they wait for
+    the next token or for more to join them, at most ``linger_s``. None: always at once."""
+    linger_s: float = 0.5
     execution: str = paths.EXECUTION
     tracker: str = paths.ORDER_TRACKER
 

@@ -114,12 +114,13 @@ class ExecutionTuning:
     """Refuse new orders (back-pressure) once an order has waited this long for the budget."""
     invalidate_unknown: bool = True
     """Settle a request of unknown outcome at once by spending its nonce on a noop."""
-    eager_share: float = 0.25
-    """Fraction of the minute's weight that actions which are not full may spend at once (a
-    burst of 60); beyond it they wait up to ``linger_s`` for more entries to join them."""
-    linger_s: float = 0.1
-    """How long a partial action may wait to fill under sustained load; 0 signs every action
-    at once (lowest latency, most weight)."""
+    eager_share: float = 0.2
+    """Fraction of the minute's weight that actions which are not full may spend (a burst of
+    60 leaves at once): under sustained load partial actions are paced to this share — about
+    0.25 s between two actions of a kind at the default — and fill up meanwhile."""
+    linger_s: float = 0.5
+    """The longest a partial action waits for a token or to fill; 0 signs every action at
+    once (lowest latency, most weight: the budget binds from ~10 orders+cancels a second)."""
 
     def __attrs_post_init__(self) -> None:
         if not 0 < self.eager_share <= 1 or not 0 <= self.linger_s <= 5:
