@@ -35,8 +35,8 @@ sys.path.insert(0, str(REPO))
 
 from venues.hyperliquid.numbers import decimal_to_wire  # noqa: E402
 from venues.hyperliquid.signing import L1Signer  # noqa: E402
+from venues.simulator.client import signed_body  # noqa: E402
 from venues.simulator.config import DEMO_PRIVATE_KEY  # noqa: E402
-from venues.simulator.testing import signed_body  # noqa: E402
 
 
 @contextmanager

@@ -25,8 +25,8 @@ from venues.simulator import (
     SimulatorConfig,
     start_simulator,
 )
+from venues.simulator.client import HttpClient, WsClient, signed_body
 from venues.simulator.model import OrderRequest
-from venues.simulator.testing import HttpClient, WsClient, signed_body
 
 TIMEOUT = 5.0
 

@@ -26,8 +26,8 @@ from venues.simulator import (
     SimulatorConfig,
     start_simulator,
 )
+from venues.simulator.client import HttpClient, WsClient, signed_body
 from venues.simulator.limits import LimitsConfig
-from venues.simulator.testing import HttpClient, WsClient, signed_body
 
 TIMEOUT = 5.0
 WHALE = "0x" + "9a" * 20

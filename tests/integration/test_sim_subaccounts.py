@@ -25,9 +25,9 @@ from venues.simulator import (
     SimulatorConfig,
     start_simulator,
 )
+from venues.simulator.client import WsClient
 from venues.simulator.core import SimulatorCore
 from venues.simulator.model import OrderRequest
-from venues.simulator.testing import WsClient
 
 TIMEOUT = 10.0
 SUB = "0x" + "5d" * 20

@@ -14,8 +14,8 @@ from venues.hyperliquid import signing
 from venues.hyperliquid.numbers import decimal_to_wire
 from venues.hyperliquid.signing import L1Signer
 from venues.simulator.actions import parse_exchange_body
+from venues.simulator.client import signed_body
 from venues.simulator.nonces import MS_PER_DAY, NonceTracker
-from venues.simulator.testing import signed_body
 
 NOW = 1_750_000_000_000
 KEPT = 5

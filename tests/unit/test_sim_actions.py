@@ -20,7 +20,7 @@ from venues.simulator.actions import (
     OrderAction,
     parse_exchange_body,
 )
-from venues.simulator.testing import signed_body
+from venues.simulator.client import signed_body
 
 L1_CASES = load_vectors("signing_l1.json")["cases"]
 USER_CASES = load_vectors("signing_user.json")["cases"]

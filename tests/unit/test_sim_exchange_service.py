@@ -11,6 +11,7 @@ from clock import ManualClock
 from tests.helpers import load_vectors
 from venues.hyperliquid.signing import L1Signer
 from venues.hyperliquid.wire import approve_agent_action
+from venues.simulator.client import signed_body, user_signed_body
 from venues.simulator.config import (
     DEMO_ADDRESS,
     DEMO_PRIVATE_KEY,
@@ -19,7 +20,6 @@ from venues.simulator.config import (
     SimulatorConfig,
 )
 from venues.simulator.core import SimulatorCore
-from venues.simulator.testing import signed_body, user_signed_body
 
 NOW_MS = 1_750_000_000_000
 SUB = "0x" + "5b" * 20

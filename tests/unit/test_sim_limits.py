@@ -11,6 +11,7 @@ import pytest
 
 from clock import ManualClock
 from venues.hyperliquid.signing import L1Signer
+from venues.simulator.client import signed_body
 from venues.simulator.config import (
     DEMO_ADDRESS,
     DEMO_PRIVATE_KEY,
@@ -29,7 +30,6 @@ from venues.simulator.limits import (
     info_weight,
 )
 from venues.simulator.model import Errors, OrderRequest, Rejected, Resting, Status, Trigger
-from venues.simulator.testing import signed_body
 
 D = Decimal
 NOW_MS = 1_750_000_000_000

@@ -11,10 +11,10 @@ import pytest
 from clock import ManualClock
 from tests.helpers import load_recorded
 from venues.hyperliquid.signing import L1Signer
+from venues.simulator.client import signed_body
 from venues.simulator.config import DEMO_ADDRESS, DEMO_PRIVATE_KEY, FlowConfig, SimulatorConfig
 from venues.simulator.core import SimulatorCore
 from venues.simulator.model import OrderRequest
-from venues.simulator.testing import signed_body
 
 D = Decimal
 NOW_MS = 1_750_000_000_000

@@ -1,5 +1,10 @@
-"""Helpers for tests and benchmarks that talk to the simulator: signed request bodies and a
-small keep-alive HTTP client (standard library only)."""
+"""A small client of the local exchange: signed request bodies and a keep-alive HTTP client
+(standard library only).
+
+Deliberately public: the project's tests and benchmarks use it, and so can a user's own tests
+of a strategy against `scripts/sim` (docs/simulator.md). It is not the runtime's venue client
+(that is `venues.hyperliquid`): it signs and posts exactly what it is given, so a test can send
+what the runtime never would (stale nonces, bad signatures, oversized batches)."""
 
 from __future__ import annotations
 
