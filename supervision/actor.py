@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from typing import Any, ClassVar, Self
+from typing import Any, ClassVar, Self, cast
 
 import pykka
 from pykka._envelope import Envelope
@@ -71,7 +71,10 @@ class SupervisedActor(pykka.ThreadingActor):
 
     def __init__(self, ctx: ChildContext) -> None:
         super().__init__()
-        binding: Incarnation = ctx.binding
+        # The context carries its record as spec's narrow `Binding` (spec sits below the slot
+        # module); Slot.start is the only place a ChildContext is built, always with an
+        # `Incarnation`, so this narrows it back (no run-time check: cast is a no-op).
+        binding = cast(Incarnation, ctx.binding)
         if binding.actor is not None:
             raise RuntimeError(f"{ctx.child_id}: a ChildContext builds exactly one incarnation")
         binding.actor = self

@@ -5,19 +5,32 @@ the slot's persistent mailbox, so they reach whichever incarnation is current; w
 is restarting (or backing off) messages wait there, in order, and the next incarnation
 receives them first. Once the child is permanently stopped, tells become dead letters and asks
 raise `ChildStoppedError`.
+
+A handle sits just above the mailbox, below the spec and the slot: of the slot that owns it, it
+reads only its path and its incarnation count (`Owner`), so it does not import `supervision.slot`.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import pykka
 from pykka._envelope import Envelope
 
 from supervision.mailbox import Mailbox
 
-if TYPE_CHECKING:
-    from supervision.slot import Slot
+
+class Owner(Protocol):
+    """What a handle reads of the slot it belongs to (a `supervision.slot.Slot`); a structural
+    type so the handle module stays below the slot module."""
+
+    @property
+    def path(self) -> str: ...
+
+    @property
+    def incarnation(self) -> int:
+        """The number of the latest incarnation started (0 before the first start)."""
+        ...
 
 
 class Handle:
@@ -25,7 +38,7 @@ class Handle:
 
     __slots__ = ("_mailbox", "_put", "_slot", "child_id")
 
-    def __init__(self, slot: Slot, mailbox: Mailbox) -> None:
+    def __init__(self, slot: Owner, mailbox: Mailbox) -> None:
         self.child_id = slot.path
         self._slot = slot
         self._mailbox = mailbox

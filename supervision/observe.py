@@ -12,15 +12,13 @@ import random
 import threading
 from collections import deque
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import attrs
 
 from clock import Clock, Timers
+from supervision.handle import Handle
 from supervision.spec import EventSink
-
-if TYPE_CHECKING:
-    from supervision.handle import Handle
 
 log = logging.getLogger(__name__)
 

@@ -5,6 +5,10 @@ the child's mailbox, stable handle, fence authority and counters. An `Incarnatio
 running instance of the child (one pykka actor, one thread). `Slot.start` and `Slot.stop` are
 the only places incarnations are created and retired; both block the calling supervisor, with
 deadlines driven by the injected `Timers` (so a `ManualClock` test decides when they expire).
+
+The slot sits below `supervision.actor`: it reads an incarnation's actor only through
+`supervision.spec.ChildActor` (the actor module imports this one for `Incarnation` and
+`DownNotice`), and it hands out its handle, which knows it only as a `supervision.handle.Owner`.
 """
 
 from __future__ import annotations
@@ -12,7 +16,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import attrs
 from pykka._envelope import Envelope
@@ -30,10 +34,7 @@ from supervision.handle import Handle
 from supervision.mailbox import Control, InboxView, Internal, Mailbox
 from supervision.observe import ChildCounters, DeadLetterRecord, TreeEnv
 from supervision.policy import BackoffTracker, ChildState, Restart
-from supervision.spec import AnySpec, ChildContext, ChildSpec
-
-if TYPE_CHECKING:
-    from supervision.actor import SupervisedActor
+from supervision.spec import AnySpec, ChildActor, ChildContext, ChildSpec, Factory
 
 log = logging.getLogger(__name__)
 
@@ -68,7 +69,7 @@ class Incarnation:
         self.number = number
         self.view = view
         self.fence = fence
-        self.actor: SupervisedActor | None = None
+        self.actor: ChildActor | None = None
         self.started_ns = now_ns
         self.started = threading.Event()
         self.start_ok = False
@@ -171,7 +172,7 @@ class Slot:
         self.start_timeout_s = spec.start_timeout
         self.handle = Handle(self, self.mailbox)
         self.authority = FenceAuthority(path)
-        self.factory: Callable[[ChildContext], SupervisedActor] | None = None
+        self.factory: Factory | None = None
         self.notify_down: Callable[[DownNotice], None] | None = None
         self.state = ChildState.DOWN
         self.current: Incarnation | None = None
@@ -334,8 +335,6 @@ class Slot:
         Runs in the supervisor's thread (or the caller's thread for the root). ``delay_ns`` is
         the back-off waited before this start (reported in ChildRestarted).
         """
-        from supervision.actor import SupervisedActor
-
         env = self.env
         self.incarnation += 1
         number = self.incarnation
@@ -359,7 +358,12 @@ class Slot:
         assert factory is not None, f"{self.path}: slot has no factory"
         try:
             actor = factory(ctx)
-            if not isinstance(actor, SupervisedActor) or record.actor is not actor:
+            # Only SupervisedActor.__init__ sets ``record.actor`` (to itself, from this ctx), so
+            # a bound record that is what the factory returned proves both "a SupervisedActor"
+            # and "built with the context it was given", without this module importing the
+            # actor module above it. The None test refuses a factory that built nothing and
+            # returned None (identity alone would let None match the unbound record).
+            if record.actor is None or record.actor is not actor:
                 raise TypeError(
                     f"{self.path}: the factory must return a new SupervisedActor built with the "
                     f"context it was given, got {type(actor).__name__}"

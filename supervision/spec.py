@@ -1,25 +1,72 @@
-"""Child specs, supervisor specs and the context every incarnation is built with."""
+"""Child specs, supervisor specs and the context every incarnation is built with.
+
+This module sits below `supervision.slot` and `supervision.actor`, which both read it, so it
+names what it needs of them structurally: a factory builds a `ChildActor` (what the slot and the
+supervisor read of a `SupervisedActor`), and a context carries its incarnation record as a
+`Binding` (what the actor's constructor attaches to). Below it: fence, policy, mailbox, handle.
+"""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Hashable, Iterable
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import attrs
+from pykka._envelope import Envelope
 
 from clock import Clock, Timers
 from supervision.fence import Fence
+from supervision.handle import Handle
+from supervision.mailbox import InboxView
 from supervision.policy import Backoff, Overflow, Restart, Strategy
-
-if TYPE_CHECKING:
-    from supervision.actor import SupervisedActor
-    from supervision.handle import Handle
-    from supervision.slot import Incarnation
 
 EventSink = Callable[[object], None]
 """Where supervision events go: any callable taking one event (a `Handle` is one)."""
 
-Factory = Callable[["ChildContext"], "SupervisedActor"]
+
+class ChildActor(Protocol):
+    """What the supervision records read of a built incarnation: in practice a
+    `supervision.actor.SupervisedActor` (the only class that binds itself to a context).
+
+    The slot starts its thread and, when the incarnation is retired, takes its in-flight message,
+    marks it stopped and banks its processed count; the supervisor's watchdog samples the
+    in-flight message and when it began. Read-only here; the actor's own loop writes them.
+    """
+
+    @property
+    def actor_stopped(self) -> threading.Event:
+        """pykka's flag; the slot sets it when the incarnation is retired."""
+        ...
+
+    @property
+    def _processed(self) -> int: ...
+
+    @property
+    def _current(self) -> Envelope[Any] | None: ...
+
+    @property
+    def _since_ns(self) -> int: ...
+
+    def _take_in_flight(self) -> Envelope[Any] | None: ...
+
+    def _start_actor_loop(self) -> None: ...
+
+
+class Binding(Protocol):
+    """What a `ChildContext` carries of its incarnation record (a `supervision.slot.Incarnation`):
+    the actor built with the context attaches itself to it and takes its inbox view."""
+
+    actor: ChildActor | None
+
+    @property
+    def view(self) -> InboxView: ...
+
+
+Factory = Callable[["ChildContext"], ChildActor]
+"""Builds one incarnation from its context: a `SupervisedActor` subclass, or a function
+returning one."""
+
 KeyFunction = Callable[[Any], Hashable | None]
 
 
@@ -129,7 +176,7 @@ class ChildContext:
     events: EventSink | None
     self_handle: Handle
     lookup: Callable[[str], Handle]
-    binding: Incarnation = attrs.field(repr=False, eq=False)
+    binding: Binding = attrs.field(repr=False, eq=False)
     """Internal: the supervision record of this incarnation."""
 
     def emit(self, event: object) -> None:
