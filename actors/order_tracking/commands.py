@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import attrs
 
 from actors.order_tracking import legs
-from actors.order_tracking.evidence import uncertain
 from actors.order_tracking.lifecycle import Trigger
+from actors.order_tracking.outcomes import uncertain
 from actors.order_tracking.records import OrderRecord, PendingModify
-from actors.order_tracking.stage import Stage
+from actors.order_tracking.stage import Change, TrackerConfig
 from messages.commands import CancelAll, CancelOrder, ModifyOrder, SubmitOrder
 from messages.enums import OrderState, RequestKind
 from messages.ids import ClientOrderId
@@ -26,16 +24,13 @@ from messages.tracking import (
 )
 from messages.venue import RequestFailed
 
-if TYPE_CHECKING:
-    from actors.order_tracking.core import OrderTrackerCore
-
 S = OrderState
 
 
 def _reject(
-    stage: Stage, command: str, cloid: ClientOrderId | None, strategy: str, reason: str, now: int
+    change: Change, command: str, cloid: ClientOrderId | None, strategy: str, reason: str, now: int
 ) -> None:
-    stage.send(
+    change.send(
         CommandRejected(
             command=command, client_order_id=cloid, strategy_id=strategy, reason=reason,
             ts_init=now,
@@ -43,52 +38,52 @@ def _reject(
     )
 
 
-def _expiry_ms(core: OrderTrackerCore, now: int) -> int | None:
+def _expiry_ms(cfg: TrackerConfig, now: int) -> int | None:
     """The bound on a request's ``expiresAfter``: the signer signs when the rate budget admits
     it and never later than this (it reports the exact value in `RequestSent`)."""
-    expiry = core.config.submit_expiry_s
-    return None if expiry is None else (now + core.config.ns(expiry)) // 1_000_000
+    expiry = cfg.submit_expiry_s
+    return None if expiry is None else (now + cfg.ns(expiry)) // 1_000_000
 
 
-def on_submit(core: OrderTrackerCore, stage: Stage, msg: SubmitOrder, now: int) -> None:
-    if stage.get(msg.client_order_id) is not None:
-        _reject(stage, "SubmitOrder", msg.client_order_id, msg.strategy_id,
+def on_submit(change: Change, msg: SubmitOrder, now: int) -> None:
+    if change.get(msg.client_order_id) is not None:
+        _reject(change, "SubmitOrder", msg.client_order_id, msg.strategy_id,
                 "duplicate client order id", now)
         return
     record = OrderRecord.from_submit(msg, now)
-    cap = core.config.max_open_orders
-    if core.live_count >= cap:
+    cap = change.config.max_open_orders
+    if change.committed.live_count >= cap:
         # Never sent: the venue would refuse it (tooManyOpenOrdersRejected), after costing a
         # request of the address budget.
-        tracked = _track(stage, record, now)
-        stage.fire(tracked, Trigger.DENY, now, extra={
-            "reason": f"open-order cap reached: {core.live_count} orders not yet final "
+        tracked = _track(change, record, now)
+        change.fire(tracked, Trigger.DENY, now, extra={
+            "reason": f"open-order cap reached: {change.committed.live_count} orders not yet final "
                       f"(max_open_orders = {cap})"})
         return
-    expires = _expiry_ms(core, now)
-    grace = core.config.ns(core.config.not_found_grace_s)
+    expires = _expiry_ms(change.config, now)
+    grace = change.config.ns(change.config.not_found_grace_s)
     # Until the signer reports the exact expiry, the bound is the proof time: past it (+ grace)
     # an order the venue does not know can no longer be placed.
-    record = _track(stage, record, now, expires_after_ms=expires,
+    record = _track(change, record, now, expires_after_ms=expires,
                     deadline_ns=None if expires is None else expires * 1_000_000 + grace)
-    stage.send(SignOrders(orders=(msg,), expires_after_ms=expires, ts_init=now))
+    change.send(SignOrders(orders=(msg,), expires_after_ms=expires, ts_init=now))
 
 
-def _track(stage: Stage, record: OrderRecord, now: int, **changes: object) -> OrderRecord:
-    return stage.create(record, Trigger.TRACK, now, **changes)
+def _track(change: Change, record: OrderRecord, now: int, **changes: object) -> OrderRecord:
+    return change.create(record, Trigger.TRACK, now, **changes)
 
 
-def on_denied(core: OrderTrackerCore, stage: Stage, msg: OrderDenied, now: int) -> None:
-    record = stage.get(msg.order.client_order_id)
+def on_denied(change: Change, msg: OrderDenied, now: int) -> None:
+    record = change.get(msg.order.client_order_id)
     if record is None:
-        record = _track(stage, OrderRecord.from_submit(msg.order, now), now)
-    stage.fire(record, Trigger.DENY, now, extra={"reason": msg.reason})
+        record = _track(change, OrderRecord.from_submit(msg.order, now), now)
+    change.fire(record, Trigger.DENY, now, extra={"reason": msg.reason})
 
 
-def on_sent(core: OrderTrackerCore, stage: Stage, msg: RequestSent, now: int) -> None:
-    cfg = core.config
+def on_sent(change: Change, msg: RequestSent, now: int) -> None:
+    cfg = change.config
     for cloid in msg.client_order_ids:
-        record = stage.get(cloid)
+        record = change.get(cloid)
         if record is None:
             continue
         if msg.kind is RequestKind.SUBMIT:
@@ -97,28 +92,28 @@ def on_sent(core: OrderTrackerCore, stage: Stage, msg: RequestSent, now: int) ->
                 changes["expires_after_ms"] = msg.expires_after_ms
             if record.state is S.PENDING_CREATE:
                 changes["deadline_ns"] = now + cfg.ns(cfg.submit_timeout_s)
-                sent = stage.fire(record, Trigger.SEND, now, changes=changes)
+                sent = change.fire(record, Trigger.SEND, now, changes=changes)
                 if sent is not None and sent.cancel_queued:
-                    _request_cancel(stage, sent, now)
+                    _request_cancel(change, sent, now)
             else:
                 # Evidence from the stream beat our own bookkeeping; keep what it established.
-                stage.update(record, now, **changes)
+                change.update(record, now, **changes)
         elif msg.kind is RequestKind.CANCEL and record.state is S.PENDING_CANCEL:
-            stage.update(record, now, deadline_ns=now + cfg.ns(cfg.cancel_timeout_s))
+            change.update(record, now, deadline_ns=now + cfg.ns(cfg.cancel_timeout_s))
         elif msg.kind is RequestKind.MODIFY and record.pending_modify is not None and (
             record.pending_modify.stage == "sent"
         ):
             pm = record.pending_modify
             expires = msg.expires_after_ms if msg.expires_after_ms is not None else (
                 pm.expires_after_ms)
-            stage.update(record, now, pending_modify=attrs.evolve(
+            change.update(record, now, pending_modify=attrs.evolve(
                 pm, reported_sent=True, expires_after_ms=expires,
                 deadline_ns=now + cfg.ns(cfg.modify_timeout_s)))
 
 
-def on_request_failed(core: OrderTrackerCore, stage: Stage, msg: RequestFailed, now: int) -> None:
+def on_request_failed(change: Change, msg: RequestFailed, now: int) -> None:
     for cloid in msg.client_order_ids:
-        record = stage.get(cloid)
+        record = change.get(cloid)
         if record is None or record.state.is_terminal:
             continue
         reason = f"{msg.kind.value.lower()} request failed: {msg.reason}"
@@ -126,41 +121,41 @@ def on_request_failed(core: OrderTrackerCore, stage: Stage, msg: RequestFailed, 
             if record.exchange_order_id is not None or record.fills or record.replaced_oids:
                 continue  # the venue's own evidence says it was placed
             if msg.definitive:
-                stage.fire(record, Trigger.REJECT, now, extra={"reason": reason})
+                change.fire(record, Trigger.REJECT, now, extra={"reason": reason})
             elif record.state is not S.UNKNOWN:
-                uncertain(core, stage, record, now, reason)
+                uncertain(change, record, now, reason)
         elif msg.kind in (RequestKind.CANCEL, RequestKind.CANCEL_ALL):
             if record.state is not S.PENDING_CANCEL:
                 continue
             if msg.definitive:
-                stage.fire(record, Trigger.CANCEL_REJECTED, now, extra={"reason": reason})
+                change.fire(record, Trigger.CANCEL_REJECTED, now, extra={"reason": reason})
             else:
-                uncertain(core, stage, record, now, reason)
+                uncertain(change, record, now, reason)
         elif msg.kind is RequestKind.MODIFY and record.pending_modify is not None and (
             record.pending_modify.stage != "rejected"
         ):
             if msg.definitive:  # the venue did not act on it
-                legs.modify_never_executed(core, stage, record, reason, now)
+                legs.modify_never_executed(change, record, reason, now)
             else:  # it may have: the venue's status decides
-                legs.modify_unknown(core, stage, record, reason, now)
+                legs.modify_unknown(change, record, reason, now)
 
 
-def _request_cancel(stage: Stage, record: OrderRecord, now: int) -> OrderRecord | None:
-    new = stage.fire(record, Trigger.REQUEST_CANCEL, now,
-                     changes={"before_cancel": record.state, "cancel_queued": False,
-                              "deadline_ns": _cancel_deadline(stage, now)})
+def _request_cancel(change: Change, record: OrderRecord, now: int) -> OrderRecord | None:
+    new = change.fire(record, Trigger.REQUEST_CANCEL, now,
+                      changes={"before_cancel": record.state, "cancel_queued": False,
+                               "deadline_ns": _cancel_deadline(change, now)})
     if new is not None:
-        stage.send(SignCancels(targets=(cancel_target(new),), ts_init=now))
+        change.send(SignCancels(targets=(cancel_target(new),), ts_init=now))
     return new
 
 
-def _cancel_deadline(stage: Stage, now: int) -> int:
+def _cancel_deadline(change: Change, now: int) -> int:
     """A cancel is on a deadline from the moment it is requested, not only once it is reported
     sent: a cancel lost before it was signed (the signer crashed while it waited for credit)
     must not leave its order PENDING_CANCEL forever. Past the deadline the order goes UNKNOWN
     and the venue's status decides (an order still open is OPEN again and can be cancelled
     anew); `on_sent` restarts the deadline when the cancel leaves."""
-    cfg = stage.core.config
+    cfg = change.config
     return now + cfg.ns(cfg.cancel_timeout_s)
 
 
@@ -173,57 +168,57 @@ def cancel_target(record: OrderRecord) -> CancelTarget:
     )
 
 
-def on_cancel(core: OrderTrackerCore, stage: Stage, msg: CancelOrder, now: int) -> None:
-    record = stage.get(msg.client_order_id)
+def on_cancel(change: Change, msg: CancelOrder, now: int) -> None:
+    record = change.get(msg.client_order_id)
     if record is None:
-        _reject(stage, "CancelOrder", msg.client_order_id, msg.strategy_id, "unknown order", now)
+        _reject(change, "CancelOrder", msg.client_order_id, msg.strategy_id, "unknown order", now)
         return
-    _cancel_one(stage, record, now, msg.strategy_id, batch=None)
+    _cancel_one(change, record, now, msg.strategy_id, batch=None)
 
 
 def _cancel_one(
-    stage: Stage, record: OrderRecord, now: int, strategy: str,
+    change: Change, record: OrderRecord, now: int, strategy: str,
     batch: list[CancelTarget] | None,
 ) -> None:
     state = record.state
     if state.is_terminal:
-        _reject(stage, "CancelOrder", record.client_order_id, strategy,
+        _reject(change, "CancelOrder", record.client_order_id, strategy,
                 f"order is already {state.value}", now)
     elif state is S.PENDING_CANCEL:
-        _reject(stage, "CancelOrder", record.client_order_id, strategy,
+        _reject(change, "CancelOrder", record.client_order_id, strategy,
                 "a cancel is already in flight", now)
     elif state is S.PENDING_CREATE:
         # Not on the wire yet: the cancel goes out right after the order does (cancel by cloid
         # cannot overtake an order the venue has not seen).
         if not record.cancel_queued:
-            stage.update(record, now, cancel_queued=True)
+            change.update(record, now, cancel_queued=True)
     else:
-        new = stage.fire(record, Trigger.REQUEST_CANCEL, now,
-                         changes={"before_cancel": state,
-                                  "deadline_ns": _cancel_deadline(stage, now)})
+        new = change.fire(record, Trigger.REQUEST_CANCEL, now,
+                          changes={"before_cancel": state,
+                                   "deadline_ns": _cancel_deadline(change, now)})
         if new is not None:
             if batch is None:
-                stage.send(SignCancels(targets=(cancel_target(new),), ts_init=now))
+                change.send(SignCancels(targets=(cancel_target(new),), ts_init=now))
             else:
                 batch.append(cancel_target(new))
 
 
-def on_cancel_all(core: OrderTrackerCore, stage: Stage, msg: CancelAll, now: int) -> None:
+def on_cancel_all(change: Change, msg: CancelAll, now: int) -> None:
     batch: list[CancelTarget] = []
-    for record in list(stage.live_orders()):
+    for record in list(change.live_orders()):
         if record.state is S.PENDING_CANCEL:
             continue
         if msg.trading_pair is not None and record.trading_pair != msg.trading_pair:
             continue
         if msg.strategy_id is not None and record.strategy_id != msg.strategy_id:
             continue
-        _cancel_one(stage, record, now, msg.strategy_id or "", batch)
+        _cancel_one(change, record, now, msg.strategy_id or "", batch)
     if batch:
-        stage.send(SignCancels(targets=tuple(batch), ts_init=now))
+        change.send(SignCancels(targets=tuple(batch), ts_init=now))
 
 
-def on_modify(core: OrderTrackerCore, stage: Stage, msg: ModifyOrder, now: int) -> None:
-    record = stage.get(msg.client_order_id)
+def on_modify(change: Change, msg: ModifyOrder, now: int) -> None:
+    record = change.get(msg.client_order_id)
     reason = None
     if record is None:
         reason = "unknown order"
@@ -236,21 +231,21 @@ def on_modify(core: OrderTrackerCore, stage: Stage, msg: ModifyOrder, now: int) 
     elif msg.amount is not None and msg.amount <= record.filled:
         reason = f"new amount {msg.amount} is not above the filled amount {record.filled}"
     if reason is not None or record is None:
-        _reject(stage, "ModifyOrder", msg.client_order_id, msg.strategy_id, reason or "", now)
+        _reject(change, "ModifyOrder", msg.client_order_id, msg.strategy_id, reason or "", now)
         return
     # Modify is cancel-and-replace: the replacement is a new venue order of its own size, so
     # it is sized to what is left of the new total (what filled stays filled).
     total = msg.amount if msg.amount is not None else record.amount
     leg_size = total - record.filled
-    expires = _expiry_ms(core, now)
-    cfg = core.config
+    expires = _expiry_ms(change.config, now)
+    cfg = change.config
     # Not reported sent by its expiry bound (+ grace), or (without one) by the modify timeout:
     # the venue's status decides (legs.on_modify_deadline).
     pending = PendingModify(price=msg.price, amount=msg.amount, trigger_price=msg.trigger_price,
                             sent_ns=now, leg_size=leg_size, expires_after_ms=expires,
                             deadline_ns=now + cfg.ns(cfg.modify_timeout_s) if expires is None
                             else expires * 1_000_000 + cfg.ns(cfg.not_found_grace_s))
-    new = stage.update(record, now, pending_modify=pending)
+    new = change.update(record, now, pending_modify=pending)
     current = new.as_submit()
     replacement = SubmitOrder(
         client_order_id=current.client_order_id,
@@ -265,7 +260,7 @@ def on_modify(core: OrderTrackerCore, stage: Stage, msg: ModifyOrder, now: int) 
         reduce_only=current.reduce_only,
         strategy_id=current.strategy_id,
     )
-    stage.send(SignModifies(
+    change.send(SignModifies(
         targets=(ModifyTarget(client_order_id=new.client_order_id,
                               exchange_order_id=new.exchange_order_id, order=replacement),),
         ts_init=now, expires_after_ms=expires,

@@ -1,10 +1,14 @@
 """`OrderTrackerCore`: the single writer of order state, with no threads and no I/O.
 
 Every input goes through `handle(message, now_ns)`: the handler computes its changes in a
-`Stage`; if anything changed, the input is appended to the journal (``[now_ns, message]``) and
-only then applied. Replaying the journal through the same handlers with ``replay=True``
-rebuilds the state exactly and publishes nothing (events and requests are dropped), so a
-recovered tracker never emits an event twice.
+`Change` (stage.py) that reads this core's committed state; if anything changed, the input is
+appended to the journal (``[now_ns, message]``) and only then applied. Replaying the journal
+through the same handlers with ``replay=True`` rebuilds the state exactly and publishes nothing
+(events and requests are dropped), so a recovered tracker never emits an event twice.
+
+Imports run one way: this module imports the handler modules (commands, evidence, fills,
+upkeep), they import `stage`, `records` and `lifecycle`, and nothing in the folder imports this
+module (the handlers see the committed state through `stage.Committed`).
 """
 
 from __future__ import annotations
@@ -19,23 +23,19 @@ import msgpack
 
 from actors.order_tracking import commands, evidence, fills, upkeep
 from actors.order_tracking.index import OrderIndex
-from actors.order_tracking.lifecycle import Trigger
-from actors.order_tracking.records import ZERO, OrderRecord, record_from_list, record_to_list
-from actors.order_tracking.stage import Stage, TrackerConfig
+from actors.order_tracking.records import OrderRecord, record_from_list, record_to_list
+from actors.order_tracking.stage import Change, TrackerConfig
 from messages import codec
 from messages.account import NonUserCancelReported
 from messages.commands import CancelAll, CancelOrder, ModifyOrder, SubmitOrder
-from messages.enums import OrderState, OrderType, TimeInForce, VenueOrderStatus
+from messages.enums import OrderState
 from messages.ids import ClientOrderId, ExchangeOrderId
 from messages.orders import OrderEvent
 from messages.tracking import (
-    FillsQuery,
     OrderDenied,
     OrderFill,
     ReconcileAll,
-    ReconcileRequested,
     RequestSent,
-    SignCancels,
     TrackedOrder,
     TrackerRecovered,
     TrackerTick,
@@ -70,7 +70,7 @@ class Outcome:
     outbox: tuple[object, ...] = ()
 
 
-Handler = Callable[["OrderTrackerCore", Stage, Any, int], None]
+Handler = Callable[[Change, Any, int], None]
 
 _HANDLERS: dict[type, Handler] = {
     SubmitOrder: commands.on_submit,
@@ -99,6 +99,8 @@ INPUT_TYPES = tuple(_HANDLERS)
 
 
 class OrderTrackerCore:
+    """The committed state (a `stage.Committed`), and the one entry point that changes it."""
+
     def __init__(self, config: TrackerConfig | None = None,
                  journal: JournalWriter | None = None) -> None:
         self.config = config or TrackerConfig()
@@ -133,35 +135,35 @@ class OrderTrackerCore:
         handler = _HANDLERS.get(type(message))
         if handler is None:
             raise TypeError(f"the order tracker does not handle {type(message).__name__}")
-        stage = Stage(self, replay, rebuild_after)
-        handler(self, stage, message, now_ns)
-        self._match_unmatched(stage, now_ns)
-        if stage.changed:
+        change = Change(self, replay, rebuild_after)
+        handler(change, message, now_ns)
+        self._match_unmatched(change, now_ns)
+        if change.changed:
             if not replay and self.journal is not None:
                 self.journal.append(encode_record(message, now_ns))
                 self.journaled += 1
-            self._commit(stage)
+            self._commit(change)
         if replay:
-            if stage.events:
+            if change.events:
                 self.recovered_events.extend(
-                    e for e in stage.events if isinstance(e, OrderEvent))
+                    e for e in change.events if isinstance(e, OrderEvent))
             return Outcome()
-        self.next_reconcile_ns = stage.next_reconcile_ns
-        self.fills_complete_ms = stage.fills_complete_ms
-        return Outcome(tuple(stage.events), tuple(stage.outbox))
+        self.next_reconcile_ns = change.next_reconcile_ns
+        self.fills_complete_ms = change.fills_complete_ms
+        return Outcome(tuple(change.events), tuple(change.outbox))
 
-    def _commit(self, stage: Stage) -> None:
+    def _commit(self, change: Change) -> None:
         orders = self.orders
-        self.index.commit(orders, stage.removed, stage.orders)
+        self.index.commit(orders, change.removed, change.orders)
         live = self.live_count
-        for cloid in stage.removed:
+        for cloid in change.removed:
             record = orders.pop(cloid, None)
             if record is not None:
                 live -= not record.state.is_terminal
                 for oid in (record.exchange_order_id, *record.replaced_oids):
                     if oid is not None and self.oid_index.get(oid) == cloid:
                         del self.oid_index[oid]
-        for cloid, record in stage.orders.items():
+        for cloid, record in change.orders.items():
             # (tuple membership compares by identity first: no enum hashing on the hot path)
             old = orders.get(cloid)
             if old is None:
@@ -169,113 +171,45 @@ class OrderTrackerCore:
             elif old.state is not record.state:
                 live += (record.state not in _TERMINAL) - (old.state not in _TERMINAL)
         self.live_count = live
-        orders.update(stage.orders)
-        self.oid_index.update(stage.oids)
-        for record in stage.orders.values():
+        orders.update(change.orders)
+        self.oid_index.update(change.oids)
+        for record in change.orders.values():
             for oid in record.replaced_oids:
                 self.oid_index[oid] = record.client_order_id
-        self.sequence = stage.sequence
-        self.last_fill_ms = stage.last_fill_ms
+        self.sequence = change.sequence
+        self.last_fill_ms = change.last_fill_ms
         window = self.forgotten_fill_keys
-        for key in stage.fill_keys_forgotten:
+        for key in change.fill_keys_forgotten:
             window[key] = None
         while len(window) > self.config.fill_key_window:
             window.popitem(last=False)
-        if stage.unmatched_remove:
+        if change.unmatched_remove:
             self.unmatched_fills = [
                 f for f in self.unmatched_fills
-                if (int(f.trade_id), int(f.exchange_order_id)) not in stage.unmatched_remove
+                if (int(f.trade_id), int(f.exchange_order_id)) not in change.unmatched_remove
             ]
-        if stage.unmatched_add:
-            self.unmatched_fills.extend(stage.unmatched_add)
+        if change.unmatched_add:
+            self.unmatched_fills.extend(change.unmatched_add)
             del self.unmatched_fills[: max(0, len(self.unmatched_fills)
                                            - self.config.unmatched_fill_limit)]
 
-    def _match_unmatched(self, stage: Stage, now: int) -> None:
+    def _match_unmatched(self, change: Change, now: int) -> None:
         """Book buffered fills whose order became known through this input."""
-        if not self.unmatched_fills or not stage.orders:
+        if not self.unmatched_fills or not change.orders:
             return
         for fill in list(self.unmatched_fills):
             key = (int(fill.trade_id), int(fill.exchange_order_id))
-            if key in stage.unmatched_remove:
+            if key in change.unmatched_remove:
                 continue
             record = None
             if fill.client_order_id is not None:
-                record = stage.orders.get(fill.client_order_id)
+                record = change.orders.get(fill.client_order_id)
             if record is None:
-                cloid = stage.oids.get(fill.exchange_order_id)
-                record = stage.orders.get(cloid) if cloid is not None else None
+                cloid = change.oids.get(fill.exchange_order_id)
+                record = change.orders.get(cloid) if cloid is not None else None
             if record is not None:
-                stage.unmatched_remove.add(key)
-                fills.book_fill(self, stage, record, fill, now)
-
-    # --- requests to the venue side ------------------------------------------------------
-    def request_status(
-        self, stage: Stage, cloids: tuple[ClientOrderId, ...], now: int, reason: str
-    ) -> None:
-        self.request_reconcile(stage, cloids, now, reason, open_orders=False, fills=False)
-
-    def fills_from_ms(self, records: Iterable[OrderRecord]) -> int:
-        """Where a fill query for these orders starts: the oldest one's own time (a fill the
-        stream lost may be older than the last fill seen), minus the lookback."""
-        oldest = min(r.created_ns for r in records)
-        return oldest // 1_000_000 - int(self.config.fills_lookback_s * 1000)
-
-    def fills_floor_ms(self, stage: Stage, now: int) -> int:
-        """Where a full fill query starts when no earlier answer proved the fills complete: the
-        oldest order held (a fill the stream lost may belong to an order already finished),
-        but no further back than ``retention_s`` (older live orders are checked one by one
-        against the venue's open orders), minus the lookback."""
-        cfg = self.config
-        oldest = min((r.created_ns for r in stage.all_orders()), default=now)
-        oldest = max(oldest, now - cfg.ns(cfg.retention_s))
-        return oldest // 1_000_000 - int(cfg.fills_lookback_s * 1000)
-
-    def request_fills(self, stage: Stage, now: int, reason: str, since_ms: int) -> None:
-        stage.send(ReconcileRequested(
-            client_order_ids=(), open_orders=False, fills_since_ms=since_ms, reason=reason,
-            ts_init=now, fills_query=FillsQuery(since_ms=since_ms, origin_ms=since_ms,
-                                                requested_ns=now)))
-
-    def request_reconcile(
-        self, stage: Stage, cloids: tuple[ClientOrderId, ...], now: int, reason: str,
-        *, open_orders: bool, fills: bool,
-    ) -> None:
-        since = None
-        if fills:
-            since = stage.fills_complete_ms
-            if since is None:
-                since = self.fills_floor_ms(stage, now)
-        stage.send(ReconcileRequested(
-            client_order_ids=cloids, open_orders=open_orders, fills_since_ms=since,
-            reason=reason, ts_init=now,
-            fills_query=None if since is None else FillsQuery(since_ms=since, origin_ms=since,
-                                                              requested_ns=now)))
-
-    def adopt(self, stage: Stage, report: OrderStatusReported, now: int) -> None:
-        if report.status not in (VenueOrderStatus.OPEN, VenueOrderStatus.TRIGGERED):
-            return
-        cloid = report.client_order_id or ClientOrderId.derive(
-            "external", int(report.exchange_order_id)
-        )
-        if stage.get(cloid) is not None:
-            return
-        record = OrderRecord(
-            client_order_id=cloid, trading_pair=report.trading_pair, side=report.side,
-            order_type=OrderType.LIMIT, time_in_force=TimeInForce.GTC, price=report.price,
-            trigger_price=None, amount=report.remaining_amount, reduce_only=False,
-            strategy_id="", external=True, exchange_order_id=report.exchange_order_id,
-            state=OrderState.OPEN, filled=ZERO, fills=(),
-            created_ns=now, updated_ns=now,
-        )
-        adopted = stage.create(record, Trigger.ADOPT, now)
-        if self.config.external_orders == "cancel":
-            new = stage.fire(adopted, Trigger.REQUEST_CANCEL, now,
-                             changes={"before_cancel": adopted.state,
-                                      "deadline_ns": now + self.config.ns(
-                                          self.config.cancel_timeout_s)})
-            if new is not None:
-                stage.send(SignCancels(targets=(commands.cancel_target(new),), ts_init=now))
+                change.unmatched_remove.add(key)
+                fills.book_fill(change, record, fill, now)
 
     # --- queries ---------------------------------------------------------------------------
     def get(self, cloid: ClientOrderId) -> TrackedOrder | None:

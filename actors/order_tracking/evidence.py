@@ -15,25 +15,28 @@ The rules that make reorderings converge:
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import attrs
 
 from actors.order_tracking import legs
+from actors.order_tracking.commands import cancel_target
 from actors.order_tracking.fills import find
 from actors.order_tracking.lifecycle import Trigger
-from actors.order_tracking.outcomes import expect_terminal, rejected
-from actors.order_tracking.records import OrderRecord
-from actors.order_tracking.stage import Stage, filled_at_venue
+from actors.order_tracking.outcomes import expect_terminal, rejected, uncertain
+from actors.order_tracking.records import ZERO, OrderRecord
+from actors.order_tracking.stage import Change, filled_at_venue
 from messages import orders
 from messages.account import NonUserCancelReported
 from messages.enums import (
     EvidenceSource,
     OrderState,
+    OrderType,
     RequestKind,
     SubmitOutcome,
+    TimeInForce,
     VenueOrderStatus,
 )
+from messages.ids import ClientOrderId
+from messages.tracking import SignCancels
 from messages.venue import (
     CancelAnswered,
     ModifyAnswered,
@@ -44,114 +47,93 @@ from messages.venue import (
     SubmitAnswered,
 )
 
-if TYPE_CHECKING:
-    from actors.order_tracking.core import OrderTrackerCore
-
 S = OrderState
 VS = VenueOrderStatus
 NOT_FOUND_TEXT = "never placed, already canceled, or filled"
 _LIVE_STATUSES = (VS.OPEN, VS.TRIGGERED)
 
 
-def uncertain(core: OrderTrackerCore, stage: Stage, record: OrderRecord, now: int,
-              reason: str) -> None:
-    """The order's fate is unclear: UNKNOWN, and ask the venue now (then every re-query)."""
-    cfg = core.config
-    stage.fire(record, Trigger.UNCERTAIN, now,
-               changes={"deadline_ns": now + cfg.ns(cfg.unknown_requery_s)},
-               extra={"reason": reason})
-    core.request_status(stage, (record.client_order_id,), now, reason)
-
-
-def on_submit_answered(
-    core: OrderTrackerCore, stage: Stage, msg: SubmitAnswered, now: int
-) -> None:
-    record = stage.get(msg.client_order_id)
+def on_submit_answered(change: Change, msg: SubmitAnswered, now: int) -> None:
+    record = change.get(msg.client_order_id)
     if record is None:
         return
     oid = msg.exchange_order_id
     if oid is not None and record.exchange_order_id is None and not record.replaced_oids:
-        record = stage.update(record, now, exchange_order_id=oid)
+        record = change.update(record, now, exchange_order_id=oid)
     if record.state.is_terminal:
         return
     outcome = msg.outcome
     if outcome in (SubmitOutcome.RESTING, SubmitOutcome.WAITING):
-        stage.fire(record, Trigger.ACCEPT, now, changes={"deadline_ns": None})
+        change.fire(record, Trigger.ACCEPT, now, changes={"deadline_ns": None})
     elif outcome is SubmitOutcome.FILLED:
-        accepted = stage.fire(record, Trigger.ACCEPT, now, changes={"deadline_ns": None})
+        accepted = change.fire(record, Trigger.ACCEPT, now, changes={"deadline_ns": None})
         record = accepted or record
         total = msg.filled_amount if msg.filled_amount is not None else record.amount
         if total >= record.amount:
-            expect_terminal(core, stage, record, S.FILLED, record.amount, "filled", now)
+            expect_terminal(change, record, S.FILLED, record.amount, "filled", now)
         else:
-            expect_terminal(core, stage, record, S.CANCELLED, total,
+            expect_terminal(change, record, S.CANCELLED, total,
                             "unfilled remainder cancelled (IOC)", now)
     elif outcome is SubmitOutcome.REJECTED:
         if record.filled > 0:
-            stage.emit(orders.OrderAnomalyDetected, record, now, None,
-                       reason=f"rejected after fills: {msg.error}")
+            change.emit(orders.OrderAnomalyDetected, record, now, None,
+                        reason=f"rejected after fills: {msg.error}")
             return
-        stage.fire(record, Trigger.REJECT, now, extra={"reason": msg.error or "rejected"})
+        change.fire(record, Trigger.REJECT, now, extra={"reason": msg.error or "rejected"})
 
 
-def on_cancel_answered(
-    core: OrderTrackerCore, stage: Stage, msg: CancelAnswered, now: int
-) -> None:
-    record = stage.get(msg.client_order_id)
+def on_cancel_answered(change: Change, msg: CancelAnswered, now: int) -> None:
+    record = change.get(msg.client_order_id)
     if record is None or record.state.is_terminal or record.state is S.PENDING_CREATE:
         return
     if msg.success:
         # Our cancel (by cloid) hit the leg live at the venue: nothing under the cloid can
         # live after it, whatever else was on its way (a modify of a dead cloid is refused).
-        stage.fire(record, Trigger.CANCELLED, now, extra={"reason": "canceled"})
+        change.fire(record, Trigger.CANCELLED, now, extra={"reason": "canceled"})
     elif NOT_FOUND_TEXT in msg.error:
         # Already filled or already cancelled: only the venue's status can say which.
         if record.state is S.PENDING_CANCEL:
-            uncertain(core, stage, record, now, f"cancel refused: {msg.error}")
+            uncertain(change, record, now, f"cancel refused: {msg.error}")
         else:
-            core.request_status(stage, (record.client_order_id,), now, "cancel refused")
+            change.request_status((record.client_order_id,), now, "cancel refused")
     elif record.state is S.PENDING_CANCEL:
-        stage.fire(record, Trigger.CANCEL_REJECTED, now, extra={"reason": msg.error})
+        change.fire(record, Trigger.CANCEL_REJECTED, now, extra={"reason": msg.error})
 
 
-def on_modify_answered(
-    core: OrderTrackerCore, stage: Stage, msg: ModifyAnswered, now: int
-) -> None:
-    record = stage.get(msg.client_order_id)
+def on_modify_answered(change: Change, msg: ModifyAnswered, now: int) -> None:
+    record = change.get(msg.client_order_id)
     if record is None or record.state.is_terminal:
         return
     pm = record.pending_modify
     if msg.outcome is SubmitOutcome.REJECTED:
         if pm is not None and pm.stage != "rejected":
-            legs.modify_refused(core, stage, record, msg.error or "modify rejected", now)
+            legs.modify_refused(change, record, msg.error or "modify rejected", now)
         return
     oid = msg.exchange_order_id
     if oid is None:
         if pm is not None:
-            legs.replaced_without_id(stage, record, now)
+            legs.replaced_without_id(change, record, now)
         return
     leg = legs.relation(record, oid)
     if leg == legs.OLD:
         return  # the answer to an earlier modify, settled already
     if leg == legs.NEW:
-        record = legs.advance(core, stage, record, oid, now)
+        record = legs.advance(change, record, oid, now)
         if record.state is S.UNKNOWN:
             trigger = Trigger.ACCEPT_PARTIAL if record.filled > 0 else Trigger.ACCEPT
-            record = stage.fire(record, trigger, now, changes={"deadline_ns": None}) or record
+            record = change.fire(record, trigger, now, changes={"deadline_ns": None}) or record
     if msg.outcome is SubmitOutcome.FILLED:
-        expect_terminal(core, stage, record, S.FILLED, record.amount, "filled", now)
+        expect_terminal(change, record, S.FILLED, record.amount, "filled", now)
 
 
-def on_status(core: OrderTrackerCore, stage: Stage, msg: OrderStatusReported, now: int) -> None:
-    record = find(stage, msg.client_order_id, msg.exchange_order_id)
+def on_status(change: Change, msg: OrderStatusReported, now: int) -> None:
+    record = find(change, msg.client_order_id, msg.exchange_order_id)
     if record is None:
         return
-    apply_status(core, stage, record, msg, now)
+    apply_status(change, record, msg, now)
 
 
-def apply_status(
-    core: OrderTrackerCore, stage: Stage, record: OrderRecord, msg: OrderStatusReported, now: int
-) -> None:
+def apply_status(change: Change, record: OrderRecord, msg: OrderStatusReported, now: int) -> None:
     oid = msg.exchange_order_id
     status = msg.status
     leg = legs.relation(record, oid)
@@ -161,15 +143,15 @@ def apply_status(
     if leg == legs.NEW:
         if status is VS.UNRECOGNIZED:
             if not query:
-                core.request_status(stage, (record.client_order_id,), now,
-                                    f"unrecognized status {msg.raw_status!r}")
+                change.request_status((record.client_order_id,), now,
+                                      f"unrecognized status {msg.raw_status!r}")
             return
-        record = legs.advance(core, stage, record, oid, now, report=msg,
+        record = legs.advance(change, record, oid, now, report=msg,
                               live=status is not VS.REJECTED)
     elif record.leg_size is not None and record.pending_modify is None and status in (
         *_LIVE_STATUSES, VS.FILLED
     ) and not record.state.is_terminal:
-        record = legs.refresh(stage, record, msg, now)
+        record = legs.refresh(change, record, msg, now)
     if record.state.is_terminal:
         return
     if (status is VS.CANCELLED and msg.raw_status == "canceled" and not query
@@ -177,61 +159,57 @@ def apply_status(
         # Maybe the pending modify's own cancel of this leg: held until the modify is
         # settled (a query about the cloid is about its latest leg, so it is never held).
         if record.deferred_cancel is None:
-            stage.update(record, now, deferred_cancel=msg.raw_status)
+            change.update(record, now, deferred_cancel=msg.raw_status)
         return
     venue_filled = filled_at_venue(msg.original_amount, msg.remaining_amount)
     if venue_filled is not None:
         venue_filled += record.filled_off(oid)  # what earlier legs filled
     if status in _LIVE_STATUSES:
         trigger = Trigger.ACCEPT_PARTIAL if record.filled > 0 else Trigger.ACCEPT
-        record = stage.fire(record, trigger, now, ts_event=msg.ts_event,
-                            changes={"deadline_ns": None, "not_found": 0}) or record
+        record = change.fire(record, trigger, now, ts_event=msg.ts_event,
+                             changes={"deadline_ns": None, "not_found": 0}) or record
         if query and record.pending_modify is not None:
-            legs.check_old_leg_live(core, stage, record, now)
+            legs.check_old_leg_live(change, record, now)
         if venue_filled is not None and venue_filled > record.filled and query:
-            core.request_fills(stage, now, "venue reports fills not yet booked",
-                               core.fills_from_ms((record,)))
+            change.request_fills(now, "venue reports fills not yet booked",
+                                 change.fills_from_ms((record,)))
     elif status is VS.FILLED:
-        expect_terminal(core, stage, record, S.FILLED, record.amount, msg.raw_status, now,
+        expect_terminal(change, record, S.FILLED, record.amount, msg.raw_status, now,
                         msg.ts_event, query_now=query)
     elif status is VS.CANCELLED:
         expected = venue_filled if venue_filled is not None else record.filled
-        expect_terminal(core, stage, record, S.CANCELLED, expected, msg.raw_status, now,
+        expect_terminal(change, record, S.CANCELLED, expected, msg.raw_status, now,
                         msg.ts_event, query_now=query)
     elif status is VS.REJECTED:
-        rejected(core, stage, record, msg.raw_status, now, msg.ts_event)
+        rejected(change, record, msg.raw_status, now, msg.ts_event)
     elif status is VS.UNRECOGNIZED and not query:
         # A status string this version does not know: ask the venue, never guess.
-        core.request_status(stage, (record.client_order_id,), now,
-                            f"unrecognized status {msg.raw_status!r}")
+        change.request_status((record.client_order_id,), now,
+                              f"unrecognized status {msg.raw_status!r}")
 
 
-def on_non_user_cancel(
-    core: OrderTrackerCore, stage: Stage, msg: NonUserCancelReported, now: int
-) -> None:
+def on_non_user_cancel(change: Change, msg: NonUserCancelReported, now: int) -> None:
     """The venue cancelled an order on its own (margin, liquidation…); the event names only the
     exchange order id, so ask the venue how much had filled before finishing it."""
-    record = stage.by_oid(msg.exchange_order_id)
+    record = change.by_oid(msg.exchange_order_id)
     if record is None or record.state.is_terminal:
         return
     leg = legs.relation(record, msg.exchange_order_id)
     if leg == legs.OLD:
         return
-    core.request_status(stage, (record.client_order_id,), now, "cancelled by the venue")
+    change.request_status((record.client_order_id,), now, "cancelled by the venue")
     if leg == legs.CURRENT:
-        stage.fire(record, Trigger.CANCELLED, now, extra={"reason": "nonUserCancel"})
+        change.fire(record, Trigger.CANCELLED, now, extra={"reason": "nonUserCancel"})
 
 
-def on_not_found(
-    core: OrderTrackerCore, stage: Stage, msg: OrderNotFoundReported, now: int
-) -> None:
-    record = stage.get(msg.client_order_id)
+def on_not_found(change: Change, msg: OrderNotFoundReported, now: int) -> None:
+    record = change.get(msg.client_order_id)
     if record is None or record.state.is_terminal:
         return
-    cfg = core.config
+    cfg = change.config
     if record.exchange_order_id is not None or record.fills or record.replaced_oids:
-        stage.emit(orders.OrderAnomalyDetected, record, now, None,
-                   reason="venue does not know an order it acknowledged or filled")
+        change.emit(orders.OrderAnomalyDetected, record, now, None,
+                    reason="venue does not know an order it acknowledged or filled")
         return
     now_ms = now // 1_000_000
     grace_ms = int(cfg.not_found_grace_s * 1000)
@@ -249,74 +227,98 @@ def on_not_found(
         deadline = now + cfg.ns(cfg.unknown_requery_s)
         if expires is not None:
             deadline = min(deadline, (expires + grace_ms + 1) * 1_000_000)
-        stage.update(record, now, not_found=count, deadline_ns=deadline)
+        change.update(record, now, not_found=count, deadline_ns=deadline)
         return
-    stage.fire(record, Trigger.NEVER_PLACED, now, changes={"not_found": count},
-               extra={"reason": reason})
+    change.fire(record, Trigger.NEVER_PLACED, now, changes={"not_found": count},
+                extra={"reason": reason})
 
 
-def on_open_orders(
-    core: OrderTrackerCore, stage: Stage, msg: OpenOrdersReported, now: int
-) -> None:
+def on_open_orders(change: Change, msg: OpenOrdersReported, now: int) -> None:
     seen: set[object] = set()
     for report in msg.orders:
-        record = find(stage, report.client_order_id, report.exchange_order_id)
+        record = find(change, report.client_order_id, report.exchange_order_id)
         if record is None:
-            core.adopt(stage, report, now)
+            adopt(change, report, now)
             continue
         seen.add(record.client_order_id)
-        apply_status(core, stage, record, report, now)
-    grace = core.config.ns(core.config.open_orders_grace_s)
+        apply_status(change, record, report, now)
+    grace = change.config.ns(change.config.open_orders_grace_s)
     missing = tuple(
         r.client_order_id
-        for r in stage.live_orders()
+        for r in change.live_orders()
         if r.state is not S.PENDING_CREATE
         and r.client_order_id not in seen
         and (r.sent_ns or r.created_ns) < msg.ts_init - grace
     )
     if missing:
-        core.request_status(stage, missing, now, "live order missing from open orders")
+        change.request_status(missing, now, "live order missing from open orders")
 
 
-def on_nonce_invalidated(
-    core: OrderTrackerCore, stage: Stage, msg: NonceInvalidated, now: int
-) -> None:
+def adopt(change: Change, report: OrderStatusReported, now: int) -> None:
+    """A live order at the venue that the tracker does not know: track it as external, and
+    with ``external_orders = "cancel"`` cancel it at once."""
+    if report.status not in _LIVE_STATUSES:
+        return
+    cloid = report.client_order_id or ClientOrderId.derive(
+        "external", int(report.exchange_order_id)
+    )
+    if change.get(cloid) is not None:
+        return
+    record = OrderRecord(
+        client_order_id=cloid, trading_pair=report.trading_pair, side=report.side,
+        order_type=OrderType.LIMIT, time_in_force=TimeInForce.GTC, price=report.price,
+        trigger_price=None, amount=report.remaining_amount, reduce_only=False,
+        strategy_id="", external=True, exchange_order_id=report.exchange_order_id,
+        state=OrderState.OPEN, filled=ZERO, fills=(),
+        created_ns=now, updated_ns=now,
+    )
+    adopted = change.create(record, Trigger.ADOPT, now)
+    if change.config.external_orders == "cancel":
+        new = change.fire(adopted, Trigger.REQUEST_CANCEL, now,
+                          changes={"before_cancel": adopted.state,
+                                   "deadline_ns": now + change.config.ns(
+                                       change.config.cancel_timeout_s)})
+        if new is not None:
+            change.send(SignCancels(targets=(cancel_target(new),), ts_init=now))
+
+
+def on_nonce_invalidated(change: Change, msg: NonceInvalidated, now: int) -> None:
     """Execution spent the nonce of a request whose outcome was lost on a ``noop``: the answer
     proves that it never executed (``executed`` False), that it did (True), or that it can no
     longer execute (None)."""
-    grace_ms = int(core.config.not_found_grace_s * 1000)
+    grace_ms = int(change.config.not_found_grace_s * 1000)
     for cloid in msg.client_order_ids:
-        record = stage.get(cloid)
+        record = change.get(cloid)
         if record is None or record.state.is_terminal:
             continue
         if msg.kind is RequestKind.SUBMIT:
             if msg.executed is False and record.exchange_order_id is None and not record.fills:
                 trigger = (Trigger.REJECT if record.state is S.PENDING_CANCEL
                            else Trigger.NEVER_PLACED)
-                stage.fire(record, trigger, now, extra={
+                change.fire(record, trigger, now, extra={
                     "reason": "never placed: its nonce was spent before it executed"})
                 continue
             if msg.executed is None:
                 # It can no longer execute: from now on "unknown to the venue" is proof.
                 limit = now // 1_000_000 - grace_ms
                 if record.expires_after_ms is None or record.expires_after_ms > limit:
-                    record = stage.update(record, now, expires_after_ms=limit)
+                    record = change.update(record, now, expires_after_ms=limit)
         elif msg.kind is RequestKind.MODIFY and record.pending_modify is not None:
             if msg.executed is False:
                 legs.modify_never_executed(
-                    core, stage, record, "modify never executed: its nonce was spent", now)
-                after = stage.get(cloid)
+                    change, record, "modify never executed: its nonce was spent", now)
+                after = change.get(cloid)
                 if after is None or after.state is not S.UNKNOWN:
                     continue  # as it was before the modify; else the venue's status says
             elif msg.executed is None:
                 # It can no longer execute: the venue still showing the old leg is proof.
-                record = stage.update(record, now, pending_modify=attrs.evolve(
+                record = change.update(record, now, pending_modify=attrs.evolve(
                     record.pending_modify, expires_after_ms=now // 1_000_000 - grace_ms - 1))
         elif msg.kind in (RequestKind.CANCEL, RequestKind.CANCEL_ALL) and (
             msg.executed is False and record.state is S.PENDING_CANCEL
         ):
-            stage.fire(record, Trigger.CANCEL_REJECTED, now,
-                       extra={"reason": "cancel never executed: its nonce was spent"})
+            change.fire(record, Trigger.CANCEL_REJECTED, now,
+                        extra={"reason": "cancel never executed: its nonce was spent"})
             continue
-        core.request_status(stage, (cloid,), now, "outcome of a lost request")
+        change.request_status((cloid,), now, "outcome of a lost request")
 

@@ -9,62 +9,58 @@ the current leg's size), so a fill of the old leg that arrives later is on top o
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING
 
 from actors.order_tracking import legs
 from actors.order_tracking.lifecycle import Trigger
 from actors.order_tracking.outcomes import finish
 from actors.order_tracking.records import OrderRecord
-from actors.order_tracking.stage import Stage
+from actors.order_tracking.stage import Change
 from messages import orders
 from messages.enums import EvidenceSource, OrderState
 from messages.ids import ClientOrderId, ExchangeOrderId
 from messages.tracking import FillsQuery, FillUnmatched, OrderFill, ReconcileRequested
 from messages.venue import FillReported, FillsReported
 
-if TYPE_CHECKING:
-    from actors.order_tracking.core import OrderTrackerCore
-
 log = logging.getLogger(__name__)
 S = OrderState
 
 
-def find(stage: Stage, cloid: ClientOrderId | None, oid: ExchangeOrderId) -> OrderRecord | None:
+def find(change: Change, cloid: ClientOrderId | None, oid: ExchangeOrderId) -> OrderRecord | None:
     if cloid is not None:
-        record = stage.get(cloid)
+        record = change.get(cloid)
         if record is not None:
             return record
-    return stage.by_oid(oid)
+    return change.by_oid(oid)
 
 
-def on_fills(core: OrderTrackerCore, stage: Stage, msg: FillsReported, now: int) -> None:
+def on_fills(change: Change, msg: FillsReported, now: int) -> None:
     for fill in msg.fills:
-        on_fill(core, stage, fill, now)
+        on_fill(change, fill, now)
     query = msg.query
     paged = query is not None or (bool(msg.fills) and all(
         f.source is EvidenceSource.QUERY for f in msg.fills))
-    if paged and len(msg.fills) >= core.config.fills_page_size:
-        _next_page(stage, msg, query, now)
+    if paged and len(msg.fills) >= change.config.fills_page_size:
+        _next_page(change, msg, query, now)
         return
     if query is not None:
-        _mark_complete(core, stage, query, now)
+        _mark_complete(change, query, now)
     if query is not None or msg.is_snapshot:
-        _settle_verifications(stage, msg, query, now)
+        _settle_verifications(change, msg, query, now)
 
 
-def _mark_complete(core: OrderTrackerCore, stage: Stage, query: FillsQuery, now: int) -> None:
+def _mark_complete(change: Change, query: FillsQuery, now: int) -> None:
     """A complete answer (its last page) holds every fill from its origin until it was asked:
     if nothing before its origin was missing, every fill up to then is booked now."""
-    mark = stage.fills_complete_ms
-    floor = mark if mark is not None else core.fills_floor_ms(stage, now)
+    mark = change.fills_complete_ms
+    floor = mark if mark is not None else change.fills_floor_ms(now)
     if query.origin_ms > floor:
         return  # it leaves a gap before it
-    done = query.requested_ns // 1_000_000 - int(core.config.fills_lookback_s * 1000)
+    done = query.requested_ns // 1_000_000 - int(change.config.fills_lookback_s * 1000)
     if mark is None or done > mark:
-        stage.fills_complete_ms = done
+        change.fills_complete_ms = done
 
 
-def _next_page(stage: Stage, msg: FillsReported, query: FillsQuery | None, now: int) -> None:
+def _next_page(change: Change, msg: FillsReported, query: FillsQuery | None, now: int) -> None:
     """A full page: ask for the next one, from the last fill time (inclusive: the boundary
     fill comes again and is deduplicated, PROTOCOL §15.9)."""
     since = max(f.ts_event for f in msg.fills) // 1_000_000
@@ -75,18 +71,18 @@ def _next_page(stage: Stage, msg: FillsReported, query: FillsQuery | None, now: 
         since = query.since_ms + 1
     origin = query.origin_ms if query is not None else since
     requested = query.requested_ns if query is not None else now
-    stage.send(ReconcileRequested(
+    change.send(ReconcileRequested(
         client_order_ids=(), open_orders=False, fills_since_ms=since, reason="next fills page",
         ts_init=now, fills_query=FillsQuery(since_ms=since, origin_ms=origin,
                                             requested_ns=requested)))
 
 
 def _settle_verifications(
-    stage: Stage, msg: FillsReported, query: FillsQuery | None, now: int
+    change: Change, msg: FillsReported, query: FillsQuery | None, now: int
 ) -> None:
     """A complete fills answer settles the rejected replacements that waited for it: with no
     fill, FAILED; with fills, CANCELLED (outcomes.rejected)."""
-    for record in list(stage.live_orders()):
+    for record in list(change.live_orders()):
         awaiting = record.awaiting
         if awaiting is None or awaiting.verify_ns is None:
             continue
@@ -98,52 +94,50 @@ def _settle_verifications(
             # stream snapshot) as the one asked for.
             proves = msg.ts_init >= awaiting.verify_ns
         if proves:
-            finish(stage, record, S.FAILED, awaiting.reason, now)
+            finish(change, record, S.FAILED, awaiting.reason, now)
 
 
-def on_fill(core: OrderTrackerCore, stage: Stage, msg: FillReported, now: int) -> None:
+def on_fill(change: Change, msg: FillReported, now: int) -> None:
     fill_ms = msg.ts_event // 1_000_000
-    if stage.last_fill_ms is None or fill_ms > stage.last_fill_ms:
-        stage.last_fill_ms = fill_ms
-        stage.changed = True
-    record = find(stage, msg.client_order_id, msg.exchange_order_id)
+    if change.last_fill_ms is None or fill_ms > change.last_fill_ms:
+        change.last_fill_ms = fill_ms
+        change.changed = True
+    record = find(change, msg.client_order_id, msg.exchange_order_id)
     key = (int(msg.trade_id), int(msg.exchange_order_id))
     if record is None:
-        if key in core.forgotten_fill_keys or any(
-            (u.trade_id, u.exchange_order_id) == key for u in core.unmatched_fills
-        ) or key in {(u.trade_id, u.exchange_order_id) for u in stage.unmatched_add}:
+        if key in change.committed.forgotten_fill_keys or any(
+            (u.trade_id, u.exchange_order_id) == key for u in change.committed.unmatched_fills
+        ) or key in {(u.trade_id, u.exchange_order_id) for u in change.unmatched_add}:
             return
-        stage.unmatched_add.append(msg)
-        stage.changed = True
-        stage.send(FillUnmatched(exchange_order_id=msg.exchange_order_id,
-                                 trade_id=msg.trade_id, trading_pair=msg.trading_pair,
-                                 amount=msg.amount, ts_init=now))
+        change.unmatched_add.append(msg)
+        change.changed = True
+        change.send(FillUnmatched(exchange_order_id=msg.exchange_order_id,
+                                  trade_id=msg.trade_id, trading_pair=msg.trading_pair,
+                                  amount=msg.amount, ts_init=now))
         return
-    book_fill(core, stage, record, msg, now)
+    book_fill(change, record, msg, now)
 
 
-def book_fill(
-    core: OrderTrackerCore, stage: Stage, record: OrderRecord, msg: FillReported, now: int
-) -> None:
+def book_fill(change: Change, record: OrderRecord, msg: FillReported, now: int) -> None:
     if record.has_fill(msg.trade_id, msg.exchange_order_id):
         return  # duplicate (snapshot replay, reconnect, query overlap)
     if msg.side is not record.side:
-        stage.emit(orders.OrderAnomalyDetected, record, now, msg.ts_event,
-                   reason=f"fill {msg.trade_id} is a {msg.side.value} for a "
+        change.emit(orders.OrderAnomalyDetected, record, now, msg.ts_event,
+                    reason=f"fill {msg.trade_id} is a {msg.side.value} for a "
                           f"{record.side.value} order; not booked")
         return
     oid = msg.exchange_order_id
     leg = legs.relation(record, oid)
     if leg == legs.NEW:
-        record = legs.advance(core, stage, record, oid, now)
+        record = legs.advance(change, record, oid, now)
     amount = record.amount
     if leg == legs.OLD and record.leg_size is not None:
         amount += msg.amount  # on top of the replacement the venue sized without it
     room = amount - record.filled
     booked = min(msg.amount, room)
     if booked < msg.amount:
-        stage.emit(orders.OrderAnomalyDetected, record, now, msg.ts_event,
-                   reason=f"overfill: fill {msg.trade_id} of {msg.amount} exceeds the "
+        change.emit(orders.OrderAnomalyDetected, record, now, msg.ts_event,
+                    reason=f"overfill: fill {msg.trade_id} of {msg.amount} exceeds the "
                           f"{room} left; {msg.amount - booked} not booked")
     if booked <= 0:
         return
@@ -161,11 +155,11 @@ def book_fill(
         "fee_asset": msg.fee_asset, "trade_id": msg.trade_id, "liquidity": msg.liquidity,
     }
     if record.state.is_terminal:
-        stage.fire(record, Trigger.LATE_FILL, now, ts_event=msg.ts_event, changes=changes,
-                   extra={**extra, "late": True})
+        change.fire(record, Trigger.LATE_FILL, now, ts_event=msg.ts_event, changes=changes,
+                    extra={**extra, "late": True})
         return
     trigger = Trigger.FILL_COMPLETE if filled >= amount else Trigger.FILL
-    new = stage.fire(record, trigger, now, ts_event=msg.ts_event, changes=changes, extra=extra)
+    new = change.fire(record, trigger, now, ts_event=msg.ts_event, changes=changes, extra=extra)
     if new is None:
         return
     awaiting = new.awaiting
@@ -173,4 +167,4 @@ def book_fill(
         awaiting.expected_filled
     ):
         # (a rejected replacement waiting for its fills ends CANCELLED: it has one now)
-        finish(stage, new, awaiting.target, awaiting.reason, now)
+        finish(change, new, awaiting.target, awaiting.reason, now)

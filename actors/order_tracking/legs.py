@@ -21,19 +21,14 @@ of yet (the modify went through). What makes the races converge:
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import attrs
 
 from actors.order_tracking.lifecycle import Trigger
 from actors.order_tracking.records import OrderRecord, PendingModify
-from actors.order_tracking.stage import Stage
+from actors.order_tracking.stage import Change, TrackerConfig
 from messages.enums import OrderState
 from messages.ids import ExchangeOrderId
 from messages.venue import OrderStatusReported
-
-if TYPE_CHECKING:
-    from actors.order_tracking.core import OrderTrackerCore
 
 S = OrderState
 OLD, CURRENT, NEW = "old", "current", "new"
@@ -56,8 +51,7 @@ def relation(record: OrderRecord, oid: ExchangeOrderId) -> str:
 
 
 def advance(
-    core: OrderTrackerCore,
-    stage: Stage,
+    change: Change,
     record: OrderRecord,
     oid: ExchangeOrderId,
     now: int,
@@ -69,7 +63,7 @@ def advance(
     replacement a modify placed. ``live``: it rested (a rejected replacement did not)."""
     current = record.exchange_order_id
     if current is None and not record.replaced_oids:
-        return stage.update(record, now, exchange_order_id=oid)  # the order's first leg
+        return change.update(record, now, exchange_order_id=oid)  # the order's first leg
     replaced = record.replaced_oids if current is None else (*record.replaced_oids, current)
     pm = record.pending_modify
     price, trigger = record.price, record.trigger_price
@@ -88,7 +82,7 @@ def advance(
             price = report.price
         else:
             # A modify the tracker had given up on went through after all: learn its terms.
-            core.request_status(stage, (record.client_order_id,), now, "unexpected new leg")
+            change.request_status((record.client_order_id,), now, "unexpected new leg")
     changes: dict[str, object] = {
         "replaced_oids": replaced, "exchange_order_id": oid, "leg_size": leg_size,
         "amount": max(record.filled_off(oid) + leg_size, record.filled), "price": price,
@@ -97,16 +91,16 @@ def advance(
     if record.state.is_terminal:
         # E.g. our cancel hit the replacement a modify had just placed: its late fills and
         # statuses are recognised as this order's.
-        return stage.update(record, now, **changes)
+        return change.update(record, now, **changes)
     if live and current is not None:  # (without a current leg the modify was reported)
-        fired = stage.fire(record, Trigger.MODIFIED, now, changes=changes,
-                           extra={"previous_exchange_order_id": current})
+        fired = change.fire(record, Trigger.MODIFIED, now, changes=changes,
+                            extra={"previous_exchange_order_id": current})
         if fired is not None:
             return fired
-    return stage.update(record, now, **changes)
+    return change.update(record, now, **changes)
 
 
-def replaced_without_id(stage: Stage, record: OrderRecord, now: int) -> None:
+def replaced_without_id(change: Change, record: OrderRecord, now: int) -> None:
     """The venue accepted the modify but did not say the new oid (a single ``modify`` answers
     ``default``): the current leg is gone; the next unknown leg under the cloid is the new one."""
     pm = record.pending_modify
@@ -121,12 +115,12 @@ def replaced_without_id(stage: Stage, record: OrderRecord, now: int) -> None:
         else record.trigger_price,
         "pending_modify": None, "deferred_cancel": None,
     }
-    if stage.fire(record, Trigger.MODIFIED, now, changes=changes,
-                  extra={"previous_exchange_order_id": current}) is None:
-        stage.update(record, now, **changes)
+    if change.fire(record, Trigger.MODIFIED, now, changes=changes,
+                   extra={"previous_exchange_order_id": current}) is None:
+        change.update(record, now, **changes)
 
 
-def refresh(stage: Stage, record: OrderRecord, report: OrderStatusReported,
+def refresh(change: Change, record: OrderRecord, report: OrderStatusReported,
             now: int) -> OrderRecord:
     """A status of the current leg of a modified order: take the venue's price and size (after a
     replacement the tracker learned of without its terms)."""
@@ -138,104 +132,93 @@ def refresh(stage: Stage, record: OrderRecord, report: OrderStatusReported,
         changes["leg_size"] = size
         changes["amount"] = max(record.filled_off(record.exchange_order_id) + size,
                                 record.filled)
-    return stage.update(record, now, **changes) if changes else record
+    return change.update(record, now, **changes) if changes else record
 
 
 # --- settling a pending modify --------------------------------------------------------------
 
 
-def proof_ns(core: OrderTrackerCore, pm: PendingModify) -> int:
+def proof_ns(cfg: TrackerConfig, pm: PendingModify) -> int:
     """From when the venue still showing the old leg proves the modify never executed."""
-    cfg = core.config
     if pm.expires_after_ms is None:
         return pm.sent_ns + cfg.ns(cfg.lost_min_age_s)
     return (pm.expires_after_ms + int(cfg.not_found_grace_s * 1000) + 1) * 1_000_000
 
 
-def next_check_ns(core: OrderTrackerCore, pm: PendingModify, now: int) -> int:
+def next_check_ns(cfg: TrackerConfig, pm: PendingModify, now: int) -> int:
     """When to ask the venue again about an unsettled modify: the re-query cadence, but exactly
     at the proof time when that comes first."""
-    requery = now + core.config.ns(core.config.unknown_requery_s)
-    proof = proof_ns(core, pm)
+    requery = now + cfg.ns(cfg.unknown_requery_s)
+    proof = proof_ns(cfg, pm)
     return min(requery, proof) if proof > now else requery
 
 
-def modify_refused(
-    core: OrderTrackerCore, stage: Stage, record: OrderRecord, error: str, now: int
-) -> None:
+def modify_refused(change: Change, record: OrderRecord, error: str, now: int) -> None:
     """The venue answered the modify with an error. A replacement refused after the old leg was
     cancelled leaves nothing live: the venue's status says whether the order lives on."""
     pm = record.pending_modify
     assert pm is not None
     pm = attrs.evolve(pm, stage="rejected", error=error,
-                      deadline_ns=now + core.config.ns(core.config.unknown_requery_s))
+                      deadline_ns=now + change.config.ns(change.config.unknown_requery_s))
     dead = record.deferred_cancel is not None or MODIFY_DEAD_TEXT in error
-    if not dead or stage.fire(
+    if not dead or change.fire(
         record, Trigger.UNCERTAIN, now, changes={"pending_modify": pm,
                                                  "deadline_ns": pm.deadline_ns},
         extra={"reason": f"modify refused: {error}"},
     ) is None:
-        stage.update(record, now, pending_modify=pm)
-    core.request_status(stage, (record.client_order_id,), now, f"modify refused: {error}")
+        change.update(record, now, pending_modify=pm)
+    change.request_status((record.client_order_id,), now, f"modify refused: {error}")
 
 
-def modify_unknown(
-    core: OrderTrackerCore, stage: Stage, record: OrderRecord, reason: str, now: int
-) -> None:
+def modify_unknown(change: Change, record: OrderRecord, reason: str, now: int) -> None:
     """The modify's answer is lost: it may have executed or not. The order is UNKNOWN until the
     venue's status (or the modify's answer) says; the modify stays pending until settled."""
     pm = record.pending_modify
     assert pm is not None
-    pm = attrs.evolve(pm, stage="unknown", deadline_ns=next_check_ns(core, pm, now))
-    cfg = core.config
-    if stage.fire(record, Trigger.UNCERTAIN, now,
-                  changes={"pending_modify": pm,
-                           "deadline_ns": now + cfg.ns(cfg.unknown_requery_s)},
-                  extra={"reason": reason}) is None:
-        stage.update(record, now, pending_modify=pm)
-    core.request_status(stage, (record.client_order_id,), now, reason)
+    pm = attrs.evolve(pm, stage="unknown", deadline_ns=next_check_ns(change.config, pm, now))
+    cfg = change.config
+    if change.fire(record, Trigger.UNCERTAIN, now,
+                   changes={"pending_modify": pm,
+                            "deadline_ns": now + cfg.ns(cfg.unknown_requery_s)},
+                   extra={"reason": reason}) is None:
+        change.update(record, now, pending_modify=pm)
+    change.request_status((record.client_order_id,), now, reason)
 
 
-def modify_never_executed(
-    core: OrderTrackerCore, stage: Stage, record: OrderRecord, reason: str, now: int
-) -> None:
+def modify_never_executed(change: Change, record: OrderRecord, reason: str, now: int) -> None:
     """Proof that the pending modify did not execute and never will: the order is as before."""
     if record.deferred_cancel is not None:
         # The held cancel was not the modify's, so the order was cancelled — but let the venue
         # confirm rather than trust that no other modify could have caused it.
-        modify_refused(core, stage, record, reason, now)
+        modify_refused(change, record, reason, now)
         return
-    if stage.fire(record, Trigger.MODIFY_REJECTED, now,
-                  changes={"pending_modify": None, "deferred_cancel": None},
-                  extra={"reason": reason}) is None:
-        stage.update(record, now, pending_modify=None)
+    if change.fire(record, Trigger.MODIFY_REJECTED, now,
+                   changes={"pending_modify": None, "deferred_cancel": None},
+                   extra={"reason": reason}) is None:
+        change.update(record, now, pending_modify=None)
 
 
-def check_old_leg_live(
-    core: OrderTrackerCore, stage: Stage, record: OrderRecord, now: int
-) -> None:
+def check_old_leg_live(change: Change, record: OrderRecord, now: int) -> None:
     """The venue's status (a query) shows the current leg live while a modify is pending."""
     pm = record.pending_modify
     if pm is None or record.deferred_cancel is not None:
         return  # a held cancel says the query predates the leg's end: ask again later
     if pm.stage == "rejected":
-        modify_never_executed(core, stage, record, pm.error, now)
-    elif now >= proof_ns(core, pm):
-        modify_never_executed(core, stage, record,
+        modify_never_executed(change, record, pm.error, now)
+    elif now >= proof_ns(change.config, pm):
+        modify_never_executed(change, record,
                               "modify never executed: the venue still shows the order after "
                               "the modify's expiry", now)
 
 
-def on_modify_deadline(
-    core: OrderTrackerCore, stage: Stage, record: OrderRecord, now: int
-) -> bool:
+def on_modify_deadline(change: Change, record: OrderRecord, now: int) -> bool:
     """The pending modify's deadline passed; True if the order's status should be queried."""
     pm = record.pending_modify
     assert pm is not None
     if pm.stage == "sent":
         reason = "no answer to a modify" if pm.reported_sent else "modify never reported sent"
-        modify_unknown(core, stage, record, reason, now)
+        modify_unknown(change, record, reason, now)
         return False  # modify_unknown asked already
-    stage.update(record, now, pending_modify=attrs.evolve(
-        pm, deadline_ns=next_check_ns(core, pm, now)))
+    change.update(record, now, pending_modify=attrs.evolve(
+        pm, deadline_ns=next_check_ns(change.config, pm, now)))
     return True

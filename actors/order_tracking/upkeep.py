@@ -3,49 +3,44 @@ recovery, after reconnects and periodically while running."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import attrs
 
 from actors.order_tracking import legs
 from actors.order_tracking.lifecycle import Trigger
 from actors.order_tracking.outcomes import finish
 from actors.order_tracking.records import OrderRecord
-from actors.order_tracking.stage import Stage
+from actors.order_tracking.stage import Change
 from messages import orders
 from messages.enums import OrderState
 from messages.ids import ClientOrderId
 from messages.tracking import ReconcileAll, TrackerRecovered, TrackerTick
-
-if TYPE_CHECKING:
-    from actors.order_tracking.core import OrderTrackerCore
 
 S = OrderState
 MAX_FILL_WAIT_S = 60.0
 """Fill queries for an order the venue says filled go on at most this far apart."""
 
 
-def on_tick(core: OrderTrackerCore, stage: Stage, msg: TrackerTick, now: int) -> None:
-    cfg = core.config
+def on_tick(change: Change, msg: TrackerTick, now: int) -> None:
+    cfg = change.config
     to_query: dict[ClientOrderId, None] = {}
     fills_from: list[int] = []
     # Only the live orders (in the committed order: it numbers the events a tick emits, live
     # and in a replay alike); finished ones are the index's business, oldest first.
-    for cloid in core.index.live_in_order():
-        record = stage.get(cloid)
+    for cloid in change.committed.index.live_in_order():
+        record = change.get(cloid)
         if record is None or record.state.is_terminal:
             continue
         pm = record.pending_modify
         if pm is not None and pm.deadline_ns is not None and now >= pm.deadline_ns:
-            if legs.on_modify_deadline(core, stage, record, now):
+            if legs.on_modify_deadline(change, record, now):
                 to_query[record.client_order_id] = None
-            got = stage.get(record.client_order_id)
+            got = change.get(record.client_order_id)
             assert got is not None
             record = got
         if record.deadline_ns is None or now < record.deadline_ns:
             continue
         if record.awaiting is not None:
-            since = _fill_wait_over(core, stage, record, now)
+            since = _fill_wait_over(change, record, now)
             if since is not None:
                 fills_from.append(since)
             continue
@@ -54,132 +49,130 @@ def on_tick(core: OrderTrackerCore, stage: Stage, msg: TrackerTick, now: int) ->
         elif record.state is S.PENDING_CREATE:
             trigger, reason = Trigger.UNCERTAIN, "never reported sent before its expiry"
         elif record.state is S.UNKNOWN:
-            stage.update(record, now, deadline_ns=now + cfg.ns(cfg.unknown_requery_s))
+            change.update(record, now, deadline_ns=now + cfg.ns(cfg.unknown_requery_s))
             to_query[record.client_order_id] = None
             continue
         else:
-            stage.update(record, now, deadline_ns=None)
+            change.update(record, now, deadline_ns=None)
             continue
-        new = stage.fire(record, trigger, now,
-                         changes={"deadline_ns": now + cfg.ns(cfg.unknown_requery_s)},
-                         extra={"reason": reason})
+        new = change.fire(record, trigger, now,
+                          changes={"deadline_ns": now + cfg.ns(cfg.unknown_requery_s)},
+                          extra={"reason": reason})
         if new is not None:
             to_query[new.client_order_id] = None
-    _retain(core, stage, now)
-    _expire_unmatched(core, stage, now)
+    _retain(change, now)
+    _expire_unmatched(change, now)
     if to_query:
-        core.request_status(stage, tuple(to_query), now, "deadline")
+        change.request_status(tuple(to_query), now, "deadline")
     if fills_from:
-        core.request_fills(stage, now, "waiting for fills the venue reported", min(fills_from))
-    _periodic(core, stage, now)
+        change.request_fills(now, "waiting for fills the venue reported", min(fills_from))
+    _periodic(change, now)
 
 
-def _retain(core: OrderTrackerCore, stage: Stage, now: int) -> None:
+def _retain(change: Change, now: int) -> None:
     """Finished orders leave memory after ``retention_s``, and beyond ``retention_max_orders``
     the ones that ended first leave first: memory (and the snapshot a restart loads) stays
     bounded whatever the order rate."""
-    cfg = core.config
+    cfg = change.config
     horizon = now - cfg.ns(cfg.retention_s)
-    finished = len(core.orders) - core.live_count
-    index = core.index
+    finished = len(change.committed.orders) - change.committed.live_count
+    index = change.committed.index
     while (oldest := index.oldest_finished()) is not None:
         ended, cloid = oldest
-        record = stage.get(cloid)
+        record = change.get(cloid)
         if record is None or not record.state.is_terminal or (record.terminal_ns or 0) != ended:
             index.drop_oldest_finished()  # stale: revised or forgotten since
             continue
         if ended > horizon and finished <= cfg.retention_max_orders:
             return
         index.drop_oldest_finished()
-        _forget(stage, record)
+        _forget(change, record)
         finished -= 1
 
 
-def _forget(stage: Stage, record: OrderRecord) -> None:
+def _forget(change: Change, record: OrderRecord) -> None:
     """A terminal order leaves memory (it stays in the journal's history); its fill keys are
     remembered a while longer, so a late duplicate fill is still recognised."""
-    stage.remove(record)
-    stage.fill_keys_forgotten.extend(
+    change.remove(record)
+    change.fill_keys_forgotten.extend(
         (int(f.trade_id), int(f.exchange_order_id)) for f in record.fills)
 
 
-def _fill_wait_over(
-    core: OrderTrackerCore, stage: Stage, record: OrderRecord, now: int
-) -> int | None:
+def _fill_wait_over(change: Change, record: OrderRecord, now: int) -> int | None:
     """A wait for fills the venue reported ran out: query them (from the order's own time), or
     finish a cancelled order without them. Returns where the fill query should start."""
-    cfg = core.config
+    cfg = change.config
     awaiting = record.awaiting
     assert awaiting is not None
     attempts = awaiting.attempts + 1
     if awaiting.verify_ns is not None:
         # A rejected replacement is never failed on a guess: ask until the venue answers.
-        stage.update(record, now, awaiting=attrs.evolve(awaiting, attempts=attempts),
-                     deadline_ns=now + cfg.ns(min(cfg.fill_wait_s * attempts, MAX_FILL_WAIT_S)))
+        change.update(record, now, awaiting=attrs.evolve(awaiting, attempts=attempts),
+                      deadline_ns=now + cfg.ns(min(cfg.fill_wait_s * attempts, MAX_FILL_WAIT_S)))
         return awaiting.from_ms
     if awaiting.attempts >= cfg.fill_wait_attempts:
         if awaiting.attempts == cfg.fill_wait_attempts:
-            stage.emit(orders.OrderAnomalyDetected, record, now, None,
-                       reason=f"venue reported {awaiting.expected_filled} filled; only "
+            change.emit(orders.OrderAnomalyDetected, record, now, None,
+                        reason=f"venue reported {awaiting.expected_filled} filled; only "
                               f"{record.filled} arrived after {awaiting.attempts} queries")
         if awaiting.target is S.CANCELLED:
-            finish(stage, record, S.CANCELLED, awaiting.reason, now)
+            finish(change, record, S.CANCELLED, awaiting.reason, now)
             return None
         # Only fills make an order FILLED: keep asking (less often) while the venue answers.
-    stage.update(record, now, awaiting=attrs.evolve(awaiting, attempts=attempts),
-                 deadline_ns=now + cfg.ns(min(cfg.fill_wait_s * max(1, attempts
-                                                                    - cfg.fill_wait_attempts),
-                                              MAX_FILL_WAIT_S)))
-    return core.fills_from_ms((record,))
+    change.update(record, now, awaiting=attrs.evolve(awaiting, attempts=attempts),
+                  deadline_ns=now + cfg.ns(min(cfg.fill_wait_s * max(1, attempts
+                                                                     - cfg.fill_wait_attempts),
+                                               MAX_FILL_WAIT_S)))
+    return change.fills_from_ms((record,))
 
 
-def _expire_unmatched(core: OrderTrackerCore, stage: Stage, now: int) -> None:
-    ttl = core.config.ns(core.config.unmatched_fill_ttl_s)
-    for fill in core.unmatched_fills:
+def _expire_unmatched(change: Change, now: int) -> None:
+    ttl = change.config.ns(change.config.unmatched_fill_ttl_s)
+    for fill in change.committed.unmatched_fills:
         if now - fill.ts_init >= ttl:
-            stage.unmatched_remove.add((int(fill.trade_id), int(fill.exchange_order_id)))
-            stage.changed = True
+            change.unmatched_remove.add((int(fill.trade_id), int(fill.exchange_order_id)))
+            change.changed = True
 
 
-def _periodic(core: OrderTrackerCore, stage: Stage, now: int) -> None:
+def _periodic(change: Change, now: int) -> None:
     """The safety net: every ``reconcile_interval_s``, the open orders, the fills since the last
     one seen and the status of orders whose answer is overdue — one ``openOrders`` and one
     ``userFillsByTime`` per interval, plus one ``orderStatus`` per uncertain order."""
-    interval = core.config.reconcile_interval_s
+    interval = change.config.reconcile_interval_s
     if interval is None:
         return
-    due = stage.next_reconcile_ns
+    due = change.next_reconcile_ns
     if due is not None and now < due:
         return
-    stage.next_reconcile_ns = now + core.config.ns(interval)
+    change.next_reconcile_ns = now + change.config.ns(interval)
     if due is not None:
-        reconcile_everything(core, stage, now, "periodic", overdue_only=True)
+        reconcile_everything(change, now, "periodic", overdue_only=True)
 
 
-def on_recovered(core: OrderTrackerCore, stage: Stage, msg: TrackerRecovered, now: int) -> None:
+def on_recovered(change: Change, msg: TrackerRecovered, now: int) -> None:
     """After journal recovery: orders caught between tracking and sending may be live."""
-    requery = now + core.config.ns(core.config.unknown_requery_s)
-    for record in list(stage.live_orders()):
+    requery = now + change.config.ns(change.config.unknown_requery_s)
+    for record in list(change.live_orders()):
         if record.state is S.PENDING_CREATE:
-            stage.fire(record, Trigger.UNCERTAIN, now, changes={"deadline_ns": requery},
-                       extra={"reason": "restarted before the order was reported sent"})
-    reconcile_everything(core, stage, now, "recovery")
+            change.fire(record, Trigger.UNCERTAIN, now, changes={"deadline_ns": requery},
+                        extra={"reason": "restarted before the order was reported sent"})
+    reconcile_everything(change, now, "recovery")
 
 
-def on_reconcile_all(core: OrderTrackerCore, stage: Stage, msg: ReconcileAll, now: int) -> None:
-    reconcile_everything(core, stage, now, msg.reason)
+def on_reconcile_all(change: Change, msg: ReconcileAll, now: int) -> None:
+    reconcile_everything(change, now, msg.reason)
 
 
 def reconcile_everything(
-    core: OrderTrackerCore, stage: Stage, now: int, reason: str, *, overdue_only: bool = False
+    change: Change, now: int, reason: str, *, overdue_only: bool = False
 ) -> None:
     """Open orders, fills since the last seen, and the status of uncertain orders (with
     ``overdue_only``, only those whose answer is late: sent longer than the open-orders grace
     ago, so a busy order flow does not cost one query per order in flight)."""
-    grace = core.config.ns(core.config.open_orders_grace_s)
+    grace = change.config.ns(change.config.open_orders_grace_s)
     uncertain = tuple(
-        r.client_order_id for r in stage.live_orders()
+        r.client_order_id for r in change.live_orders()
         if r.state in (S.UNKNOWN, S.SUBMITTED, S.PENDING_CANCEL)
         and not (overdue_only and r.state is not S.UNKNOWN and r.updated_ns >= now - grace)
     )
-    core.request_reconcile(stage, uncertain, now, reason, open_orders=True, fills=True)
+    change.request_reconcile(uncertain, now, reason, open_orders=True, fills=True)
