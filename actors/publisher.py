@@ -145,7 +145,7 @@ class Publisher(SupervisedActor):
         assert core is not None
         # A client that asks without reading pins at most _REPLY_HWM replies (then ZMQ drops
         # them; the client times out and asks again).
-        router = self._bind(context, zmq.ROUTER, config.replay_address, {
+        router = self._bind(context, zmq.ROUTER, config.replay_endpoint, {
             zmq.LINGER: 0, zmq.SNDHWM: _REPLY_HWM})
         try:
             server = ReplayServer(EventLogReader(config.event_log_dir), venue=config.venue,

@@ -2,8 +2,9 @@
 
 Accepts: SignOrders, SignCancels, SignModifies (from the order tracker); ScheduleCancel,
   SendCredit and InvalidateNonce (from execution); its own FlushBatch.
-Emits: SignedAction to execution; SignerBacklog to execution (when it starts, when work is left
-  waiting for credit, when that backlog has drained); RequestFailed (definitive: nothing was
+Emits: SignedAction to execution; SignerBacklog to execution (credit) and the risk gate
+  (back-pressure) — when it starts, when work is left waiting for credit, when that backlog has
+  drained; RequestFailed (definitive: nothing was
   sent) to the tracker for requests that cannot be turned into an action or could no longer
   expire in time.
 Pacing: requests wait unsigned until execution grants credit (one credit = one action of weight
@@ -39,6 +40,7 @@ from messages.execution import (
     ScheduleCancel,
     SendCredit,
     SignedAction,
+    SignerBacklog,
 )
 from messages.tracking import SignCancels, SignModifies, SignOrders
 from messages.venue import RequestFailed
@@ -69,6 +71,8 @@ class SignerSettings:
     linger_s: float = 0.5
     execution: str = paths.EXECUTION
     tracker: str = paths.ORDER_TRACKER
+    gate: str | None = paths.RISK_GATE
+    """Told the backlog too (None: no gate in this tree)."""
 
 
 class Signer(SupervisedActor):
@@ -77,6 +81,7 @@ class Signer(SupervisedActor):
         self.settings = settings
         self.core: SignerCore | None = None
         self._execution: Handle | None = None
+        self._gate: Handle | None = None
         self._tracker: Handle | None = None
         self._flush_pending = False
         self._reported_backlog = False
@@ -88,6 +93,7 @@ class Signer(SupervisedActor):
     def on_started(self) -> None:
         s = self.settings
         self._execution = self.ctx.lookup(s.execution)
+        self._gate = None if s.gate is None else self.ctx.lookup(s.gate)
         self._tracker = self.ctx.lookup(s.tracker)
         clock = self.clock
         nonces = NonceSource(lambda: clock.time_ns() // 1_000_000,
@@ -101,7 +107,9 @@ class Signer(SupervisedActor):
         log.info("%s: signing as %s for %s (%s)", self.child_id, self.core.address,
                  s.vault_address or "its own account", "mainnet" if s.is_mainnet else "testnet")
         # A new incarnation holds no credit: execution resets its account of it and grants.
-        self._execution.tell(self.core.backlog(started=True))
+        started = self.core.backlog(started=True)
+        self._execution.tell(started)
+        self._tell_backlog(started)
 
     def handle(self, message: object) -> None:
         core = self.core
@@ -149,14 +157,18 @@ class Signer(SupervisedActor):
             self.tell_later(max(0.001, (until - now) / 1e9),
                             lambda: FlushBatch(ts_init=clock.time_ns()))
         if core.pending and not core.credit:
-            # Starved: tell execution what waits (its gate refuses new orders when the backlog
+            # Starved: tell the gate what waits (it refuses new orders when the backlog
             # would outlive them) — once per grant, and again every 100 more waiting orders
             # (execution extrapolates the age of the oldest one in between).
             backlog = core.backlog()
             if self._reported_orders < 0 or backlog.orders >= self._reported_orders + 100:
-                execution.tell(backlog)
+                self._tell_backlog(backlog)
                 self._reported_backlog = True
                 self._reported_orders = backlog.orders
         elif self._reported_backlog and not core.pending:
-            execution.tell(core.backlog())
+            self._tell_backlog(core.backlog())
             self._reported_backlog = False
+
+    def _tell_backlog(self, backlog: SignerBacklog) -> None:
+        if self._gate is not None:
+            self._gate.tell(backlog)

@@ -4,8 +4,8 @@ Accepts: BookSnapshot, BestBidOffer, TradeReceived (from the market stream), ord
   its own orders and CommandRejected (from the order tracker, or from the runtime when an actor
   died on one of its commands: a rejected submit leaves `orders`), OpenOrdersSnapshot, feed
   events, and its own StrategyTimer.
-Emits: SubmitOrder, CancelOrder, CancelAll, ModifyOrder to execution; SubscribeMarket to the
-  market stream; SendOpenOrders to the tracker at start.
+Emits: SubmitOrder, CancelOrder, CancelAll, ModifyOrder to the risk gate; SubscribeMarket to
+  the market stream; SendOpenOrders to the tracker and SendAccountState to execution at start.
 Override the ``on_*`` hooks; place orders with `buy` / `sell` (they return the client order id
 at once — the outcome arrives later as order events), `cancel`, `cancel_all`, `modify`.
 Client order ids are derived from (run id, strategy id, incarnation, counter), so every id is
@@ -49,7 +49,10 @@ class StrategySettings:
     """Differs per runtime run, so cloids of different runs never collide."""
     channels: tuple[MarketChannel, ...] = (MarketChannel.BOOK, MarketChannel.TRADES,
                                            MarketChannel.BBO)
+    gate: str = paths.RISK_GATE
+    """Where the strategy's commands go (the risk gate, in front of the order tracker)."""
     execution: str = paths.EXECUTION
+    """Asked for the account's state (positions) at start."""
     market_stream: str = paths.MARKET_STREAM
     tracker: str = paths.ORDER_TRACKER
     account_state_timeout_s: float = 10.0
@@ -84,7 +87,7 @@ class Strategy(SupervisedActor):
         """Venue time of the account state the positions start from (fills up to it are in)."""
         self._early_fills: list[tuple[int, str, Decimal]] = []
         self._counter = 0
-        self._execution: Handle | None = None
+        self._gate: Handle | None = None
         self._seed = f"{settings.run_id}/{settings.strategy_id}/{ctx.incarnation}"
 
     # --- hooks for subclasses ----------------------------------------------------------------
@@ -162,19 +165,19 @@ class Strategy(SupervisedActor):
 
     # --- plumbing ---------------------------------------------------------------------------
     def _send(self, message: object) -> None:
-        assert self._execution is not None
-        self._execution.tell(message)
+        assert self._gate is not None
+        self._gate.tell(message)
 
     def on_started(self) -> None:
         s = self.settings
-        self._execution = self.ctx.lookup(s.execution)
+        self._gate = self.ctx.lookup(s.gate)
         stream = self.ctx.lookup(s.market_stream)
         for pair in s.trading_pairs:
             stream.tell(SubscribeMarket(trading_pair=pair, channels=s.channels,
                                         subscriber_id=self.child_id))
         self.ctx.lookup(s.tracker).tell(SendOpenOrders(strategy_id=self.strategy_id,
                                                        reply_to=self.child_id))
-        self._execution.tell(SendAccountState(reply_to=self.child_id))
+        self.ctx.lookup(s.execution).tell(SendAccountState(reply_to=self.child_id))
         self.schedule(s.account_state_timeout_s, _ACCOUNT_TIMEOUT)
 
     def handle(self, message: object) -> None:

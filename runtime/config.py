@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import attrs
 
+from actors.publishing.core import PublisherConfig
 from messages.pairs import validate_trading_pair
 from venues.hyperliquid.transport import DEFAULT_MAX_FRAME_BYTES, MIN_MAX_FRAME_BYTES
 
@@ -67,36 +68,6 @@ class SimulatorSettings:
     seed: int = 7
     config: Path | None = None
     port: int = 0
-
-
-@attrs.frozen(kw_only=True)
-class PublisherSettings:
-    address: str = "tcp://127.0.0.1:5556"
-    format: Literal["json", "msgpack"] = "json"
-    market_data: bool = False
-    hwm: int = 1_000_000
-    allow_remote: bool = False
-    """Allow publisher addresses other machines can reach (``tcp://0.0.0.0:P``, ``*``, a LAN
-    address); refused by default: events are unauthenticated (DESIGN §9)."""
-    replay_address: str | None = None
-    """Where subscribers ask for the events they missed (a ZMQ ROUTER beside the PUB,
-    docs/events.md). Default: the publish address with the next port (5557 for 5556; port 0
-    stays 0), or ``<address>-replay`` for ipc:// and inproc://."""
-    heartbeat_s: float = 1.0
-    """How often the publisher says how far the event log reaches (``sync.orders.*``), so a
-    quiet subscriber learns what it missed."""
-
-    @property
-    def replay_endpoint(self) -> str:
-        if self.replay_address:
-            return self.replay_address
-        if self.address.startswith(("ipc://", "inproc://")):
-            return self.address + "-replay"
-        base, sep, port = self.address.rpartition(":")
-        if not sep or not port.isdigit():
-            raise ConfigError(f"[publisher] replay_address: cannot derive it from "
-                              f"{self.address!r}; set it")
-        return f"{base}:{int(port) + 1 if int(port) else 0}"
 
 
 @attrs.frozen(kw_only=True)
@@ -192,7 +163,7 @@ class RuntimeConfig:
     venue: VenueConfig = attrs.field(factory=VenueConfig)
     account: AccountConfig = attrs.field(factory=AccountConfig)
     simulator: SimulatorSettings = attrs.field(factory=SimulatorSettings)
-    publisher: PublisherSettings = attrs.field(factory=PublisherSettings)
+    publisher: PublisherConfig = attrs.field(factory=PublisherConfig)
     execution: ExecutionTuning = attrs.field(factory=ExecutionTuning)
     risk: RiskSettings = attrs.field(factory=RiskSettings)
     tracker: TrackerSettings = attrs.field(factory=TrackerSettings)
@@ -229,16 +200,21 @@ class RuntimeConfig:
 
 _SECTIONS: dict[str, type] = {
     "venue": VenueConfig, "account": AccountConfig, "simulator": SimulatorSettings,
-    "publisher": PublisherSettings, "execution": ExecutionTuning, "risk": RiskSettings,
+    "publisher": PublisherConfig, "execution": ExecutionTuning, "risk": RiskSettings,
     "tracker": TrackerSettings,
     "strategy": StrategyConfig, "load": LoadConfig,
 }
 
 
+_RENAMED = {("publisher", "hwm"): "sndhwm"}
+"""Settings read under an earlier name too (files written for an earlier release)."""
+
+
 def _convert(section: str, cls: type, values: dict[str, Any]) -> Any:
     fields = {f.name: f for f in attrs.fields(cls)}
     kwargs: dict[str, Any] = {}
-    for key, value in values.items():
+    for given, value in values.items():
+        key = _RENAMED.get((section, given), given)
         if key in ("key", "private_key", "secret"):
             raise ConfigError(f"[{section}] {key}: keys are never read from the configuration; "
                               "use key_file, key_env or keystore")
@@ -361,7 +337,7 @@ _ADDRESS = re.compile(r"0x[0-9a-fA-F]{40}")
 MAX_FRAME_LIMIT = 1 << 30
 
 
-def publisher_addresses(publisher: PublisherSettings) -> dict[str, str]:
+def publisher_addresses(publisher: PublisherConfig) -> dict[str, str]:
     """Every endpoint the publisher binds, by setting name: each ``*address`` setting, so an
     endpoint added beside the PUB (a replay socket…) is checked like it without a change here."""
     found: dict[str, str] = {}
@@ -371,7 +347,7 @@ def publisher_addresses(publisher: PublisherSettings) -> dict[str, str]:
             found[field.name] = value
     if "replay_address" not in found:
         # Derived from the publish address; a malformed one is reported on its own.
-        with contextlib.suppress(ConfigError):
+        with contextlib.suppress(ValueError):
             found["replay_address"] = publisher.replay_endpoint
     return found
 

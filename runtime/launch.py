@@ -311,10 +311,10 @@ class Runtime:
         if tree is not None and not tree.terminated and cancel:
             # Halt first: strategies keep quoting while they run, and new orders would race
             # the cancel-all.
-            execution = tree.handle(paths.EXECUTION)
-            execution.tell(SetTradingState(halted=True, reason="shutting down",
-                                           ts_init=self.clock.time_ns()))
-            remaining = self._wait_final(time.monotonic() + timeout_s, execution, cancel_all=True)
+            gate = tree.handle(paths.RISK_GATE)
+            gate.tell(SetTradingState(halted=True, reason="shutting down",
+                                      ts_init=self.clock.time_ns()))
+            remaining = self._wait_final(time.monotonic() + timeout_s, gate, cancel_all=True)
             if remaining:
                 # Cancel at the venue directly while the tree still runs: the user stream and a
                 # reconciliation then bring the tracker the venue's word, so every order's last
@@ -325,8 +325,7 @@ class Runtime:
                 self.emergency_cancel()
                 tree.handle(paths.ORDER_TRACKER).tell(
                     ReconcileAll(reason="shutting down", ts_init=self.clock.time_ns()))
-                remaining = self._wait_final(time.monotonic() + 15.0, execution,
-                                             cancel_all=False)
+                remaining = self._wait_final(time.monotonic() + 15.0, gate, cancel_all=False)
         if tree is not None:
             self._stopping = True
             tree.stop()
@@ -337,7 +336,7 @@ class Runtime:
         self.stop_keep_warm()
         return remaining
 
-    def _wait_final(self, deadline: float, execution: Handle, *, cancel_all: bool) -> int:
+    def _wait_final(self, deadline: float, gate: Handle, *, cancel_all: bool) -> int:
         """Wait until the tracker has no order left that is not final (or the deadline);
         returns how many are left (at least 1 when the tracker could not say)."""
         waiter = threading.Event()
@@ -347,7 +346,7 @@ class Runtime:
             if cancel_all and time.monotonic() >= next_cancel:
                 # Again every few seconds: an order whose fate was unknown when the last one
                 # went out (UNKNOWN, a cancel lost) may have turned out to be open.
-                execution.tell(CancelAll())
+                gate.tell(CancelAll())
                 next_cancel = time.monotonic() + 3.0
             try:
                 remaining = self.open_orders(timeout=max(0.1, min(5.0,

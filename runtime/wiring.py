@@ -5,7 +5,8 @@
     ├── publisher       ZMQ PUB of order events
     ├── monitor         aggregates the status line
     ├── order_tracker   single writer of order state, write-ahead journal
-    ├── execution       normalise/risk → tracker; send signed requests; answers → tracker
+    ├── risk_gate       strategies' commands: normalise, pre-trade risk, halt → tracker
+    ├── execution       send signed requests and queries; answers → tracker
     ├── user_stream     orderUpdates / userFills / userEvents → tracker
     ├── market_stream   l2Book / trades / bbo → subscribers
     └── strategies      (one_for_one) user strategies
@@ -28,6 +29,8 @@ from actors.executing.core import ExecutionConfig
 from actors.executing.normalize import RiskConfig
 from actors.executing.pacing import PacingConfig
 from actors.execution import Execution, ExecutionSettings, ws_url_of
+from actors.gating.core import GateConfig
+from actors.gating.pressure import PressureConfig
 from actors.load_generator import LoadGenerator
 from actors.market_maker import MarketMaker, MarketMakerSettings
 from actors.market_stream import MarketStream
@@ -35,7 +38,7 @@ from actors.monitor import Monitor, MonitorSettings
 from actors.order_tracker import OrderTracker, OrderTrackerSettings, TrackerPeers
 from actors.order_tracking.stage import TrackerConfig
 from actors.publisher import Publisher
-from actors.publishing.core import PublisherConfig
+from actors.risk_gate import RiskGate, RiskGateSettings
 from actors.signer import Signer, SignerSettings
 from actors.strategy import StrategySettings
 from actors.streaming.common import market_data_key
@@ -43,7 +46,7 @@ from actors.streaming.link import LinkConfig
 from actors.streaming.market import MarketStreamConfig, SubscriptionStore
 from actors.streaming.user import UserStreamConfig
 from actors.user_stream import UserStream
-from runtime.config import RuntimeConfig, load_settings
+from runtime.config import ConfigError, RuntimeConfig, load_settings
 from supervision.actor import SupervisedActor
 from supervision.errors import ChildStoppedError
 from supervision.handle import Handle
@@ -119,6 +122,12 @@ def build_spec(w: Wiring, extra_strategies: tuple[StrategyFactory, ...] = ()) ->
     link = LinkConfig(url=ws_url, backoff=Backoff(min_s=0.25, max_s=10.0),
                       max_frame_bytes=cfg.venue.max_frame_bytes)
     subscriptions = SubscriptionStore()
+    try:
+        cfg.publisher.replay_endpoint  # noqa: B018 - derivable, or the user must set it
+    except ValueError as exc:
+        raise ConfigError(f"[publisher] {exc}") from None
+    pacing = PacingConfig(ip_weight_per_minute=cfg.execution.ip_weight_per_minute,
+                          max_queue_delay_s=cfg.execution.max_queue_delay_s)
 
     def directory_of(lookup: Callable[[str], Handle]) -> Callable[[str], Handle | None]:
         def directory(path: str) -> Handle | None:
@@ -140,12 +149,9 @@ def build_spec(w: Wiring, extra_strategies: tuple[StrategyFactory, ...] = ()) ->
     )
     publisher = ChildSpec(
         id=paths.PUBLISHER,
-        factory=lambda ctx: Publisher(ctx, config=PublisherConfig(
-            address=cfg.publisher.address, format=cfg.publisher.format,
-            sndhwm=cfg.publisher.hwm, market_data=cfg.publisher.market_data,
-            runtime_events=True, event_log_dir=w.data_dir / EVENTS,
-            replay_address=cfg.publisher.replay_endpoint,
-            heartbeat_s=cfg.publisher.heartbeat_s)),
+        # The configured publisher, plus what only the launcher knows: where the event log is.
+        factory=lambda ctx: Publisher(ctx, config=attrs.evolve(
+            cfg.publisher, runtime_events=True, event_log_dir=w.data_dir / EVENTS)),
     )
     monitor = ChildSpec(
         id=paths.MONITOR, overflow=Overflow.LATEST_WINS, key=market_data_key,
@@ -169,6 +175,19 @@ def build_spec(w: Wiring, extra_strategies: tuple[StrategyFactory, ...] = ()) ->
                                event_sinks=(paths.PUBLISHER, paths.MONITOR),
                                diagnostic_sinks=(paths.MONITOR,), strategy_path=strategy_path)),
     )
+    gate = ChildSpec(
+        id=paths.RISK_GATE,
+        factory=lambda ctx: RiskGate(ctx, settings=RiskGateSettings(
+            config=GateConfig(
+                risk=RiskConfig(max_order_notional=cfg.risk.max_order_notional,
+                                price_band=cfg.risk.price_band,
+                                max_submits_per_s=cfg.risk.max_submits_per_s),
+                pressure=PressureConfig(
+                    actions_per_s=pacing.ip_weight_per_minute * pacing.action_share / 60,
+                    max_queue_delay_s=cfg.execution.max_queue_delay_s)),
+            markets=w.markets, quote_pairs=pairs, event_sinks=(paths.MONITOR,),
+            strategy_path=strategy_path)),
+    )
     execution = ChildSpec(
         id=paths.EXECUTION, backoff=exchange_backoff,
         factory=lambda ctx: Execution(ctx, settings=ExecutionSettings(
@@ -177,14 +196,13 @@ def build_spec(w: Wiring, extra_strategies: tuple[StrategyFactory, ...] = ()) ->
                 account=w.account, request_timeout_s=cfg.execution.request_timeout_s,
                 deadman_s=cfg.execution.deadman_s,
                 invalidate_unknown=cfg.execution.invalidate_unknown,
-                pacing=PacingConfig(ip_weight_per_minute=cfg.execution.ip_weight_per_minute,
-                                    max_queue_delay_s=cfg.execution.max_queue_delay_s)),
+                pacing=pacing),
             markets=w.markets,
             risk=RiskConfig(max_order_notional=cfg.risk.max_order_notional,
                             price_band=cfg.risk.price_band,
                             max_submits_per_s=cfg.risk.max_submits_per_s),
             use_ws_post=cfg.execution.use_ws_post, quote_pairs=pairs,
-            event_sinks=(paths.MONITOR,), strategy_path=strategy_path,
+            event_sinks=(paths.MONITOR, paths.RISK_GATE), strategy_path=strategy_path,
             max_frame_bytes=cfg.venue.max_frame_bytes)),
     )
     user_stream = ChildSpec(
@@ -231,7 +249,7 @@ def build_spec(w: Wiring, extra_strategies: tuple[StrategyFactory, ...] = ()) ->
         id="runtime", strategy=Strategy.ONE_FOR_ONE, intensity=cfg.restart_intensity,
         period=cfg.restart_period_s,
         children=(
-            signer, publisher, monitor, tracker, execution, user_stream, market_stream,
+            signer, publisher, monitor, tracker, gate, execution, user_stream, market_stream,
             SupervisorSpec(id=paths.STRATEGIES, strategy=Strategy.ONE_FOR_ONE, intensity=5,
                            period=30, children=tuple(strategies)),
         ),

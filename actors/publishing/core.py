@@ -49,7 +49,7 @@ Format = Literal["json", "msgpack"]
 
 def _format(_inst: object, _attribute: object, value: str) -> None:
     if value not in ("json", "msgpack"):
-        raise ValueError(f"format must be 'json' or 'msgpack', got {value!r}")
+        raise ValueError(f"format must be json or msgpack, not {value!r}")
 
 
 def _non_negative(_inst: object, attribute: attrs.Attribute[int], value: int) -> None:
@@ -80,13 +80,30 @@ class PublisherConfig:
     event_log_dir: Path | None = None
     """The order tracker's event log (supervision/eventlog); None turns replay off (no ROUTER
     socket; heartbeats say ``"replay": false``)."""
-    replay_address: str = "tcp://127.0.0.1:5557"
-    """Where the replay ROUTER socket binds (when ``event_log_dir`` is set)."""
+    replay_address: str | None = None
+    """Where the replay ROUTER socket binds (when ``event_log_dir`` is set); None: derived from
+    ``address`` (`replay_endpoint`)."""
+    allow_remote: bool = False
+    """Allow addresses other machines can reach (``tcp://0.0.0.0:P``, ``*``, a LAN address);
+    the runtime's configuration refuses them otherwise: events are unauthenticated (DESIGN §9)."""
     heartbeat_s: float = attrs.field(default=1.0, validator=_positive)
     """Heartbeat period on ``sync.orders.<venue>`` (one is also sent right after each bind)."""
     bind_timeout_s: float = attrs.field(default=2.0, validator=_positive)
     """How long a start retries a bind that fails with EADDRINUSE (a socket of the previous
     incarnation still closing) before it fails."""
+
+    @property
+    def replay_endpoint(self) -> str:
+        """``replay_address``, or the publish address with the next port (5557 for 5556; port 0
+        stays 0), or ``<address>-replay`` for ipc:// and inproc://."""
+        if self.replay_address:
+            return self.replay_address
+        if self.address.startswith(("ipc://", "inproc://")):
+            return self.address + "-replay"
+        base, sep, port = self.address.rpartition(":")
+        if not sep or not port.isdigit():
+            raise ValueError(f"replay_address: cannot derive it from {self.address!r}; set it")
+        return f"{base}:{int(port) + 1 if int(port) else 0}"
 
 
 _FEED_TOPICS: dict[type, str] = {

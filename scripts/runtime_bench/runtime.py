@@ -28,10 +28,10 @@ def wait_until(cond: Callable[[], bool], timeout: float, what: str) -> None:
 
 
 def run_runtime(url: str, opts: Options, workdir: Path) -> dict[str, Any]:
+    from actors.publishing.core import PublisherConfig
     from actors.streaming.common import GetStreamStats
     from runtime.config import (
         AccountConfig,
-        PublisherSettings,
         RiskSettings,
         RuntimeConfig,
         StrategyConfig,
@@ -54,7 +54,7 @@ def run_runtime(url: str, opts: Options, workdir: Path) -> dict[str, Any]:
     config = RuntimeConfig(
         venue=VenueConfig(network="testnet", url=url),
         account=AccountConfig(key_env=KEY_ENV),
-        publisher=PublisherSettings(address="tcp://127.0.0.1:0"),
+        publisher=PublisherConfig(address="tcp://127.0.0.1:0"),
         # The strategy-side submit throttle (50/s by default) is a risk setting, not the path.
         risk=RiskSettings(max_submits_per_s=1e9),
         strategy=StrategyConfig(kind="none"),

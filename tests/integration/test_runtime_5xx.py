@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from actors.publishing.core import PublisherConfig
 from actors.strategy import Strategy, StrategySettings
 from messages import (
     BookSnapshot,
@@ -32,7 +33,6 @@ from messages import (
 )
 from runtime.config import (
     ExecutionTuning,
-    PublisherSettings,
     RuntimeConfig,
     StrategyConfig,
 )
@@ -70,7 +70,7 @@ def runtime(request: pytest.FixtureRequest,
                                            run_id=w.run_id), sink=probe))
 
     config = RuntimeConfig(strategy=StrategyConfig(kind="none"), data_dir=tmp_path / "var",
-                           publisher=PublisherSettings(address=f"tcp://127.0.0.1:{free_port()}"),
+                           publisher=PublisherConfig(address=f"tcp://127.0.0.1:{free_port()}"),
                            execution=ExecutionTuning(use_ws_post=via == "ws"))
     rt = Runtime(config, strategies=(make_probe,))
     rt.start()

@@ -17,6 +17,7 @@ import orjson
 import pytest
 import zmq
 
+from actors.publishing.core import PublisherConfig
 from actors.strategy import Strategy, StrategySettings
 from messages import (
     BookSnapshot,
@@ -35,7 +36,7 @@ from messages import (
 )
 from messages.publishing import GetEndpoint
 from messages.tracking import GetOpenOrders, GetOrder, TrackedOrder
-from runtime.config import PublisherSettings, RuntimeConfig, StrategyConfig
+from runtime.config import RuntimeConfig, StrategyConfig
 from runtime.launch import Runtime
 from runtime.wiring import Wiring, strategy_spec
 from supervision.spec import ChildContext, ChildSpec
@@ -156,7 +157,7 @@ def rig(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Rig]:
 
     config = RuntimeConfig(strategy=StrategyConfig(kind="none"),
                            data_dir=Path(tmp_path_factory.mktemp("runtime")),
-                           publisher=PublisherSettings(address=address))
+                           publisher=PublisherConfig(address=address))
     rt = Runtime(config, strategies=(make_probe,))
     rt.start()
     assert rt.tree is not None

@@ -20,9 +20,11 @@ from typing import Any
 
 import pytest
 
-from actors.executing.core import ExecutionCore
 from actors.executing.normalize import Normalizer
+from actors.gating.core import GateCore
 from actors.order_tracking.core import OrderTrackerCore
+from actors.paths import RISK_GATE as GATE
+from actors.publishing.core import PublisherConfig
 from actors.strategy import Strategy
 from messages import (
     CancelAll,
@@ -35,7 +37,7 @@ from messages import (
 from messages.market import GetBook
 from messages.orders import OrderFailed
 from messages.tracking import CommandRejected, GetOrder, OrderDenied
-from runtime.config import PublisherSettings, RuntimeConfig, StrategyConfig
+from runtime.config import RuntimeConfig, StrategyConfig
 from runtime.launch import Runtime
 from supervision.testing import EventRecorder
 from tests.helpers import eventually
@@ -95,7 +97,7 @@ def rig(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Rig]:
     heard = EventRecorder()
     config = RuntimeConfig(
         strategy=StrategyConfig(kind="none"), data_dir=Path(tmp_path_factory.mktemp("rt")),
-        publisher=PublisherSettings(address=f"tcp://127.0.0.1:{free_port()}"),
+        publisher=PublisherConfig(address=f"tcp://127.0.0.1:{free_port()}"),
         restart_intensity=200)  # the injected crashes are not what this module tests
     rt = Runtime(config, strategies=(remote_strategy(SID, (PAIR,), heard),))
     rt.start()
@@ -107,8 +109,8 @@ def rig(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Rig]:
 
 @pytest.mark.timeout(60)
 def test_unrepresentable_numbers_are_order_failed_without_a_crash(rig: Rig) -> None:
-    before, dead = rig.failures("execution"), len(rig.dead_commands())
-    incarnation = rig.tree.incarnation("execution")
+    before, dead = rig.failures(GATE), len(rig.dead_commands())
+    incarnation = rig.tree.incarnation(GATE)
     failed = len(rig.heard.of(OrderFailed))
     by_price = rig.buy("0.01", "1E+30")
     by_amount = rig.buy("1E+30", "2000")
@@ -133,8 +135,8 @@ def test_unrepresentable_numbers_are_order_failed_without_a_crash(rig: Rig) -> N
     plain = rig.buy("0.0001", "1")  # and the actor is still answering: a plain denial
     assert "below the minimum" in rig.failed(plain).reason
     assert len(rig.heard.of(OrderFailed)) == failed + 3
-    assert rig.failures("execution") == before
-    assert rig.tree.incarnation("execution") == incarnation
+    assert rig.failures(GATE) == before
+    assert rig.tree.incarnation(GATE) == incarnation
     assert len(rig.dead_commands()) == dead
 
 
@@ -151,14 +153,14 @@ def test_a_normaliser_that_raises_fails_the_order(
         return real(self, order)
 
     monkeypatch.setattr(Normalizer, "submit", failing)
-    before = rig.failures("execution")
+    before = rig.failures(GATE)
     cloid = rig.buy(str(mark), "2000")
     failed = rig.failed(cloid)
-    assert failed.reason.startswith("execution failed on this SubmitOrder: poison: "
+    assert failed.reason.startswith(f"{GATE} failed on this SubmitOrder: poison: "
                                     "RuntimeError: injected normaliser bug")
     assert not rig.in_view(cloid)
-    eventually(lambda: rig.failures("execution") == before + 1)
-    rig.serving("execution")
+    eventually(lambda: rig.failures(GATE) == before + 1)
+    rig.serving(GATE)
 
 
 @pytest.mark.timeout(60)
@@ -219,7 +221,7 @@ def test_cancels_and_modifies_an_actor_dies_on_are_rejected_to_the_strategy(
 ) -> None:
     """Execution dies on the modify, the tracker on the cancels (it restarts at once;
     execution backs off)."""
-    def dying_execution(self: ExecutionCore, command: object) -> None:
+    def dying_execution(self: GateCore, command: object) -> None:
         raise RuntimeError(f"injected execution bug on {type(command).__name__}")
 
     real = OrderTrackerCore.handle
@@ -231,15 +233,15 @@ def test_cancels_and_modifies_an_actor_dies_on_are_rejected_to_the_strategy(
             raise RuntimeError(f"injected tracker bug on {type(message).__name__}")
         return real(self, message, now, **kw)
 
-    executions, trackers = rig.failures("execution"), rig.failures("order_tracker")
-    monkeypatch.setattr(ExecutionCore, "modify", dying_execution)
+    executions, trackers = rig.failures(GATE), rig.failures("order_tracker")
+    monkeypatch.setattr(GateCore, "modify", dying_execution)
     monkeypatch.setattr(OrderTrackerCore, "handle", dying_tracker)
     target = ClientOrderId.derive("rejections", time.time_ns())
     mark = len(rig.heard.of(CommandRejected))
 
     def send(s: Strategy) -> None:
-        # The cancels pass through execution before it dies on the modify: none of them
-        # waits for execution's restart back-off.
+        # The cancels pass through the gate before it dies on the modify: none of them
+        # waits for the gate's restart back-off.
         s.cancel(target)
         s.cancel_all(PAIR)
         s.modify(target, price=Decimal("2000"))
@@ -248,7 +250,7 @@ def test_cancels_and_modifies_an_actor_dies_on_are_rejected_to_the_strategy(
     rejections = rig.heard.wait_for(CommandRejected, count=mark + 3, timeout=30)[mark:]
     by_command = {r.command: r for r in rejections}
     assert sorted(by_command) == ["CancelAll", "CancelOrder", "ModifyOrder"]
-    for command, actor, bug in (("ModifyOrder", "execution", "execution"),
+    for command, actor, bug in (("ModifyOrder", GATE, "execution"),
                                 ("CancelOrder", "order_tracker", "tracker"),
                                 ("CancelAll", "order_tracker", "tracker")):
         rejection = by_command[command]
@@ -257,7 +259,7 @@ def test_cancels_and_modifies_an_actor_dies_on_are_rejected_to_the_strategy(
             f"{command}"), rejection.reason
         assert rejection.strategy_id == SID
         assert rejection.client_order_id == (None if command == "CancelAll" else target)
-    eventually(lambda: rig.failures("execution") == executions + 1, timeout=30)
+    eventually(lambda: rig.failures(GATE) == executions + 1, timeout=30)
     eventually(lambda: rig.failures("order_tracker") == trackers + 2, timeout=30)
     monkeypatch.undo()
-    rig.serving("execution")
+    rig.serving(GATE)

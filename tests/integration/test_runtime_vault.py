@@ -24,13 +24,13 @@ from hyperliquid.exchange import Exchange
 from hyperliquid.info import Info
 from hyperliquid.utils.types import Cloid
 
+from actors.publishing.core import PublisherConfig
 from actors.streaming import GetStreamStats
 from messages import ClientOrderId, OrderState, TimeInForce
 from messages.orders import OrderFilled
 from messages.tracking import GetOpenOrders, GetOrder, TrackedOrder
 from runtime.config import (
     AccountConfig,
-    PublisherSettings,
     RuntimeConfig,
     StrategyConfig,
     VenueConfig,
@@ -133,7 +133,7 @@ def test_a_sub_account_trades_end_to_end(
     config = RuntimeConfig(
         venue=VenueConfig(network="testnet", url=sim.base_url), account=account,
         strategy=StrategyConfig(kind="none"), data_dir=tmp_path / "var",
-        publisher=PublisherSettings(address=f"tcp://127.0.0.1:{free_port()}"))
+        publisher=PublisherConfig(address=f"tcp://127.0.0.1:{free_port()}"))
     rt = Runtime(config, strategies=(remote_strategy(SID, (PAIR,), heard),))
     wiring = rt.start()
     try:

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from actors.publishing.core import PublisherConfig
 from actors.strategy import StrategySettings
 from messages import (
     ClientOrderId,
@@ -26,7 +27,7 @@ from messages import (
     OrderType,
 )
 from messages.publishing import GetEndpoint
-from runtime.config import PublisherSettings, RuntimeConfig, StrategyConfig
+from runtime.config import RuntimeConfig, StrategyConfig
 from runtime.launch import Runtime
 from runtime.wiring import Wiring, strategy_spec
 from supervision.spec import ChildSpec
@@ -51,7 +52,7 @@ def rig(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Rig]:
 
     config = RuntimeConfig(strategy=StrategyConfig(kind="none"),
                            data_dir=Path(tmp_path_factory.mktemp("tracker-venue")),
-                           publisher=PublisherSettings(address=address))
+                           publisher=PublisherConfig(address=address))
     rt = Runtime(config, strategies=(make_probe,))
     rt.start()
     assert rt.tree is not None

@@ -8,8 +8,8 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from actors.publishing.core import PublisherConfig
 from runtime.config import (
-    PublisherSettings,
     RuntimeConfig,
     SimulatorSettings,
     StrategyConfig,
@@ -35,7 +35,7 @@ def runtime_config(data_dir: Path, *, publish: str, sim_seed: int,
                           encoding="utf-8")
     return RuntimeConfig(
         strategy=StrategyConfig(kind="none"), data_dir=data_dir / "var",
-        publisher=PublisherSettings(address=publish),
+        publisher=PublisherConfig(address=publish),
         simulator=SimulatorSettings(seed=sim_seed, config=sim_config), restart_intensity=200,
         restart_period_s=60.0)
 

@@ -213,7 +213,7 @@ def test_replayed_bodies_are_the_live_body_flagged() -> None:
 
 def test_replay_settings_validation() -> None:
     config = PublisherConfig()
-    assert (config.event_log_dir, config.replay_address, config.heartbeat_s) == (
+    assert (config.event_log_dir, config.replay_endpoint, config.heartbeat_s) == (
         None, "tcp://127.0.0.1:5557", 1.0)
     with pytest.raises(ValueError, match="heartbeat_s"):
         PublisherConfig(heartbeat_s=0)

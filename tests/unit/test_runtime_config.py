@@ -9,9 +9,9 @@ from typing import Any
 import attrs
 import pytest
 
+from actors.publishing.core import PublisherConfig
 from runtime.config import (
     ConfigError,
-    PublisherSettings,
     RuntimeConfig,
     from_dict,
     load,
@@ -109,7 +109,7 @@ def test_every_publisher_address_is_checked_including_ones_added_later() -> None
     """A second endpoint (the replay socket) is any ``*address`` setting of the publisher."""
 
     @attrs.frozen(kw_only=True)
-    class WithReplay(PublisherSettings):
+    class WithReplay(PublisherConfig):
         replay_address: str = "tcp://127.0.0.1:5557"
 
     assert publisher_addresses(WithReplay()) == {"address": "tcp://127.0.0.1:5556",
