@@ -37,8 +37,8 @@ from pathlib import Path
 
 import attrs
 
+from actors.order_tracking.config import TrackerConfig
 from actors.order_tracking.core import OrderTrackerCore, Outcome
-from actors.order_tracking.stage import TrackerConfig
 from messages import codec
 from messages.orders import OrderEvent
 from messages.tracking import (

@@ -18,6 +18,8 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import attrs
 
+from actors.executing.normalize import RiskConfig
+from actors.order_tracking.config import TrackerConfig
 from actors.publishing.core import PublisherConfig
 from messages.pairs import validate_trading_pair
 from venues.hyperliquid.transport import DEFAULT_MAX_FRAME_BYTES, MIN_MAX_FRAME_BYTES
@@ -99,28 +101,6 @@ class ExecutionTuning:
 
 
 @attrs.frozen(kw_only=True)
-class TrackerSettings:
-    reconcile_interval_s: float | None = 30.0
-    """A full reconciliation with the venue this often while running (open orders + fills),
-    a safety net for a user stream that stops delivering; none with an empty value."""
-    max_open_orders: int = 1000
-    """Orders beyond this many live ones are failed at once, never sent (the venue's cap)."""
-
-    def __attrs_post_init__(self) -> None:
-        if self.reconcile_interval_s is not None and self.reconcile_interval_s <= 0:
-            raise ValueError("reconcile_interval_s must be > 0")
-        if not 1 <= self.max_open_orders <= 5000:
-            raise ValueError("max_open_orders must be in 1..5000 (the venue's cap)")
-
-
-@attrs.frozen(kw_only=True)
-class RiskSettings:
-    max_order_notional: Decimal = Decimal(1_000_000)
-    price_band: Decimal | None = Decimal("0.10")
-    max_submits_per_s: float = 50.0
-
-
-@attrs.frozen(kw_only=True)
 class StrategyConfig:
     kind: Literal["market_maker", "load", "none"] = "market_maker"
     id: str = "mm"
@@ -165,12 +145,14 @@ class RuntimeConfig:
     simulator: SimulatorSettings = attrs.field(factory=SimulatorSettings)
     publisher: PublisherConfig = attrs.field(factory=PublisherConfig)
     execution: ExecutionTuning = attrs.field(factory=ExecutionTuning)
-    risk: RiskSettings = attrs.field(factory=RiskSettings)
-    tracker: TrackerSettings = attrs.field(factory=TrackerSettings)
+    risk: RiskConfig = attrs.field(factory=RiskConfig)
+    """The risk gate's pre-trade checks (``[risk]``)."""
+    tracker: TrackerConfig = attrs.field(factory=TrackerConfig)
+    """The order tracker's configuration (``[tracker]``; ``external_orders`` may also be given
+    at the top level, as earlier releases read it)."""
     strategy: StrategyConfig = attrs.field(factory=StrategyConfig)
     load: LoadConfig = attrs.field(factory=LoadConfig)
     data_dir: Path = Path("var")
-    external_orders: Literal["adopt", "cancel"] = "adopt"
     cancel_on_exit: bool = True
     status_interval_s: float = 1.0
     restart_intensity: int = 20
@@ -200,8 +182,8 @@ class RuntimeConfig:
 
 _SECTIONS: dict[str, type] = {
     "venue": VenueConfig, "account": AccountConfig, "simulator": SimulatorSettings,
-    "publisher": PublisherConfig, "execution": ExecutionTuning, "risk": RiskSettings,
-    "tracker": TrackerSettings,
+    "publisher": PublisherConfig, "execution": ExecutionTuning, "risk": RiskConfig,
+    "tracker": TrackerConfig,
     "strategy": StrategyConfig, "load": LoadConfig,
 }
 
@@ -211,7 +193,9 @@ _RENAMED = {("publisher", "hwm"): "sndhwm"}
 
 
 def _convert(section: str, cls: type, values: dict[str, Any]) -> Any:
-    fields = {f.name: f for f in attrs.fields(cls)}
+    # A field marked ``configurable=False`` is a fact, not a choice (the venue's minimum
+    # order value…): the configuration cannot set it.
+    fields = {f.name: f for f in attrs.fields(cls) if f.metadata.get("configurable", True)}
     kwargs: dict[str, Any] = {}
     for given, value in values.items():
         key = _RENAMED.get((section, given), given)
@@ -244,6 +228,15 @@ def _coerce(where: str, field: Any, value: Any) -> Any:
 
 def from_dict(data: dict[str, Any]) -> RuntimeConfig:
     kwargs: dict[str, Any] = {}
+    if "external_orders" in data:
+        # Read at the top level by earlier releases; it is the tracker's setting.
+        data = dict(data)
+        tracker = data.get("tracker", {})
+        if not isinstance(tracker, dict):
+            raise ConfigError("[tracker] must be a table")
+        if "external_orders" in tracker:
+            raise ConfigError("external_orders is given twice (top level and [tracker])")
+        data["tracker"] = {**tracker, "external_orders": data.pop("external_orders")}
     for key, value in data.items():
         if key in _SECTIONS:
             if not isinstance(value, dict):
@@ -251,7 +244,7 @@ def from_dict(data: dict[str, Any]) -> RuntimeConfig:
             kwargs[key] = _convert(key, _SECTIONS[key], value)
         elif key in ("data_dir",):
             kwargs[key] = Path(str(value))
-        elif key in ("external_orders", "cancel_on_exit", "status_interval_s",
+        elif key in ("cancel_on_exit", "status_interval_s",
                      "restart_intensity", "restart_period_s", "tune_gc", "keep_warm"):
             kwargs[key] = value
         elif key == "cpus":
@@ -309,8 +302,6 @@ def validate(config: RuntimeConfig) -> None:
                           "--keystore")
     if venue.url is not None and not venue.url.startswith(("http://", "https://")):
         raise ConfigError(f"[venue] url must start with http:// or https://, got {venue.url!r}")
-    if config.external_orders not in ("adopt", "cancel"):
-        raise ConfigError("external_orders must be 'adopt' or 'cancel'")
     if config.strategy.kind not in ("market_maker", "load", "none"):
         raise ConfigError(f"[strategy] kind must be market_maker, load or none, not "
                           f"{config.strategy.kind!r}")

@@ -26,7 +26,6 @@ import attrs
 
 from actors import paths
 from actors.executing.core import ExecutionConfig
-from actors.executing.normalize import RiskConfig
 from actors.executing.pacing import PacingConfig
 from actors.execution import Execution, ExecutionSettings, ws_url_of
 from actors.gating.core import GateConfig
@@ -36,7 +35,6 @@ from actors.market_maker import MarketMaker, MarketMakerSettings
 from actors.market_stream import MarketStream
 from actors.monitor import Monitor, MonitorSettings
 from actors.order_tracker import OrderTracker, OrderTrackerSettings, TrackerPeers
-from actors.order_tracking.stage import TrackerConfig
 from actors.publisher import Publisher
 from actors.risk_gate import RiskGate, RiskGateSettings
 from actors.signer import Signer, SignerSettings
@@ -167,9 +165,7 @@ def build_spec(w: Wiring, extra_strategies: tuple[StrategyFactory, ...] = ()) ->
             ctx,
             settings=OrderTrackerSettings(
                 journal_dir=w.data_dir / "order_tracker",
-                tracker=TrackerConfig(external_orders=cfg.external_orders,
-                                      reconcile_interval_s=cfg.tracker.reconcile_interval_s,
-                                      max_open_orders=cfg.tracker.max_open_orders),
+                tracker=cfg.tracker,
                 event_log_dir=w.data_dir / EVENTS),
             peers=TrackerPeers(signer=paths.SIGNER, execution=paths.EXECUTION,
                                event_sinks=(paths.PUBLISHER, paths.MONITOR),
@@ -179,9 +175,7 @@ def build_spec(w: Wiring, extra_strategies: tuple[StrategyFactory, ...] = ()) ->
         id=paths.RISK_GATE,
         factory=lambda ctx: RiskGate(ctx, settings=RiskGateSettings(
             config=GateConfig(
-                risk=RiskConfig(max_order_notional=cfg.risk.max_order_notional,
-                                price_band=cfg.risk.price_band,
-                                max_submits_per_s=cfg.risk.max_submits_per_s),
+                risk=cfg.risk,
                 pressure=PressureConfig(
                     actions_per_s=pacing.ip_weight_per_minute * pacing.action_share / 60,
                     max_queue_delay_s=cfg.execution.max_queue_delay_s)),
@@ -198,9 +192,7 @@ def build_spec(w: Wiring, extra_strategies: tuple[StrategyFactory, ...] = ()) ->
                 invalidate_unknown=cfg.execution.invalidate_unknown,
                 pacing=pacing),
             markets=w.markets,
-            risk=RiskConfig(max_order_notional=cfg.risk.max_order_notional,
-                            price_band=cfg.risk.price_band,
-                            max_submits_per_s=cfg.risk.max_submits_per_s),
+            risk=cfg.risk,
             use_ws_post=cfg.execution.use_ws_post, quote_pairs=pairs,
             event_sinks=(paths.MONITOR, paths.RISK_GATE), strategy_path=strategy_path,
             max_frame_bytes=cfg.venue.max_frame_bytes)),

@@ -19,8 +19,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from actors.order_tracking.config import TrackerConfig
 from actors.order_tracking.core import OrderTrackerCore
-from actors.order_tracking.stage import TrackerConfig
 from messages import (
     ClientOrderId,
     EvidenceSource,

@@ -15,8 +15,8 @@ from typing import Any
 import attrs
 from hypothesis import strategies as st
 
+from actors.order_tracking.config import TrackerConfig
 from actors.order_tracking.core import OrderTrackerCore
-from actors.order_tracking.stage import TrackerConfig
 from messages import ClientOrderId, OrderEvent, OrderState, RequestKind
 from messages.tracking import (
     ReconcileRequested,

@@ -5,8 +5,8 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
+from actors.order_tracking.config import TrackerConfig
 from actors.order_tracking.core import OrderTrackerCore, Outcome
-from actors.order_tracking.stage import TrackerConfig
 from messages import (
     CancelAnswered,
     CancelOrder,

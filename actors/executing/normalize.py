@@ -68,8 +68,9 @@ def representable(what: str, value: Decimal, market: Market, *, is_size: bool) -
 
 @attrs.frozen(kw_only=True)
 class RiskConfig:
-    min_notional: Decimal = Decimal(10)
-    """The venue's minimum order value (perps, USD)."""
+    min_notional: Decimal = attrs.field(default=Decimal(10), metadata={"configurable": False})
+    """The venue's minimum order value (perps, USD): a fact of the venue, so the runtime's
+    configuration cannot change it."""
     max_order_notional: Decimal = Decimal(1_000_000)
     price_band: Decimal | None = Decimal("0.10")
     """Limit prices further than this fraction from the mid are refused (fat-finger guard)."""

@@ -5,10 +5,11 @@ from __future__ import annotations
 import attrs
 
 from actors.order_tracking import legs
+from actors.order_tracking.config import TrackerConfig
 from actors.order_tracking.lifecycle import Trigger
 from actors.order_tracking.outcomes import uncertain
 from actors.order_tracking.records import OrderRecord, PendingModify
-from actors.order_tracking.stage import Change, TrackerConfig
+from actors.order_tracking.stage import Change
 from messages.commands import CancelAll, CancelOrder, ModifyOrder, SubmitOrder
 from messages.enums import OrderState, RequestKind
 from messages.ids import ClientOrderId

@@ -22,9 +22,10 @@ import attrs
 import msgpack
 
 from actors.order_tracking import commands, evidence, fills, upkeep
+from actors.order_tracking.config import TrackerConfig
 from actors.order_tracking.index import OrderIndex
 from actors.order_tracking.records import OrderRecord, record_from_list, record_to_list
-from actors.order_tracking.stage import Change, TrackerConfig
+from actors.order_tracking.stage import Change
 from messages import codec
 from messages.account import NonUserCancelReported
 from messages.commands import CancelAll, CancelOrder, ModifyOrder, SubmitOrder

@@ -23,9 +23,10 @@ from __future__ import annotations
 
 import attrs
 
+from actors.order_tracking.config import TrackerConfig
 from actors.order_tracking.lifecycle import Trigger
 from actors.order_tracking.records import OrderRecord, PendingModify
-from actors.order_tracking.stage import Change, TrackerConfig
+from actors.order_tracking.stage import Change
 from messages.enums import OrderState
 from messages.ids import ExchangeOrderId
 from messages.venue import OrderStatusReported

@@ -28,11 +28,11 @@ def wait_until(cond: Callable[[], bool], timeout: float, what: str) -> None:
 
 
 def run_runtime(url: str, opts: Options, workdir: Path) -> dict[str, Any]:
+    from actors.executing.normalize import RiskConfig
     from actors.publishing.core import PublisherConfig
     from actors.streaming.common import GetStreamStats
     from runtime.config import (
         AccountConfig,
-        RiskSettings,
         RuntimeConfig,
         StrategyConfig,
         VenueConfig,
@@ -56,7 +56,7 @@ def run_runtime(url: str, opts: Options, workdir: Path) -> dict[str, Any]:
         account=AccountConfig(key_env=KEY_ENV),
         publisher=PublisherConfig(address="tcp://127.0.0.1:0"),
         # The strategy-side submit throttle (50/s by default) is a risk setting, not the path.
-        risk=RiskSettings(max_submits_per_s=1e9),
+        risk=RiskConfig(max_submits_per_s=1e9),
         strategy=StrategyConfig(kind="none"),
         data_dir=workdir / "var",
     )
@@ -174,8 +174,8 @@ def path_reference(workdir: Path, n: int = 200) -> dict[str, list[int]]:
     from decimal import Decimal
 
     from actors.executing.normalize import Normalizer, Quotes, RiskConfig
+    from actors.order_tracking.config import TrackerConfig
     from actors.order_tracking.core import OrderTrackerCore
-    from actors.order_tracking.stage import TrackerConfig
     from actors.signing.core import SignerCore
     from actors.signing.nonce import NonceSource
     from messages.commands import SubmitOrder

@@ -8,7 +8,7 @@ from decimal import Decimal
 
 import attrs
 
-from actors.order_tracking.stage import TrackerConfig
+from actors.order_tracking.config import TrackerConfig
 from messages import (
     ClientOrderId,
     ExchangeOrderId,

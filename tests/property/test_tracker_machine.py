@@ -35,8 +35,8 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
 from actors.order_tracking import lifecycle
+from actors.order_tracking.config import TrackerConfig
 from actors.order_tracking.core import OrderTrackerCore
-from actors.order_tracking.stage import TrackerConfig
 from messages import (
     CancelAll,
     CancelOrder,

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from actors.order_tracking.stage import TrackerConfig
+from actors.order_tracking.config import TrackerConfig
 from messages import (
     CancelOrder,
     EvidenceSource,

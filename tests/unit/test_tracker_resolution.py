@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+from actors.order_tracking.config import TrackerConfig
 from actors.order_tracking.core import OrderTrackerCore
-from actors.order_tracking.stage import TrackerConfig
 from messages import (
     CancelOrder,
     EvidenceSource,

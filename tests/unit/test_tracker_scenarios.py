@@ -6,8 +6,8 @@ from decimal import Decimal
 
 import pytest
 
+from actors.order_tracking.config import TrackerConfig
 from actors.order_tracking.core import OrderTrackerCore
-from actors.order_tracking.stage import TrackerConfig
 from messages import (
     CancelAll,
     ClientOrderId,
