@@ -6,8 +6,9 @@ Accepts: SubmitOrder, CancelOrder, CancelAll, ModifyOrder (strategies, operators
   SendAccountState (answered by telling the requester an AccountStateReported);
   OpenOrdersSnapshot (the tracker's answer to the SendOpenOrders it is told at start: the open
   orders' pair and side, so a modify of one is normalized like any other); and from its own
-  network threads and timers ResponseReceived, ConnectionStateChanged, RequestExpired,
-  DrainQueue, RenewDeadman, RefreshRateLimit, Reconnect, SendPing.
+  network threads and timers ResponseReceived, ConnectionStateChanged, FrameReceived (the post
+  channel's pongs), RequestExpired, DrainQueue, RenewDeadman, RefreshRateLimit, and its post
+  channel link's Reconnect, PingDue, PongDeadline.
 Emits: normalised SubmitOrder / OrderDenied / cancels / modifies, RequestSent and the venue's
   answers and query results (SubmitAnswered, CancelAnswered, ModifyAnswered, RequestFailed,
   NonceInvalidated, OrderStatusReported, OrderNotFoundReported, OpenOrdersReported,
@@ -17,7 +18,10 @@ Paces: the venue's limits are counted in `actors.executing.pacing` — the signe
   with credit granted from the IP weight budget, and new orders are refused at the gate when
   the signer's backlog would outlive them.
 Never blocks: requests are handed to network threads (WS ``post``, HTTP fallback) whose answers
-  come back as messages. The WS channel reconnects with a `supervision.policy.Backoff`.
+  come back as messages. The WS channel (`venues.hyperliquid.transport.WsPostTransport`) is
+  opened, pinged and re-opened with back-off by a `StreamLink` (`actors.streaming.link`), as the
+  streams' connections are; while it is down requests go over HTTP, and when it drops the
+  requests it carried are resent over HTTP.
 Fails: every send is fenced (a replaced incarnation cannot reach the venue). Requests in flight
   when an incarnation dies get no answer here: the tracker's deadlines turn their orders UNKNOWN
   and reconciliation decides.
@@ -30,23 +34,30 @@ import random
 from collections.abc import Callable
 
 import attrs
-import websocket
 
 from actors import paths
 from actors.executing.core import ExecutionConfig, ExecutionCore, Ports
 from actors.executing.normalize import Normalizer, Quotes, RiskConfig
+from actors.streaming.link import (
+    LinkConfig,
+    LinkOwner,
+    PingDue,
+    PongDeadline,
+    StreamLink,
+    actor_ports,
+)
 from messages.commands import CancelAll, CancelOrder, ModifyOrder, SubmitOrder, SubscribeMarket
 from messages.enums import MarketChannel
 from messages.execution import (
     ConnectionStateChanged,
     DrainQueue,
+    FrameReceived,
     Reconnect,
     RefreshRateLimit,
     RenewDeadman,
     RequestExpired,
     ResponseReceived,
     SendAccountState,
-    SendPing,
     SetTradingState,
     SignedAction,
     SignerBacklog,
@@ -57,14 +68,17 @@ from supervision.actor import SupervisedActor
 from supervision.handle import Handle
 from supervision.policy import Backoff
 from supervision.spec import ChildContext
+from venues.hyperliquid import requests
 from venues.hyperliquid.markets import MarketRegistry
 from venues.hyperliquid.payloads import CoinMapper
 from venues.hyperliquid.transport import DEFAULT_MAX_FRAME_BYTES, HttpTransport, WsPostTransport
+from venues.hyperliquid.ws_connection import ConnectionRequest, Transport
 
 log = logging.getLogger(__name__)
-POST = "post"
 STABLE_S = 30.0
 """A post channel up this long before it drops starts its back-off afresh."""
+CONNECT_TIMEOUT_S = 3.0
+"""The post channel's connection attempts give up after this (HTTP works meanwhile)."""
 
 
 @attrs.frozen(kw_only=True)
@@ -76,7 +90,11 @@ class ExecutionSettings:
     use_ws_post: bool = True
     http_workers: int = 4
     ping_interval_s: float = 30.0
+    """The post channel's pings (a pong must follow within the link's ``pong_timeout_s``)."""
     reconnect: Backoff = attrs.field(factory=lambda: Backoff(min_s=0.5, max_s=15.0))
+    """The post channel's back-off between attempts; it starts afresh after a connection that
+    stayed up `STABLE_S` (its ``reset_after_s`` and ``max_restarts`` are not used: the channel
+    never gives up, HTTP carries the requests meanwhile)."""
     quote_pairs: tuple[str, ...] = ()
     """Pairs whose best bid/offer execution follows for market-order reference prices."""
     tracker: str = paths.ORDER_TRACKER
@@ -94,19 +112,23 @@ def ws_url_of(base_url: str) -> str:
     return "ws" + base_url.removeprefix("http").rstrip("/") + "/ws"
 
 
-class Execution(SupervisedActor):
+def _no_feed_events(_event: object) -> None:
+    """The post channel's link reports no feed events (FeedConnected, FeedLost, ...): it is not
+    a feed, and its ups and downs are logged."""
+
+
+class Execution(SupervisedActor, LinkOwner):
     def __init__(self, ctx: ChildContext, *, settings: ExecutionSettings) -> None:
         super().__init__(ctx)
         self.settings = settings
         self.core: ExecutionCore | None = None
         self._http: HttpTransport | None = None
+        self._link: StreamLink | None = None
+        """The WS post channel's link (None without ``use_ws_post``)."""
         self._ws: WsPostTransport | None = None
+        """The post channel's latest connection attempt."""
         self._rng = random.Random()  # noqa: S311 - back-off jitter
-        self._reconnect_scheduled = False
         self._sinks: tuple[Handle, ...] = ()
-        self._connected_at_ns = 0
-        self._drops = 0
-        """Drops of the post channel in a row, each soon after it had connected."""
 
     # --- lifecycle -------------------------------------------------------------------------
     def on_started(self) -> None:
@@ -120,12 +142,19 @@ class Execution(SupervisedActor):
                                    workers=s.http_workers,
                                    timeout_s=s.config.request_timeout_s)
         if s.use_ws_post:
-            # A short connect timeout: on_started must not stall on an unreachable WS endpoint
-            # (HTTP works meanwhile and the channel reconnects in the background).
-            self._ws = WsPostTransport(ws_url_of(s.base_url), me.tell, clock.time_ns,
-                                       check=self.fence.check, timeout_s=3.0,
-                                       name=f"{self.child_id}-post",
-                                       max_frame_bytes=s.max_frame_bytes)
+            # Opened in the background: on_started must not stall on an unreachable WS
+            # endpoint (HTTP works meanwhile). A short connect timeout, no give-up.
+            self._link = StreamLink(
+                feed=f"{self.child_id}-post",
+                config=LinkConfig(
+                    url=ws_url_of(s.base_url), ping_interval_s=s.ping_interval_s,
+                    connect_timeout_s=CONNECT_TIMEOUT_S, join_timeout_s=3.0,
+                    backoff=attrs.evolve(s.reconnect, reset_after_s=STABLE_S,
+                                         max_restarts=None),
+                    max_frame_bytes=s.max_frame_bytes),
+                ports=actor_ports(self.ctx, events=_no_feed_events, connector=self._connect_post,
+                                  rng=self._rng),
+                owner=self, ping_frame=requests.PING)
         http = self._http
 
         def later(delay_s: float, message: object) -> None:
@@ -147,15 +176,14 @@ class Execution(SupervisedActor):
             http=http.post, ws=self._ws_post, ws_connected=self._ws_up, later=later,
             reply=reply, strategy=to_strategy,
         )
-        self._later: Callable[[float, object], None] = later
         normalizer = Normalizer(s.markets, Quotes(), s.risk, clock.time_ns)
         self.core = ExecutionCore(s.config, normalizer, ports, clock.time_ns, CoinMapper(),
                                   monotonic_ns=clock.monotonic_ns)
         self.core.start()
         # Which orders are open, for modifies of orders this incarnation never saw submitted.
         tracker.tell(SendOpenOrders(strategy_id=None, reply_to=self.child_id))
-        if self._ws is not None:
-            self._connect_post(attempt=1)
+        if self._link is not None:
+            self._link.start()
         self.core.query_rate_limit()
         self.core.renew_deadman(RenewDeadman(ts_init=clock.time_ns()))
         if s.market_stream is not None:
@@ -168,8 +196,8 @@ class Execution(SupervisedActor):
         core = self.core
         if core is not None and self.fence.is_current:
             core.clear_deadman()
-        if self._ws is not None:
-            self._ws.close()
+        if self._link is not None:
+            self._link.stop()
         if self._http is not None:
             self._http.close()
 
@@ -207,62 +235,53 @@ class Execution(SupervisedActor):
             core.set_trading_state(message)
         elif isinstance(message, SendAccountState):
             core.account_state(message.reply_to)
-        elif isinstance(message, ConnectionStateChanged):
-            core.connection_changed(message)
-            if not message.connected:
-                log.warning("%s: WS post channel lost (%s); using HTTP", self.child_id,
-                            message.reason)
-                # A channel that keeps dropping soon after it connects backs off further.
-                now = self.clock.monotonic_ns()
-                stable = now - self._connected_at_ns >= int(STABLE_S * 1e9)
-                self._drops = 1 if stable else self._drops + 1
-                self._schedule_reconnect(self._drops)
-        elif isinstance(message, Reconnect):
-            self._reconnect_scheduled = False
-            self._connect_post(message.attempt)
-        elif isinstance(message, SendPing):
-            self._ping()
+        elif isinstance(message, ConnectionStateChanged | FrameReceived | Reconnect | PingDue
+                        | PongDeadline):
+            self._post_channel(message)
         else:
             raise TypeError(f"execution does not handle {type(message).__name__}")
 
     # --- the WS post channel -----------------------------------------------------------------
+    def _post_channel(
+        self, message: ConnectionStateChanged | FrameReceived | Reconnect | PingDue | PongDeadline,
+    ) -> None:
+        link = self._link
+        if link is None:
+            return
+        if isinstance(message, ConnectionStateChanged):
+            link.on_state(message)  # a lost connection: `on_lost`
+        elif isinstance(message, FrameReceived):
+            if link.current_frame(message) is not None:
+                link.on_pong()  # the only frame the channel tells (answers come as answers)
+        else:
+            link.on_timer(message)
+
+    def _connect_post(self, request: ConnectionRequest) -> Transport:
+        """The link's connector: one post connection per attempt, fenced sends."""
+        self._ws = WsPostTransport.for_link(request, check=self.fence.check)
+        return self._ws
+
     def _ws_up(self) -> bool:
-        return self._ws is not None and self._ws.connected
+        ws, link = self._ws, self._link
+        return ws is not None and link is not None and link.connected and ws.connected
 
     def _ws_post(self, request_id: int, kind: str, body: bytes) -> bool:
-        return self._ws is not None and self._ws.post(request_id, kind, body)
-
-    def _connect_post(self, attempt: int) -> None:
         ws = self._ws
-        if ws is None or ws.connected:
-            return
-        try:
-            ws.connect()
-        except (OSError, websocket.WebSocketException) as exc:
-            log.warning("%s: WS post channel unavailable (%s); HTTP until it returns",
-                        self.child_id, exc)
-            self._schedule_reconnect(attempt + 1)
-            return
+        return ws is not None and self._ws_up() and ws.post(request_id, kind, body)
+
+    def on_connected(self) -> None:
         log.info("%s: WS post channel connected", self.child_id)
-        self._connected_at_ns = self.clock.monotonic_ns()
-        self._later(self.settings.ping_interval_s,
-                    SendPing(connection=POST, ts_init=self.clock.time_ns()))
 
-    def _schedule_reconnect(self, attempt: int) -> None:
-        if self._reconnect_scheduled:
-            return
-        self._reconnect_scheduled = True
-        delay = self.settings.reconnect.delay_s(attempt, self._rng)
-        self._later(delay, Reconnect(connection=POST, attempt=attempt,
-                                     ts_init=self.clock.time_ns()))
-
-    def _ping(self) -> None:
-        ws = self._ws
-        if ws is None or not ws.connected:
-            return
-        if ws.ping():
-            self._later(self.settings.ping_interval_s,
-                        SendPing(connection=POST, ts_init=self.clock.time_ns()))
+    def on_lost(self) -> None:
+        """The post channel's connection ended (the reader said so, or the link dropped it):
+        the requests it carried are resent over HTTP (the core), the link reconnects."""
+        link, core = self._link, self.core
+        assert link is not None
+        assert core is not None
+        reason = link.lost_reason
+        log.warning("%s: WS post channel lost (%s); using HTTP", self.child_id, reason)
+        core.connection_changed(ConnectionStateChanged(
+            connection=link.feed, connected=False, reason=reason, ts_init=self.clock.time_ns()))
 
     def _emit(self, event: object) -> None:
         for sink in self._sinks:

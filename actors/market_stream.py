@@ -51,13 +51,13 @@ from typing import Any
 import attrs
 
 from actors.streaming.common import Directory
-from actors.streaming.connection import Connector
 from actors.streaming.link import actor_ports
 from actors.streaming.market import MarketStreamConfig, MarketStreamCore, SubscriptionStore
 from messages.execution import FrameHandlingFailed, FrameReceived
 from supervision.actor import SupervisedActor
 from supervision.spec import ChildContext, EventSink
 from venues.hyperliquid.payloads import CoinMapper
+from venues.hyperliquid.ws_connection import Connector
 
 log = logging.getLogger(__name__)
 

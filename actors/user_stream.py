@@ -36,12 +36,12 @@ import random
 from typing import Any
 
 from actors.streaming.common import Recipient
-from actors.streaming.connection import Connector
 from actors.streaming.link import actor_ports
 from actors.streaming.user import UserStreamConfig, UserStreamCore
 from supervision.actor import SupervisedActor
 from supervision.spec import ChildContext, EventSink
 from venues.hyperliquid.payloads import WsFrameParser
+from venues.hyperliquid.ws_connection import Connector
 
 
 class UserStream(SupervisedActor):

@@ -1,32 +1,25 @@
 """Stream logic shared by the market and user stream actors.
 
-* `connection`: a websocket-client connection and its reader thread (`WsConnection`), frame
-  conflation slots, the `Connector` seam tests replace.
-* `link`: `StreamLink`, the connect / ping / reconnect-with-back-off state machine.
-* `market`: `MarketStreamCore` (subscriptions, books, crossed/stale, fan-out).
+* `link`: `StreamLink`, the connect / ping / reconnect-with-back-off state machine (execution's
+  ``post`` channel runs one too). The connection it opens, its reader thread, frame conflation
+  slots and the `Connector` seam tests replace are `venues.hyperliquid.ws_connection`.
+* `frames`: `FrameCore`, what both stream cores do with a frame before reading it.
+* `market` (+ `market_config`, `subscriptions`): `MarketStreamCore` (subscriptions, books,
+  crossed/stale, fan-out).
 * `user`: `UserStreamCore` (account evidence → order tracker, ReconcileAll after reconnects).
-* `venue`: Hyperliquid's subscription and control frames.
 * `common`: `market_data_key` (LATEST_WINS key for subscribers), `GetStreamStats`, `Recipient`.
+* `testing`: a local WebSocket server and fake connector for tests and benchmarks.
+
+Hyperliquid's subscription and control frames are `venues.hyperliquid.ws_client`.
 """
 
 from actors.streaming.common import Directory, GetStreamStats, Recipient, market_data_key
-from actors.streaming.connection import (
-    ConnectionRequest,
-    Connector,
-    FrameRouter,
-    FrameSlots,
-    Transport,
-    TransportError,
-    WsConnection,
-    websocket_connector,
-)
 from actors.streaming.link import (
     FeedUnavailableError,
     LinkConfig,
     LinkState,
     PingDue,
     PongDeadline,
-    Reconnect,
     StreamLink,
     StreamPorts,
 )
@@ -46,12 +39,8 @@ from actors.streaming.user import (
 
 __all__ = [
     "AckDeadline",
-    "ConnectionRequest",
-    "Connector",
     "Directory",
     "FeedUnavailableError",
-    "FrameRouter",
-    "FrameSlots",
     "GetStreamStats",
     "LinkConfig",
     "LinkState",
@@ -61,17 +50,12 @@ __all__ = [
     "PingDue",
     "PongDeadline",
     "Recipient",
-    "Reconnect",
     "StaleCheck",
     "StreamLink",
     "StreamPorts",
     "SubscriptionStore",
-    "Transport",
-    "TransportError",
     "UserStreamConfig",
     "UserStreamCore",
     "UserStreamStats",
-    "WsConnection",
     "market_data_key",
-    "websocket_connector",
 ]

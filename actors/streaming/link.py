@@ -1,9 +1,11 @@
-"""The connection lifecycle both streams share: connect, ping/pong, reconnect with back-off.
+"""The lifecycle every WebSocket link shares: connect, ping/pong, reconnect with back-off.
 
-`StreamLink` is plain logic: it runs on its actor's thread, opens connections through an injected
+Both streams and execution's ``post`` channel run one. `StreamLink` is plain logic: it runs on
+its actor's thread, opens connections (`venues.hyperliquid.ws_connection`) through an injected
 `Connector`, schedules its timers on injected `Timers` (each timer tells the actor a message that
 the actor hands back to `StreamLink.on_timer`), and reports to its owner (the market or user
-stream logic) through `LinkOwner`. Tests drive it with a fake connector and a `ManualClock`.
+stream logic, the execution actor) through `LinkOwner`. Tests drive it with a fake connector and
+a `ManualClock`.
 
 Lifecycle of one link::
 
@@ -29,7 +31,13 @@ from collections.abc import Callable
 import attrs
 
 from actors.streaming.common import positive
-from actors.streaming.connection import (
+from clock import Clock, TimerHandle, Timers
+from messages.execution import ConnectionStateChanged, FrameReceived, Reconnect
+from messages.feed import FeedConnected, FeedError, FeedLost
+from supervision.policy import Backoff, BackoffTracker
+from supervision.spec import ChildContext
+from venues.hyperliquid.ws_connection import (
+    DEFAULT_MAX_FRAME_BYTES,
     ConflationKeyFn,
     ConnectionRequest,
     Connector,
@@ -38,12 +46,6 @@ from actors.streaming.connection import (
     TransportError,
     websocket_connector,
 )
-from clock import Clock, TimerHandle, Timers
-from messages.execution import ConnectionStateChanged, FrameReceived
-from messages.feed import FeedConnected, FeedError, FeedLost
-from supervision.policy import Backoff, BackoffTracker
-from supervision.spec import ChildContext
-from venues.hyperliquid.transport import DEFAULT_MAX_FRAME_BYTES
 
 log = logging.getLogger(__name__)
 
@@ -73,13 +75,8 @@ class LinkConfig:
     and the connection is re-opened with back-off."""
 
 
-# -- timer messages (the actor tells them to itself) ---------------------------------------------
-
-
-@attrs.frozen(kw_only=True)
-class Reconnect:
-    after: int
-    """The connection id of the attempt that ended (a stale timer is ignored)."""
+# -- timer messages (the actor tells them to itself; and `messages.execution.Reconnect`, whose
+# ``connection`` names the attempt that ended, so a stale one is ignored) --------------------
 
 
 @attrs.frozen(kw_only=True)
@@ -147,7 +144,7 @@ class LinkOwner:
         """The connection is open: send subscriptions (``link.send``)."""
 
     def on_lost(self) -> None:
-        """The connection ended; a reconnect is scheduled."""
+        """The connection ended (``link.lost_reason`` says why); a reconnect is scheduled."""
 
 
 class LinkState(enum.Enum):
@@ -191,6 +188,8 @@ class StreamLink:
         self._timers: list[TimerHandle] = []
         self._ping_seq = 0
         self._awaiting_pong: int | None = None
+        self.lost_reason = ""
+        """Why the last connection that was up ended."""
         self.conflated_before = 0
         """Frames conflated on earlier connections (`conflated` adds the current one)."""
 
@@ -297,7 +296,7 @@ class StreamLink:
 
     def on_timer(self, message: LinkTimer) -> None:
         if isinstance(message, Reconnect):
-            if self.state is LinkState.BACKING_OFF and message.after == self.connection_id:
+            if self.state is LinkState.BACKING_OFF and message.connection == self._label:
                 self._open()
             return
         if message.connection_id != self.connection_id or self.state is not LinkState.CONNECTED:
@@ -380,6 +379,7 @@ class StreamLink:
         self.state = LinkState.BACKING_OFF
         now = ports.clock.time_ns()
         if was_connected:
+            self.lost_reason = reason
             log.warning("%s: connection lost: %s", self.feed, reason)
             ports.events(FeedLost(feed=self.feed, reason=reason, ts_init=now))
             self.owner.on_lost()
@@ -393,4 +393,5 @@ class StreamLink:
                 f"failed; last: {reason}"
             )
         log.info("%s: reconnecting in %.2fs", self.feed, delay)
-        self._schedule(delay, Reconnect(after=self.connection_id))
+        self._schedule(delay, Reconnect(connection=self._label, attempt=self._backoff.attempt,
+                                        ts_init=now))

@@ -19,7 +19,7 @@ sink. Venue specifics come from `venues.hyperliquid.ws_client` and the payload p
 * Back-pressure: frames are handled on the reader thread by default (``inline``), so a stream
   that falls behind reads the socket later (TCP back-pressure). Through the mailbox
   (``inline=False``), books and bbo frames are conflated per coin before they are queued (see
-  `actors.streaming.connection.FrameSlots`): a stream that falls behind parses only the newest
+  `venues.hyperliquid.ws_connection.FrameSlots`): a stream that falls behind parses only the newest
   book of each coin. Subscribers should use a LATEST_WINS mailbox keyed by `market_data_key`.
 """
 
@@ -34,7 +34,6 @@ from actors.streaming.frames import SKIPPED, FrameCore
 from actors.streaming.link import (
     PingDue,
     PongDeadline,
-    Reconnect,
     StreamLink,
     StreamPorts,
 )
@@ -43,7 +42,7 @@ from actors.streaming.subscriptions import SubscriptionRegistry, SubscriptionSto
 from clock import TimerHandle
 from messages.commands import SubscribeMarket, UnsubscribeMarket
 from messages.enums import MarketChannel
-from messages.execution import ConnectionStateChanged, FrameReceived
+from messages.execution import ConnectionStateChanged, FrameReceived, Reconnect
 from messages.feed import BookCrossed, FeedStale
 from messages.market import BestBidOffer, BookSnapshot, GetBook, TradeReceived
 from supervision.errors import MailboxFullError

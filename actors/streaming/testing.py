@@ -26,13 +26,13 @@ import attrs
 import orjson
 from aiohttp import WSMsgType, web
 
-from actors.streaming.connection import (
+from messages.execution import ConnectionStateChanged
+from venues.hyperliquid.ws_connection import (
     ConnectionRequest,
     FrameRouter,
     Transport,
     TransportError,
 )
-from messages.execution import ConnectionStateChanged
 
 GREETING = "Websocket connection established."
 

@@ -29,13 +29,12 @@ from actors.streaming.link import (
     LinkConfig,
     PingDue,
     PongDeadline,
-    Reconnect,
     StreamLink,
     StreamPorts,
 )
 from clock import TimerHandle
 from messages.account import FundingPaid, LiquidationReported, NonUserCancelReported
-from messages.execution import ConnectionStateChanged, FrameReceived
+from messages.execution import ConnectionStateChanged, FrameReceived, Reconnect
 from messages.tracking import ReconcileAll
 from messages.venue import FillsReported, OrderStatusReported
 from venues.hyperliquid.payloads import (

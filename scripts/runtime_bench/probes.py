@@ -40,8 +40,8 @@ class Probes:
         from actors.executing import core as exec_mod
         from actors.executing import pacing as pacing_mod
         from actors.executing.ratelimit import AddressBudget, WeightBudget
-        from actors.streaming.connection import FrameRouter
         from venues.hyperliquid.transport import HttpTransport, WsPostTransport
+        from venues.hyperliquid.ws_connection import FrameRouter
 
         probes, frames, stamps = self, self.frames, self.stamps
         book_prefix = b'{"channel":"l2Book"'

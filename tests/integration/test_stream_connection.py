@@ -9,13 +9,13 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from actors.streaming.connection import ConnectionRequest, FrameSlots, WsConnection
 from actors.streaming.testing import GREETING, LocalWsServer
 from clock import SystemClock
 from messages.execution import ConnectionStateChanged, FrameReceived
 from supervision.errors import MailboxFullError
 from supervision.testing import EventRecorder
 from venues.hyperliquid.ws_client import conflation_key
+from venues.hyperliquid.ws_connection import ConnectionRequest, FrameSlots, WsConnection
 
 
 @pytest.fixture

@@ -30,7 +30,6 @@ import websocket
 
 from actors.market_stream import MarketStream
 from actors.streaming import LinkConfig, MarketStreamConfig, SubscriptionStore
-from actors.streaming.connection import ConnectionRequest, WsConnection
 from clock import SystemClock
 from messages.commands import SubscribeMarket
 from messages.enums import MarketChannel
@@ -52,6 +51,7 @@ from venues.hyperliquid.transport import (
     LimitedFrameBuffer,
     WsPostTransport,
 )
+from venues.hyperliquid.ws_connection import ConnectionRequest, WsConnection
 from venues.simulator import RunningSimulator, SimulatorConfig, start_simulator
 
 MiB = 1 << 20

@@ -18,13 +18,12 @@ from actors.streaming.link import (
     LinkState,
     PingDue,
     PongDeadline,
-    Reconnect,
     StreamLink,
     StreamPorts,
 )
 from actors.streaming.testing import FakeConnector, Inbox
 from clock import ManualClock
-from messages.execution import ConnectionStateChanged, FrameReceived
+from messages.execution import ConnectionStateChanged, FrameReceived, Reconnect
 from messages.feed import FeedConnected, FeedError, FeedLost
 from supervision.errors import FencedError
 from supervision.policy import Backoff

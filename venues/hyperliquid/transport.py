@@ -7,90 +7,58 @@ the identical signed body is safe — the venue refuses a reused nonce — but i
 "duplicate nonce", which execution interprets). ``written`` on a failure says whether the
 request's bytes had left: if not, the venue never saw it.
 
-Both WebSocket clients of the runtime (this post channel and the streams' reader,
-`actors.streaming.connection`) refuse a message larger than a maximum (`limit_frames`): the
-check runs on the frame header, before the payload is read, so an oversized frame costs no
-memory; the connection is dropped and re-opened by its owner with back-off.
+The post channel is a `venues.hyperliquid.ws_connection.WsConnection` like the streams'
+connections: the same reader thread, the same one-``sendall`` send path, and the same refusal
+of a message larger than a maximum (`limit_frames`, checked on the frame header before the
+payload is read, so an oversized frame costs no memory). Execution's `StreamLink` opens it,
+pings it and re-opens it with back-off, as the streams' links do theirs.
 """
 
 from __future__ import annotations
 
-import contextlib
 import http.client
 import logging
-import socket
 import threading
 import time
 import urllib.parse
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from typing import Self
 
 import orjson
-import websocket
 
-from messages.execution import ConnectionStateChanged, ResponseReceived
+from messages.execution import FrameReceived, ResponseReceived
 from venues.hyperliquid import requests
-from venues.hyperliquid.wsframe import masked_text_frame
+from venues.hyperliquid.payloads.ws import Pong
+from venues.hyperliquid.ws_connection import (
+    DEFAULT_MAX_FRAME_BYTES,
+    MIN_MAX_FRAME_BYTES,
+    ConnectionRequest,
+    FrameTooLargeError,
+    LimitedFrameBuffer,
+    Route,
+    TransportError,
+    WsConnection,
+    limit_frames,
+)
+
+__all__ = [
+    # the frame limit lives with the connection; named here too, where it was first
+    "DEFAULT_MAX_FRAME_BYTES",
+    "MIN_MAX_FRAME_BYTES",
+    "FrameTooLargeError",
+    "HttpTransport",
+    "LimitedFrameBuffer",
+    "WsPostTransport",
+    "limit_frames",
+    "post_answer",
+]
 
 log = logging.getLogger(__name__)
-
-DEFAULT_MAX_FRAME_BYTES = 4 << 20
-"""4 MiB. The venue's largest messages are snapshots of an account: a ``userFills`` snapshot
-(at most 2000 fills of ~260 bytes compact: ~0.5 MB, from the recorded ``userFills`` payload),
-open orders (~100 bytes each) and post answers of that size; an ``l2Book`` frame is ~1.5 KB
-(20 levels a side). 4 MiB leaves 8x room over the largest and refuses anything like the
-16 MiB book frame of issue 10."""
-MIN_MAX_FRAME_BYTES = 64 << 10
-"""A smaller limit would refuse ordinary account snapshots."""
 
 Deliver = Callable[[object], None]
 Check = Callable[[], None]
 _HEADERS = {"Content-Type": "application/json", "Connection": "keep-alive"}
-
-
-class FrameTooLargeError(websocket.WebSocketProtocolException):
-    """The peer announced a WebSocket message larger than the configured maximum."""
-
-    def __init__(self, size: int, limit: int) -> None:
-        super().__init__(f"a WebSocket message of {size} bytes exceeds the maximum of "
-                         f"{limit} bytes (max_frame_bytes)")
-        self.size = size
-        self.limit = limit
-
-
-class LimitedFrameBuffer(websocket.frame_buffer):
-    """websocket-client's frame reader, refusing a message once its header announces more than
-    ``limit`` bytes (fragments of one message count together), before any payload is read:
-    websocket-client itself reads whatever length the header says into memory."""
-
-    def __init__(self, recv: Callable[[int], bytes], skip_utf8_validation: bool,
-                 limit: int) -> None:
-        super().__init__(recv, skip_utf8_validation)
-        self.limit = limit
-        self._message = 0
-        """Bytes of the fragmented data message being received (0 between messages)."""
-
-    def recv_length(self) -> None:
-        super().recv_length()
-        header, length = self.header, self.length
-        assert header is not None
-        assert length is not None
-        fin, opcode = header[0], header[4]
-        total = self._message + length if opcode == websocket.ABNF.OPCODE_CONT else length
-        if total > self.limit:
-            raise FrameTooLargeError(total, self.limit)
-        if opcode in (websocket.ABNF.OPCODE_TEXT, websocket.ABNF.OPCODE_BINARY,
-                      websocket.ABNF.OPCODE_CONT):
-            self._message = 0 if fin else total
-
-
-def limit_frames(ws: websocket.WebSocket, max_bytes: int) -> None:
-    """Make ``ws`` refuse (`FrameTooLargeError`) any message above ``max_bytes``. Call it right
-    after the handshake, before the first ``recv``."""
-    if max_bytes < 1:
-        raise ValueError(f"max_bytes must be positive, got {max_bytes}")
-    current = ws.frame_buffer
-    ws.frame_buffer = LimitedFrameBuffer(current.recv, current.skip_utf8_validation, max_bytes)
 
 
 class HttpTransport:
@@ -186,8 +154,31 @@ class HttpTransport:
             error=f"{type(exc).__name__}: {exc}", written=written, ts_init=self._now_ns()))
 
 
-class WsPostTransport:
-    """The WS ``post`` channel: one connection, a reader thread, answers matched by id."""
+class _WallClock:
+    """A `Clock` reading wall time from ``now_ns`` (a connection stamps its messages with it)."""
+
+    __slots__ = ("_now_ns",)
+
+    def __init__(self, now_ns: Callable[[], int]) -> None:
+        self._now_ns = now_ns
+
+    def time_ns(self) -> int:
+        return self._now_ns()
+
+    def monotonic_ns(self) -> int:
+        return time.monotonic_ns()
+
+
+class WsPostTransport(WsConnection):
+    """The WS ``post`` channel: one `WsConnection` whose frames are post answers, matched by id.
+
+    Driven by a `StreamLink` (`for_link`: execution's channel), it reports every state change
+    and each pong like any link's connection, and the link pings it and replaces it with
+    back-off. Standalone (the constructor, then `connect`), it reports only the end of a
+    connection that was up. Either way answers come back as `ResponseReceived` from the
+    reader thread, and the end of the connection says what ended it (``"FrameTooLargeError:
+    ..."``, ``"closed by the venue"``). One connection per object: a new one reconnects.
+    """
 
     def __init__(
         self,
@@ -199,145 +190,145 @@ class WsPostTransport:
         timeout_s: float = 10.0,
         name: str = "execution-ws",
         max_frame_bytes: int = DEFAULT_MAX_FRAME_BYTES,
+        connection_id: int = 0,
+        linked: bool = False,
     ) -> None:
-        self._url = ws_url
-        self._max_frame_bytes = max_frame_bytes
-        self._deliver = deliver
-        self._now_ns = now_ns
+        self._linked = linked
         self._check = check
-        self._timeout = timeout_s
-        self._name = name
-        self._ws: websocket.WebSocket | None = None
-        self._reader: threading.Thread | None = None
-        self._lock = threading.Lock()
         self.connected = False
+        """Up and usable: set by the reader before it reports the connection, cleared before
+        it reports its end, on `close` and on a failed send."""
+        self._was_up = False
+        self._failure = "no answer in time"
+        """Why the connection could not be opened (for `connect`)."""
+        self._settled = threading.Event()
+        # A blocking socket (poll_s None): a send is one syscall (with a timeout, CPython polls
+        # first and releases the GIL twice, and winning it back from the runtime's other
+        # threads is most of a send's latency). The reader is woken for closing by a shutdown.
+        super().__init__(ConnectionRequest(
+            url=ws_url, label=name, connection_id=connection_id, deliver=deliver,
+            clock=_WallClock(now_ns), connect_timeout_s=timeout_s,
+            max_frame_bytes=max_frame_bytes), poll_s=None)
+
+    @classmethod
+    def for_link(cls, request: ConnectionRequest, *, check: Check | None = None) -> Self:
+        """One connection attempt of a `StreamLink` (a `Connector`'s answer), started."""
+        return cls(request.url, request.deliver, request.clock.time_ns, check=check,
+                   timeout_s=request.connect_timeout_s, name=request.label,
+                   max_frame_bytes=request.max_frame_bytes,
+                   connection_id=request.connection_id, linked=True).start()
 
     def connect(self) -> None:
-        """Open the connection (blocking up to the timeout) and start the reader thread."""
-        ws = websocket.create_connection(self._url, timeout=self._timeout,
-                                         skip_utf8_validation=True, enable_multithread=True)
-        limit_frames(ws, self._max_frame_bytes)
-        # A blocking socket: a send is one syscall (with a timeout, CPython polls first and
-        # releases the GIL twice, and winning it back from the runtime's other threads is most
-        # of a send's latency). The reader is woken for closing by a socket shutdown instead.
-        ws.settimeout(None)
-        with self._lock:
-            self._ws = ws
-            self.connected = True
-        self._reader = threading.Thread(target=self._read, args=(ws,), name=self._name,
-                                        daemon=True)
-        self._reader.start()
+        """Open the connection and wait until it is up (standalone use); raises
+        `ConnectionError` if it could not be opened."""
+        self.start()
+        self._settled.wait(2 * self.request.connect_timeout_s + 1.0)
+        if not self._was_up:
+            self.close()
+            raise ConnectionError(f"{self.request.label}: {self._failure}")
 
     def post(self, request_id: int, kind: str, payload: bytes) -> bool:
         """Send a post; False (nothing written) if the connection is down."""
         if self._check is not None:
             self._check()
-        frame = masked_text_frame(requests.post_frame(request_id, kind, payload))
-        with self._lock:
-            ws = self._ws
-            sock = None if ws is None else ws.sock
-            if ws is None or sock is None or not self.connected:
-                return False
-            try:
-                with ws.lock:  # websocket-client's send lock: its reader answers pings with it
-                    sock.sendall(frame)
-            except OSError:
-                self.connected = False
-                return False
-        return True
-
-    def ping(self) -> bool:
-        with self._lock:
-            ws = self._ws
-            if ws is None or not self.connected:
-                return False
-            try:
-                ws.send(requests.PING)
-            except (OSError, websocket.WebSocketException):
-                self.connected = False
-                return False
+        frame = requests.post_frame(request_id, kind, payload)
+        if not self.connected:
+            return False
+        try:
+            self.send(frame)
+        except TransportError:
+            self.connected = False
+            return False
         return True
 
     def close(self) -> None:
-        with self._lock:
-            ws, self._ws = self._ws, None
-            self.connected = False
-        if ws is not None:
-            sock = ws.sock
-            if sock is not None:
-                with contextlib.suppress(OSError):
-                    sock.shutdown(socket.SHUT_RDWR)  # wakes the reader blocked in recv
-            ws.close(timeout=1)
-        reader = self._reader
-        if reader is not None and reader is not threading.current_thread():
-            reader.join(timeout=3)
+        self.connected = False
+        super().close()
 
-    def _read(self, ws: websocket.WebSocket) -> None:
-        reason = "closed"
-        failed = False
-        try:
-            while True:
-                try:
-                    # The raw bytes, not ws.recv(): it decodes text frames as UTF-8 and a
-                    # frame that is not (noise, a mangled frame) would kill this thread.
-                    with ws.readlock:
-                        opcode, data = ws.recv_data()
-                except websocket.WebSocketTimeoutException:
-                    if self._ws is not ws:
-                        reason = "closed by us"
-                        return
-                    continue
-                if opcode not in (websocket.ABNF.OPCODE_TEXT, websocket.ABNF.OPCODE_BINARY):
-                    reason = "closed by the venue"
-                    return
-                if data:
-                    self._on_frame(data)
-        except FrameTooLargeError as exc:
-            log.error("%s: %s; dropping the connection (it is re-opened, HTTP meanwhile)",
-                      self._name, exc)
-            reason, failed = f"{type(exc).__name__}: {exc}", True
-        except (OSError, websocket.WebSocketException) as exc:
-            reason, failed = f"{type(exc).__name__}: {exc}", True
-        finally:
-            with self._lock:
-                was_current = self._ws is ws
-                if was_current:
-                    self.connected = False
-            if failed:
-                # No post uses it any more (connected is False under the lock): release the
-                # socket now rather than when the next connection replaces this object.
-                with contextlib.suppress(OSError):
-                    ws.shutdown()  # type: ignore[no-untyped-call]
-            if was_current:
-                self._deliver(ConnectionStateChanged(connection=self._name, connected=False,
-                                                     reason=reason, ts_init=self._now_ns()))
+    # -- the reader thread ---------------------------------------------------------------------
 
-    def _on_frame(self, data: str | bytes) -> None:
-        try:
-            frame = orjson.loads(data)
-        except orjson.JSONDecodeError:
-            # The greeting text frame, or noise: a post answer lost to it is never answered,
-            # so its request times out and is settled like any lost answer.
-            return
-        if not isinstance(frame, dict) or frame.get("channel") != "post":
-            return
-        body = frame.get("data")
-        if not isinstance(body, dict) or not isinstance(body.get("id"), int):
-            log.warning("post answer without an id: %.200s", data)
-            return
-        response = body.get("response")
-        kind = response.get("type") if isinstance(response, dict) else None
-        payload = response.get("payload") if isinstance(response, dict) else None
-        now = self._now_ns()
-        if kind == "action":
-            self._deliver(ResponseReceived(request_id=body["id"], transport="ws", status=200,
-                                           body=orjson.dumps(payload), error="", written=True,
-                                           ts_init=now))
-        elif kind == "info" and isinstance(payload, dict):
-            self._deliver(ResponseReceived(request_id=body["id"], transport="ws", status=200,
-                                           body=orjson.dumps(payload.get("data")), error="",
-                                           written=True, ts_init=now))
+    def _router(self) -> Route:
+        return _PostRouter(self.request, pongs=self._linked)
+
+    def _state(self, connected: bool, reason: str) -> None:
+        was_up = self._was_up
+        if connected:
+            self._was_up = True
         else:
-            self._deliver(ResponseReceived(request_id=body["id"], transport="ws", status=500,
-                                           body=b"", error=f"post error: {str(payload)[:200]}",
-                                           written=True, ts_init=now))
+            self._failure = reason
+        self.connected = connected and not self._closing.is_set()
+        self._settled.set()
+        if self._linked or (was_up and not connected):
+            super()._state(connected, reason)
+
+    def _end_reason(self, reason: str) -> str:
+        error = self.error
+        if isinstance(error, FrameTooLargeError):
+            log.error("%s: %s; dropping the connection (it is re-opened, HTTP meanwhile)",
+                      self.request.label, error)
+        if error is None:
+            return "closed by the venue"
+        return f"{type(error).__name__}: {error}"
+
+
+class _PostRouter:
+    """The post channel reader's step for each frame: answers become `ResponseReceived`; a pong
+    goes on as the `FrameReceived` its link looks for (when it has one); the rest is noise."""
+
+    __slots__ = ("_deliver", "_id", "_label", "_pongs")
+
+    def __init__(self, request: ConnectionRequest, *, pongs: bool) -> None:
+        self._deliver = request.deliver
+        self._label = request.label
+        self._id = request.connection_id
+        self._pongs = pongs
+
+    def __call__(self, data: bytes, ts_init: int) -> None:
+        answer = post_answer(data, ts_init)
+        if answer is None:
+            return
+        if isinstance(answer, Pong):
+            if self._pongs:
+                self._deliver(FrameReceived(connection=self._label, connection_id=self._id,
+                                            data=data, ts_init=ts_init))
+            return
+        self._deliver(answer)
+
+
+_PONG = Pong()
+
+
+def post_answer(data: bytes, ts_init: int) -> ResponseReceived | Pong | None:
+    """What one frame of the post channel is: the answer to a post (``ResponseReceived``:
+    status 200 and the venue's JSON for an ``action`` or ``info`` answer, 500 and the venue's
+    words for an ``error``), a `Pong`, or None (the greeting, noise: a post answer lost to it
+    is never answered, so its request times out and is settled like any lost answer)."""
+    try:
+        frame = orjson.loads(data)
+    except orjson.JSONDecodeError:
+        return None
+    if not isinstance(frame, dict):
+        return None
+    channel = frame.get("channel")
+    if channel == "pong":
+        return _PONG
+    if channel != "post":
+        return None
+    body = frame.get("data")
+    if not isinstance(body, dict) or not isinstance(body.get("id"), int):
+        log.warning("post answer without an id: %.200s", data)
+        return None
+    response = body.get("response")
+    kind = response.get("type") if isinstance(response, dict) else None
+    payload = response.get("payload") if isinstance(response, dict) else None
+    if kind == "action":
+        return ResponseReceived(request_id=body["id"], transport="ws", status=200,
+                                body=orjson.dumps(payload), error="", written=True,
+                                ts_init=ts_init)
+    if kind == "info" and isinstance(payload, dict):
+        return ResponseReceived(request_id=body["id"], transport="ws", status=200,
+                                body=orjson.dumps(payload.get("data")), error="",
+                                written=True, ts_init=ts_init)
+    return ResponseReceived(request_id=body["id"], transport="ws", status=500, body=b"",
+                            error=f"post error: {str(payload)[:200]}", written=True,
+                            ts_init=ts_init)

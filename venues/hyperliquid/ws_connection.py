@@ -1,19 +1,28 @@
-"""One WebSocket connection: a websocket-client socket and the reader thread that feeds an actor.
+"""One WebSocket connection to the venue: a websocket-client socket and the reader thread that
+feeds its owner. Every WebSocket of the runtime is one of these: the market and user streams'
+(`actors.streaming`) and execution's ``post`` channel (a subclass that reads post answers,
+`venues.hyperliquid.transport.WsPostTransport`); a `StreamLink` (`actors.streaming.link`) opens
+them through a `Connector`, pings them and replaces them with back-off.
 
-The reader thread connects (so the actor never blocks on the network), then tells its owner
+The reader thread connects (so the owner never blocks on the network), then tells its owner
 ``ConnectionStateChanged(connected=True)``, one ``FrameReceived`` per frame, and finally
 ``ConnectionStateChanged(connected=False, reason)`` when the connection ends by itself. Frames
 carry the connection's unique ``connection_id``: the owner ignores anything from a connection that
 is no longer current (after a reconnect, or in the next incarnation that inherits the mailbox).
+``deliver`` may also handle a frame right on the reader thread (the market stream's inline mode).
 
-Sends happen on the owner's thread (websocket-client locks sends; a reader and one writer may
-work concurrently). ``close()`` never blocks: it marks the connection closed, so the thread
-delivers nothing more, and shuts the socket down, which wakes a blocked ``recv``; the socket
-timeout (``poll_s``) bounds the wait in every other case. The thread then exits on its own.
+Sends happen on the owner's thread: each is one masked text frame built in one step
+(`venues.hyperliquid.wsframe`) and written with one ``sendall`` under websocket-client's send
+lock, which the reader also takes to answer the peer's pings. A failed send shuts the socket
+down, so the reader reports the end. ``close()`` never blocks: it marks the connection closed,
+so the thread delivers nothing more, and shuts the socket down, which wakes a blocked ``recv``;
+with a socket timeout (``poll_s``) that also bounds every other wait, and without one
+(``poll_s=None``, a blocking socket: a send is one system call) the shutdown alone wakes it.
+The thread then exits on its own.
 
 Size: a message larger than ``max_frame_bytes`` is refused from its frame header, before its
-payload is read (`venues.hyperliquid.transport.limit_frames`); the reader records why in
-``refusal`` and ends the connection, and the owner reports it and reconnects with back-off.
+payload is read (`limit_frames`); the reader records why in ``refusal`` and ends the
+connection, and the owner reports it and reconnects with back-off.
 
 Conflation: with `FrameSlots`, frames that have a conflation key (a coin's book, a coin's bbo)
 are not queued one by one. The newest frame per key waits in a slot and a ``FrameReceived`` is
@@ -26,19 +35,75 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable, Hashable
-from typing import Any, Protocol
+from typing import Any, Protocol, Self
 
 import attrs
 import websocket
 
 from clock import Clock
 from messages.execution import ConnectionStateChanged, FrameReceived
-from venues.hyperliquid.transport import DEFAULT_MAX_FRAME_BYTES, FrameTooLargeError, limit_frames
+from venues.hyperliquid.wsframe import masked_text_frame
 
 log = logging.getLogger(__name__)
 
 Deliver = Callable[[object], None]
 ConflationKeyFn = Callable[[bytes], Hashable | None]
+Route = Callable[[bytes, int], None]
+"""The reader's step for each data frame: ``(payload, ts_init)``."""
+
+DEFAULT_MAX_FRAME_BYTES = 4 << 20
+"""4 MiB. The venue's largest messages are snapshots of an account: a ``userFills`` snapshot
+(at most 2000 fills of ~260 bytes compact: ~0.5 MB, from the recorded ``userFills`` payload),
+open orders (~100 bytes each) and post answers of that size; an ``l2Book`` frame is ~1.5 KB
+(20 levels a side). 4 MiB leaves 8x room over the largest and refuses anything like the
+16 MiB book frame of issue 10."""
+MIN_MAX_FRAME_BYTES = 64 << 10
+"""A smaller limit would refuse ordinary account snapshots."""
+
+
+class FrameTooLargeError(websocket.WebSocketProtocolException):
+    """The peer announced a WebSocket message larger than the configured maximum."""
+
+    def __init__(self, size: int, limit: int) -> None:
+        super().__init__(f"a WebSocket message of {size} bytes exceeds the maximum of "
+                         f"{limit} bytes (max_frame_bytes)")
+        self.size = size
+        self.limit = limit
+
+
+class LimitedFrameBuffer(websocket.frame_buffer):
+    """websocket-client's frame reader, refusing a message once its header announces more than
+    ``limit`` bytes (fragments of one message count together), before any payload is read:
+    websocket-client itself reads whatever length the header says into memory."""
+
+    def __init__(self, recv: Callable[[int], bytes], skip_utf8_validation: bool,
+                 limit: int) -> None:
+        super().__init__(recv, skip_utf8_validation)
+        self.limit = limit
+        self._message = 0
+        """Bytes of the fragmented data message being received (0 between messages)."""
+
+    def recv_length(self) -> None:
+        super().recv_length()
+        header, length = self.header, self.length
+        assert header is not None
+        assert length is not None
+        fin, opcode = header[0], header[4]
+        total = self._message + length if opcode == websocket.ABNF.OPCODE_CONT else length
+        if total > self.limit:
+            raise FrameTooLargeError(total, self.limit)
+        if opcode in (websocket.ABNF.OPCODE_TEXT, websocket.ABNF.OPCODE_BINARY,
+                      websocket.ABNF.OPCODE_CONT):
+            self._message = 0 if fin else total
+
+
+def limit_frames(ws: websocket.WebSocket, max_bytes: int) -> None:
+    """Make ``ws`` refuse (`FrameTooLargeError`) any message above ``max_bytes``. Call it right
+    after the handshake, before the first ``recv``."""
+    if max_bytes < 1:
+        raise ValueError(f"max_bytes must be positive, got {max_bytes}")
+    current = ws.frame_buffer
+    ws.frame_buffer = LimitedFrameBuffer(current.recv, current.skip_utf8_validation, max_bytes)
 
 
 class TransportError(Exception):
@@ -46,7 +111,7 @@ class TransportError(Exception):
 
 
 class Transport(Protocol):
-    """What a stream's logic holds for one connection attempt."""
+    """What a link holds for one connection attempt."""
 
     refusal: str | None
     """Why the reader refused what the peer sent and ended the connection (an oversized
@@ -170,30 +235,47 @@ class BufferedWebSocket(websocket.WebSocket):
 
 
 class WsConnection:
-    """A websocket-client connection with its reader thread (see the module docstring)."""
+    """A websocket-client connection with its reader thread (see the module docstring).
 
-    def __init__(self, request: ConnectionRequest, *, poll_s: float = 1.0) -> None:
+    Subclasses may change what the reader does with a data frame (`_router`) and how the end
+    of the connection is reported (`_state`, `_end_reason`).
+    """
+
+    def __init__(self, request: ConnectionRequest, *, poll_s: float | None = 1.0) -> None:
         self.request = request
         self._poll_s = poll_s
-        self._route = FrameRouter(request)
+        self._route = self._router()
         self._ws: websocket.WebSocket | None = None
         self._closing = threading.Event()
         self.refusal: str | None = None
+        self.error: BaseException | None = None
+        """What ended the connection or the attempt (None: a close frame, or closed by us)."""
         self._thread = threading.Thread(
             target=self._run, name=f"ws-reader-{request.label}", daemon=True
         )
 
-    def start(self) -> WsConnection:
+    def _router(self) -> Route:
+        """The reader's step for each data frame."""
+        return FrameRouter(self.request)
+
+    def start(self) -> Self:
         self._thread.start()
         return self
 
     def send(self, data: bytes) -> None:
+        """Send ``data`` as one text frame: one ``sendall`` under websocket-client's send lock
+        (its reader answers pings with it). A failure shuts the socket down, so the reader
+        reports the end of the connection, and raises `TransportError`."""
         ws = self._ws
-        if ws is None or self._closing.is_set():
+        sock = None if ws is None else ws.sock
+        if ws is None or sock is None or self._closing.is_set():
             raise TransportError(f"{self.request.label}: not connected")
+        frame = masked_text_frame(data)
         try:
-            ws.send(data)
-        except (OSError, websocket.WebSocketException) as exc:
+            with ws.lock:
+                sock.sendall(frame)
+        except OSError as exc:
+            ws.abort()  # type: ignore[no-untyped-call]
             raise TransportError(f"{self.request.label}: send failed: {exc}") from exc
 
     def close(self) -> None:
@@ -227,6 +309,11 @@ class WsConnection:
             )
         )
 
+    def _end_reason(self, reason: str) -> str:
+        """The reason reported for the end of the connection (``reason`` says it in words,
+        `error` holds what ended it)."""
+        return reason
+
     def _run(self) -> None:
         try:
             reason = self._session()
@@ -234,11 +321,12 @@ class WsConnection:
             # A refused delivery (a full BLOCK mailbox) or a bug: the owner must still learn
             # that this connection is gone (if even that fails, its pong deadline will).
             log.exception("%s: reader thread failed", self.request.label)
+            self.error = exc.with_traceback(None)  # no cycle through the reader's frames
             reason = f"reader failed: {type(exc).__name__}: {exc}"
         if reason is None:
             return
         try:
-            self._state(False, reason)
+            self._state(False, self._end_reason(reason))
         except Exception:
             log.critical("%s: could not report the end of the connection", self.request.label,
                          exc_info=True)
@@ -255,6 +343,7 @@ class WsConnection:
                 class_=BufferedWebSocket,
             )
         except (OSError, websocket.WebSocketException) as exc:
+            self.error = exc.with_traceback(None)
             return f"connect failed: {type(exc).__name__}: {exc}"
         limit_frames(ws, request.max_frame_bytes)
         self._ws = ws
@@ -281,11 +370,14 @@ class WsConnection:
             except websocket.WebSocketTimeoutException:
                 continue
             except FrameTooLargeError as exc:
+                self.error = exc.with_traceback(None)
                 self.refusal = str(exc)
                 return f"refused: {exc}"
-            except websocket.WebSocketConnectionClosedException:
+            except websocket.WebSocketConnectionClosedException as exc:
+                self.error = exc.with_traceback(None)
                 return "connection closed by the peer"
             except (OSError, websocket.WebSocketException) as exc:
+                self.error = exc.with_traceback(None)
                 return f"connection error: {type(exc).__name__}: {exc}"
             if opcode in (text, binary):
                 route(data, now())
@@ -300,8 +392,8 @@ def _close_code(data: bytes) -> str:
     return "no code"
 
 
-def websocket_connector(*, poll_s: float = 1.0) -> Connector:
-    """The production connector: a `WsConnection` per attempt, its thread started."""
+def websocket_connector(*, poll_s: float | None = 1.0) -> Connector:
+    """The streams' connector: a `WsConnection` per attempt, its thread started."""
 
     def connect(request: ConnectionRequest) -> Transport:
         return WsConnection(request, poll_s=poll_s).start()
