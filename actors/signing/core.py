@@ -103,9 +103,13 @@ class SignerCore:
         self.credit = credit
         """Actions this core may still sign; None = unlimited (tests, tools)."""
         self._cancel_head_start_ns = int(cancel_head_start_s * 1e9)
-        self._eager = (None if eager_per_minute is None
-                       else WeightBudget(now_ns(), eager_per_minute, capacity=eager_burst))
+        self._eager: WeightBudget | None = None
         """Partial actions signed at once (None: all of them, no coalescing delay)."""
+        if eager_per_minute is not None:
+            self._eager = WeightBudget(now_ns(), eager_per_minute, capacity=eager_burst)
+            # An incarnation starts with a second's worth, not the whole burst: a signer that
+            # crashes every few seconds must not spend a burst of small actions each time.
+            self._eager.tokens = min(self._eager.capacity, max(1.0, eager_per_minute / 60))
         self._linger_ns = int(linger_s * 1e9)
         self.linger_until_ns: int | None = None
         """Set by a flush that left entries lingering with credit in hand: flush again then."""

@@ -34,9 +34,27 @@ def _submit(core: SignerCore, n: int) -> None:
     core.add(SignOrders(orders=(_order(n),), expires_after_ms=None, ts_init=0))
 
 
+def test_a_new_incarnation_starts_with_a_seconds_worth_of_eager_tokens_not_the_burst() -> None:
+    """A signer that crashes every few seconds must not spend a burst of small actions on
+    each restart (a soak with actor chaos spent ~2 WS messages a second that way)."""
+    clock = Clock()
+    core = _core(clock, eager_per_minute=240.0, burst=60)  # 4 a second
+    sizes = []
+    for n in range(10):
+        _submit(core, n)
+        sizes += [len(a.client_order_ids) for a in _signed(core.flush())]
+    assert sizes == [1, 1, 1, 1]  # the rest waits for the next token or to fill
+    clock.ms += 60_000  # a quiet minute: the whole burst is there again
+    for n in range(10, 80):
+        _submit(core, n)
+        _signed(core.flush())
+    assert core.pending < 70 - 50
+
+
 def test_a_quiet_market_signs_at_once_then_partial_actions_linger() -> None:
     clock = Clock()
     core = _core(clock)
+    clock.ms += 2_000  # quiet for a while: the burst is there
     for n in range(2):  # the eager burst: each order leaves alone, at once
         _submit(core, n)
         assert [len(a.client_order_ids) for a in _signed(core.flush())] == [1]
