@@ -1,22 +1,19 @@
-"""The execution actor: strategy commands in, signed venue requests out, answers back.
+"""The execution actor: signed venue requests and queries out, the venue's answers back.
 
-Accepts: SubmitOrder, CancelOrder, CancelAll, ModifyOrder (strategies, operators);
-  SignedAction and SignerBacklog (signer); ReconcileRequested (order tracker); BestBidOffer /
-  BookSnapshot (market stream, for market-order reference prices); SetTradingState;
-  SendAccountState (answered by telling the requester an AccountStateReported);
-  OpenOrdersSnapshot (the tracker's answer to the SendOpenOrders it is told at start: the open
-  orders' pair and side, so a modify of one is normalized like any other); and from its own
-  network threads and timers ResponseReceived, ConnectionStateChanged, FrameReceived (the post
-  channel's pongs), RequestExpired, DrainQueue, RenewDeadman, RefreshRateLimit, and its post
-  channel link's Reconnect, PingDue, PongDeadline.
-Emits: normalised SubmitOrder / OrderDenied / cancels / modifies, RequestSent and the venue's
-  answers and query results (SubmitAnswered, CancelAnswered, ModifyAnswered, RequestFailed,
-  NonceInvalidated, OrderStatusReported, OrderNotFoundReported, OpenOrdersReported,
-  FillsReported) to the order tracker; SendCredit, InvalidateNonce and ScheduleCancel to the
-  signer; CommandRejected / RateLimitReported to the event sinks.
+Accepts: SignedAction and SignerBacklog (signer); ReconcileRequested (order tracker);
+  SendAccountState (answered by telling the requester an AccountStateReported); and from its
+  own network threads and timers ResponseReceived, ConnectionStateChanged, FrameReceived (the
+  post channel's pongs), RequestExpired, DrainQueue, RenewDeadman, RefreshRateLimit, and its
+  post channel link's Reconnect, PingDue, PongDeadline. Strategies' commands never come here:
+  they pass the risk gate (`actors.risk_gate`) and the tracker, which asks the signer.
+Emits: RequestSent and the venue's answers and query results (SubmitAnswered, CancelAnswered,
+  ModifyAnswered, RequestFailed, NonceInvalidated, OrderStatusReported, OrderNotFoundReported,
+  OpenOrdersReported, FillsReported) to the order tracker; SendCredit, InvalidateNonce and
+  ScheduleCancel to the signer; RateLimitReported to the event sinks (the risk gate keeps the
+  address's request budget from it).
 Paces: the venue's limits are counted in `actors.executing.pacing` — the signer signs only
-  with credit granted from the IP weight budget, and new orders are refused at the gate when
-  the signer's backlog would outlive them.
+  with credit granted from the IP weight budget (the gate refuses new orders when the signer's
+  backlog would outlive them).
 Never blocks: requests are handed to network threads (WS ``post``, HTTP fallback) whose answers
   come back as messages. The WS channel (`venues.hyperliquid.transport.WsPostTransport`) is
   opened, pinged and re-opened with back-off by a `StreamLink` (`actors.streaming.link`), as the
@@ -31,13 +28,11 @@ from __future__ import annotations
 
 import logging
 import random
-from collections.abc import Callable
 
 import attrs
 
 from actors import paths
 from actors.executing.core import ExecutionConfig, ExecutionCore, Ports
-from actors.executing.normalize import Normalizer, Quotes, RiskConfig
 from actors.streaming.link import (
     LinkConfig,
     LinkOwner,
@@ -46,8 +41,6 @@ from actors.streaming.link import (
     StreamLink,
     actor_ports,
 )
-from messages.commands import CancelAll, CancelOrder, ModifyOrder, SubmitOrder, SubscribeMarket
-from messages.enums import MarketChannel
 from messages.execution import (
     ConnectionStateChanged,
     DrainQueue,
@@ -58,18 +51,15 @@ from messages.execution import (
     RequestExpired,
     ResponseReceived,
     SendAccountState,
-    SetTradingState,
     SignedAction,
     SignerBacklog,
 )
-from messages.market import BestBidOffer, BookSnapshot
-from messages.tracking import OpenOrdersSnapshot, ReconcileRequested, SendOpenOrders
+from messages.tracking import ReconcileRequested
 from supervision.actor import SupervisedActor
 from supervision.handle import Handle
 from supervision.policy import Backoff
 from supervision.spec import ChildContext
 from venues.hyperliquid import requests
-from venues.hyperliquid.markets import MarketRegistry
 from venues.hyperliquid.payloads import CoinMapper
 from venues.hyperliquid.transport import DEFAULT_MAX_FRAME_BYTES, HttpTransport, WsPostTransport
 from venues.hyperliquid.ws_connection import ConnectionRequest, Transport
@@ -85,8 +75,6 @@ CONNECT_TIMEOUT_S = 3.0
 class ExecutionSettings:
     base_url: str
     config: ExecutionConfig
-    markets: MarketRegistry = attrs.field(repr=False)
-    risk: RiskConfig = attrs.field(factory=RiskConfig)
     use_ws_post: bool = True
     http_workers: int = 4
     ping_interval_s: float = 30.0
@@ -95,14 +83,9 @@ class ExecutionSettings:
     """The post channel's back-off between attempts; it starts afresh after a connection that
     stayed up `STABLE_S` (its ``reset_after_s`` and ``max_restarts`` are not used: the channel
     never gives up, HTTP carries the requests meanwhile)."""
-    quote_pairs: tuple[str, ...] = ()
-    """Pairs whose best bid/offer execution follows for market-order reference prices."""
     tracker: str = paths.ORDER_TRACKER
     signer: str = paths.SIGNER
-    market_stream: str | None = paths.MARKET_STREAM
     event_sinks: tuple[str, ...] = ()
-    strategy_path: Callable[[str], str | None] = lambda strategy_id: None
-    """Where the strategy with this id lives in the tree (its refused commands go there)."""
     max_frame_bytes: int = DEFAULT_MAX_FRAME_BYTES
     """Largest WebSocket message the post channel accepts (refused from the frame header)."""
 
@@ -166,31 +149,18 @@ class Execution(SupervisedActor, LinkOwner):
             except KeyError:
                 log.warning("%s: no child %r to answer", self.child_id, path)
 
-        def to_strategy(strategy_id: str, message: object) -> None:
-            path = s.strategy_path(strategy_id)
-            if path is not None:
-                reply(path, message)
-
         ports = Ports(
             tracker=tracker.tell, signer=signer.tell, events=self._emit,
             http=http.post, ws=self._ws_post, ws_connected=self._ws_up, later=later,
-            reply=reply, strategy=to_strategy,
+            reply=reply,
         )
-        normalizer = Normalizer(s.markets, Quotes(), s.risk, clock.time_ns)
-        self.core = ExecutionCore(s.config, normalizer, ports, clock.time_ns, CoinMapper(),
+        self.core = ExecutionCore(s.config, ports, clock.time_ns, CoinMapper(),
                                   monotonic_ns=clock.monotonic_ns)
         self.core.start()
-        # Which orders are open, for modifies of orders this incarnation never saw submitted.
-        tracker.tell(SendOpenOrders(strategy_id=None, reply_to=self.child_id))
         if self._link is not None:
             self._link.start()
         self.core.query_rate_limit()
         self.core.renew_deadman(RenewDeadman(ts_init=clock.time_ns()))
-        if s.market_stream is not None:
-            stream = lookup(s.market_stream)
-            for pair in s.quote_pairs:
-                stream.tell(SubscribeMarket(trading_pair=pair, channels=(MarketChannel.BBO,),
-                                            subscriber_id=self.child_id))
 
     def on_stopping(self) -> None:
         core = self.core
@@ -211,16 +181,6 @@ class Execution(SupervisedActor, LinkOwner):
             core.signed(message)
         elif isinstance(message, SignerBacklog):
             core.signer_backlog(message)
-        elif isinstance(message, SubmitOrder):
-            core.submit(message)
-        elif isinstance(message, CancelOrder | CancelAll):
-            core.cancel(message)
-        elif isinstance(message, ModifyOrder):
-            core.modify(message)
-        elif isinstance(message, OpenOrdersSnapshot):
-            core.open_orders_known(message)
-        elif isinstance(message, BestBidOffer | BookSnapshot):
-            core.normalizer.quotes.update(message, self.clock.time_ns())
         elif isinstance(message, ReconcileRequested):
             core.reconcile(message)
         elif isinstance(message, RequestExpired):
@@ -231,8 +191,6 @@ class Execution(SupervisedActor, LinkOwner):
             core.query_rate_limit(message)
         elif isinstance(message, RenewDeadman):
             core.renew_deadman(message)
-        elif isinstance(message, SetTradingState):
-            core.set_trading_state(message)
         elif isinstance(message, SendAccountState):
             core.account_state(message.reply_to)
         elif isinstance(message, ConnectionStateChanged | FrameReceived | Reconnect | PingDue

@@ -26,8 +26,8 @@ from collections.abc import Callable
 import attrs
 
 from actors import paths
-from actors.executing.normalize import Normalizer, Quotes
 from actors.gating.core import GateConfig, GateCore, GatePorts
+from actors.gating.normalize import Normalizer, Quotes
 from messages.account import RateLimitReported
 from messages.commands import CancelAll, CancelOrder, ModifyOrder, SubmitOrder, SubscribeMarket
 from messages.enums import MarketChannel

@@ -4,7 +4,7 @@ Every Decimal field of a command is checked with ``is_finite`` before any compar
 sNaN (whose comparisons raise ``InvalidOperation``) and ±Infinity are refused with a
 ``ValueError`` in the sender's thread, like zero and negative values where they are not allowed.
 What is finite and positive but more than the venue can represent is refused later, at the gate
-(`actors.executing.normalize`), as an order denial.
+(`actors.gating.normalize`), as an order denial.
 """
 
 from __future__ import annotations

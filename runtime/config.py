@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import attrs
 
-from actors.executing.normalize import RiskConfig
+from actors.gating.normalize import RiskConfig
 from actors.order_tracking.config import TrackerConfig
 from actors.publishing.core import PublisherConfig
 from messages.pairs import validate_trading_pair

@@ -124,8 +124,7 @@ def build_spec(w: Wiring, extra_strategies: tuple[StrategyFactory, ...] = ()) ->
         cfg.publisher.replay_endpoint  # noqa: B018 - derivable, or the user must set it
     except ValueError as exc:
         raise ConfigError(f"[publisher] {exc}") from None
-    pacing = PacingConfig(ip_weight_per_minute=cfg.execution.ip_weight_per_minute,
-                          max_queue_delay_s=cfg.execution.max_queue_delay_s)
+    pacing = PacingConfig(ip_weight_per_minute=cfg.execution.ip_weight_per_minute)
 
     def directory_of(lookup: Callable[[str], Handle]) -> Callable[[str], Handle | None]:
         def directory(path: str) -> Handle | None:
@@ -191,10 +190,9 @@ def build_spec(w: Wiring, extra_strategies: tuple[StrategyFactory, ...] = ()) ->
                 deadman_s=cfg.execution.deadman_s,
                 invalidate_unknown=cfg.execution.invalidate_unknown,
                 pacing=pacing),
-            markets=w.markets,
-            risk=cfg.risk,
-            use_ws_post=cfg.execution.use_ws_post, quote_pairs=pairs,
-            event_sinks=(paths.MONITOR, paths.RISK_GATE), strategy_path=strategy_path,
+            use_ws_post=cfg.execution.use_ws_post,
+            # RateLimitReported: the monitor shows it, the gate keeps the address's budget.
+            event_sinks=(paths.MONITOR, paths.RISK_GATE),
             max_frame_bytes=cfg.venue.max_frame_bytes)),
     )
     user_stream = ChildSpec(

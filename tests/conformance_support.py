@@ -22,7 +22,7 @@ from typing import Any, Literal, TypeVar
 import attrs
 import orjson
 
-from actors.executing.normalize import Normalizer, Quotes, RiskConfig
+from actors.gating.normalize import Normalizer, Quotes, RiskConfig
 from actors.signing.core import SignerCore
 from actors.signing.nonce import NonceSource
 from clock import ManualClock, SystemClock

@@ -1,12 +1,11 @@
 """`ExecutionCore`: strategy commands in, venue requests out, venue answers back as evidence.
 
-* Commands: a SubmitOrder is normalised and risk-checked, then told to the tracker (which
-  journals it and asks the signer); a refusal becomes `OrderDenied` (the strategy hears
-  OrderFailed). Cancels and modifies go to the tracker, which knows the orders.
+* Commands never come here: strategies' commands pass the risk gate (`actors.gating`), then
+  the tracker, which asks the signer; execution sends what the signer signed.
 * Pacing (`actors.executing.pacing`): the signer signs only with credit execution grants from
   the venue's IP weight budget, so a signed action is sent the moment it arrives here — its
   nonce fresh, its expiry counted from then. When the budget is spent the signer coalesces what
-  waits; when its backlog would outlive the orders, new orders are refused at the gate.
+  waits (and tells the gate, which refuses new orders when that backlog would outlive them).
 * Signed requests are sent over the WS ``post`` channel when it is up (and under the venue's
   in-flight cap), else over HTTP; the tracker hears `RequestSent` when the bytes leave.
 * Answers are parsed into tracker evidence. A request that got no answer in time, or a 5xx, is
@@ -32,12 +31,9 @@ from typing import Any
 import attrs
 import orjson
 
-from actors.executing.normalize import Normalizer
 from actors.executing.pacing import Pacer, PacingConfig
-from actors.executing.ratelimit import AddressBudget
 from messages.account import RateLimitReported
-from messages.commands import CancelAll, CancelOrder, ModifyOrder, SubmitOrder
-from messages.enums import OrderSide, RequestKind
+from messages.enums import RequestKind
 from messages.execution import (
     ConnectionStateChanged,
     DrainQueue,
@@ -48,16 +44,12 @@ from messages.execution import (
     ResponseReceived,
     ScheduleCancel,
     SendCredit,
-    SetTradingState,
     SignedAction,
     SignerBacklog,
 )
 from messages.ids import ClientOrderId
 from messages.tracking import (
-    CommandRejected,
     FillsQuery,
-    OpenOrdersSnapshot,
-    OrderDenied,
     ReconcileRequested,
     RequestSent,
 )
@@ -85,7 +77,6 @@ class ExecutionConfig:
     deadman_s: float | None = None
     """Keep a dead-man switch this far in the future (None: off; the venue needs >= 5 s)."""
     deadman_renew_s: float = 15.0
-    modify_cache: int = 100_000
     pacing: PacingConfig = attrs.field(factory=PacingConfig)
     invalidate_unknown: bool = True
     """Spend the nonce of a request whose outcome is unknown on a noop (see the module doc)."""
@@ -112,8 +103,6 @@ class Ports:
     later: Callable[[float, object], None]
     reply: Callable[[str, object], None] = lambda path, message: None
     """Tell the child at ``path`` (answers to Send* requests)."""
-    strategy: Callable[[str, object], None] = lambda strategy_id, message: None
-    """Tell the strategy with this id (a refusal of its own command)."""
 
 
 @attrs.define
@@ -138,12 +127,11 @@ class _InFlight:
 
 class ExecutionCore:
     def __init__(
-        self, config: ExecutionConfig, normalizer: Normalizer, ports: Ports,
+        self, config: ExecutionConfig, ports: Ports,
         now_ns: Callable[[], int], coins: CoinMapper | None = None,
         monotonic_ns: Callable[[], int] | None = None,
     ) -> None:
         self.config = config
-        self.normalizer = normalizer
         self.ports = ports
         self._now_ns = now_ns
         """Wall time: events' ts_init, expiries (the venue's clock is wall time)."""
@@ -152,7 +140,6 @@ class ExecutionCore:
         stall refills and latch a wake-up)."""
         self.coins = coins or CoinMapper()
         self.pacer = Pacer(config.pacing, self._mono())
-        self.address = AddressBudget()
         self.inflight: dict[int, _InFlight] = {}
         self._expired: OrderedDict[int, _InFlight] = OrderedDict()
         self._queue: deque[tuple[int, _InFlight]] = deque()
@@ -167,16 +154,9 @@ class ExecutionCore:
         self._hold_since: int | None = None
         """Since when credit has been held back for the query at the head of the queue."""
         self._query_id = 0
-        self._orders: OrderedDict[ClientOrderId, tuple[str, OrderSide]] = OrderedDict()
-        self._known_open = False
-        """Whether the tracker has said which orders were open when this incarnation started
-        (until then a modify of an order not submitted through it waits, bounded)."""
-        self._held_modifies: list[ModifyOrder] = []
-        self._born_ns = now_ns()
-        self.stats: dict[str, int] = {"sent_ws": 0, "sent_http": 0, "resent": 0, "denied": 0,
+        self.stats: dict[str, int] = {"sent_ws": 0, "sent_http": 0, "resent": 0,
                                       "queued": 0, "answers": 0, "expired": 0, "granted": 0,
-                                      "backpressure": 0, "invalidations": 0, "retried_429": 0,
-                                      "coalesced": 0}
+                                      "invalidations": 0, "retried_429": 0, "coalesced": 0}
 
     def start(self) -> None:
         """A new incarnation: the signer's credit is whatever this one grants from now on."""
@@ -184,67 +164,6 @@ class ExecutionCore:
         self.stats["granted"] += granted
         self.ports.signer(SendCredit(actions=granted, reset=True, ts_init=self._now_ns()))
         self._schedule_drain()
-
-    # --- strategy commands ---------------------------------------------------------------
-    def submit(self, order: SubmitOrder) -> None:
-        now = self._now_ns()
-        pressure = self.pacer.backpressure(self._mono(), now)
-        if pressure is not None:
-            self.stats["backpressure"] += 1
-            result: SubmitOrder | str = pressure
-        elif not self.address.can_order():
-            result = (
-                f"address request budget exhausted ({self.address.used}/{self.address.cap})")
-        else:
-            result = self.normalizer.submit(order)
-        if isinstance(result, str):
-            self.stats["denied"] += 1
-            self.ports.tracker(OrderDenied(order=order, reason=result, ts_init=now))
-            return
-        self.pacer.order_admitted(now)
-        self._orders[order.client_order_id] = (order.trading_pair, order.side)
-        while len(self._orders) > self.config.modify_cache:
-            self._orders.popitem(last=False)
-        self.ports.tracker(result)
-
-    def cancel(self, command: CancelOrder | CancelAll) -> None:
-        self.ports.tracker(command)
-
-    def modify(self, command: ModifyOrder) -> None:
-        # A modify is normalized (tick, lot, price band, finite numbers) with its order's pair
-        # and side, known from its submit or from the tracker's list of open orders: one never
-        # reaches the signer unchecked.
-        known = self._orders.get(command.client_order_id)
-        if known is None and not self._known_open and len(self._held_modifies) < 1_000:
-            self._held_modifies.append(command)
-            return
-        result = ("unknown order: not open when execution started and not submitted since"
-                  if known is None else self.normalizer.modify(command, known[1], known[0]))
-        if isinstance(result, str):
-            rejection = CommandRejected(
-                command="ModifyOrder", client_order_id=command.client_order_id,
-                strategy_id=command.strategy_id, reason=result, ts_init=self._now_ns())
-            self.ports.events(rejection)
-            if command.strategy_id:
-                self.ports.strategy(command.strategy_id, rejection)
-            return
-        self.ports.tracker(result)
-
-    def open_orders_known(self, snapshot: OpenOrdersSnapshot) -> None:
-        """The tracker's open orders at this incarnation's start: their pair and side, for
-        the modifies that follow (a restarted execution forgot every submit)."""
-        if snapshot.ts_init < self._born_ns:
-            return  # asked for by an earlier incarnation: orders submitted since are missing
-        for tracked in snapshot.orders:
-            if tracked.client_order_id not in self._orders:
-                self._orders[tracked.client_order_id] = (tracked.trading_pair, tracked.side)
-        self._known_open = True
-        held, self._held_modifies = self._held_modifies, []
-        for command in held:
-            self.modify(command)
-
-    def set_trading_state(self, message: SetTradingState) -> None:
-        self.normalizer.halted = message.reason or "halted" if message.halted else None
 
     # --- signed requests -----------------------------------------------------------------
     def signed(self, action: SignedAction) -> None:
@@ -255,14 +174,12 @@ class ExecutionCore:
                           transport="", sent_ns=0, nonce=action.nonce,
                           expires_after_ms=action.expires_after_ms,
                           invalidates=action.invalidates)
-        if action.kind in _ACTION_KINDS:
-            self.address.charge(action.weight)
         self.pacer.action_signed(requests.exchange_weight(action.weight), self._mono())
         self._send(entry, now)
         self._top_up()
 
     def signer_backlog(self, backlog: SignerBacklog) -> None:
-        self.pacer.signer_reported(backlog, self._mono())
+        self.pacer.signer_reported(backlog)
         if backlog.started:
             self._top_up(reset=True)
 
@@ -678,8 +595,7 @@ class ExecutionCore:
             self.ports.reply(entry.reply_to, state)
         elif info == "userRateLimit":
             limit: RateLimitReported = payloads.parse_user_rate_limit(payload, now).report
-            self.address.update(limit)
-            self.ports.events(limit)
+            self.ports.events(limit)  # the gate keeps the address's budget
 
     # --- dead-man switch -----------------------------------------------------------------
     def renew_deadman(self, message: RenewDeadman) -> None:

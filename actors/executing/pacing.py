@@ -22,23 +22,16 @@ runtime never earns a rejection it could have avoided:
 * **Queries** (``/info``) also pay IP weight, but through a second bucket of their own
   (``query_share`` of the minute's budget), so reconciliation keeps working under a flood of
   orders and a flood of queries cannot starve cancels.
-* **Back-pressure.** The signer reports what waits for credit (`SignerBacklog`); when the oldest
-  waiting order has waited longer than ``max_queue_delay_s``, or what waits (reported by the
-  signer, plus the orders admitted since its report and still on their way to it) would take
-  longer than that to send at the budget's refill rate, or too many orders wait, new orders are
-  refused at the gate with a clear reason instead of joining a queue that would outlive them.
-  The queue is therefore bounded (in time and memory), and it drains within
-  ``max_queue_delay_s`` once the load drops: recovery is immediate.
+* **Back-pressure** is the risk gate's (`actors.gating.pressure`): the signer tells it what
+  waits for credit, and it refuses new orders when that backlog would outlive them.
 """
 
 from __future__ import annotations
 
-from collections import deque
-
 import attrs
 
-from actors.executing.ratelimit import WeightBudget
 from messages.execution import SignerBacklog
+from venues.hyperliquid.ratelimit import WeightBudget
 
 BATCH = 39
 """Entries per action of weight 1 (the signer's batches)."""
@@ -62,10 +55,6 @@ class PacingConfig:
     ws_max_inflight: int = 90
     """The venue allows 100 simultaneous ``post`` requests per IP; leave room for other users of
     the same address (a second process, a tool)."""
-    max_queue_delay_s: float = 2.0
-    """Refuse new orders once the oldest order waiting for the rate budget has waited this
-    long: a queue that grows past it would outlive the orders in it."""
-    max_backlog_orders: int = 2_000
 
     def __attrs_post_init__(self) -> None:
         if self.ip_weight_per_minute <= 0 or not 0 < self.query_share <= 1:
@@ -74,9 +63,8 @@ class PacingConfig:
             raise ValueError("action_share must be in (0, 1] and action_burst >= 1")
         if self.credit_target < 1 or self.max_inflight_actions < self.credit_target:
             raise ValueError("credit_target must be >= 1 and <= max_inflight_actions")
-        if self.ws_max_inflight < 1 or self.max_queue_delay_s <= 0 or self.max_backlog_orders < 1:
-            raise ValueError("ws_max_inflight, max_queue_delay_s and max_backlog_orders must "
-                             "be positive")
+        if self.ws_max_inflight < 1:
+            raise ValueError("ws_max_inflight must be positive")
 
 
 class Pacer:
@@ -92,13 +80,6 @@ class Pacer:
         """Credit granted to the signer and not yet come back as a signed action."""
         self.inflight_actions = 0
         self.ws_inflight = 0
-        self._backlog: SignerBacklog | None = None
-        self._backlog_at_ns = 0
-        self._in_transit: deque[int] = deque()
-        """Wall times at which orders passed the gate after the signer's last report: on their
-        way to it (through the tracker), so in no report yet. Without them a flood is admitted
-        for a whole report interval and waits far past ``max_queue_delay_s``."""
-        self.refused = 0
 
     # --- credit ----------------------------------------------------------------------------
     def grantable(self, now_ns: int) -> int:
@@ -130,29 +111,10 @@ class Pacer:
         if weight > 1:
             self.weights.force_take(weight - 1, now_ns)
 
-    def signer_reported(self, backlog: SignerBacklog, now_ns: int) -> None:
+    def signer_reported(self, backlog: SignerBacklog) -> None:
         if backlog.started:
             # A new signer incarnation holds no credit; what was granted to the old one is gone.
             self.outstanding = 0
-        self._backlog = backlog
-        self._backlog_at_ns = now_ns
-        transit = self._in_transit
-        while transit and transit[0] <= backlog.ts_init:
-            transit.popleft()
-
-    def order_admitted(self, wall_ns: int) -> None:
-        self._in_transit.append(wall_ns)
-        if len(self._in_transit) > self.config.max_backlog_orders:
-            self._in_transit.popleft()
-
-    def _transit(self, wall_ns: int) -> int:
-        # One not in a report after max_queue_delay_s reached a signer that had credit for it
-        # (a starved signer reports), or was refused on the way: either way it waits no more.
-        horizon = wall_ns - int(self.config.max_queue_delay_s * 1e9)
-        transit = self._in_transit
-        while transit and transit[0] <= horizon:
-            transit.popleft()
-        return len(transit)
 
     # --- sending -----------------------------------------------------------------------------
     def take_query(self, weight: int, now_ns: int) -> bool:
@@ -172,34 +134,3 @@ class Pacer:
     def rate_limited(self, now_ns: int) -> None:
         """The venue answered 429: its budget is spent whatever ours says."""
         self.weights.exhaust(now_ns)
-
-    # --- the gate ----------------------------------------------------------------------------
-    def backpressure(self, now_ns: int, wall_ns: int) -> str | None:
-        """Why a new order must be refused now, or None."""
-        backlog = self._backlog
-        transit = self._transit(wall_ns)
-        reported = backlog.orders if backlog is not None else 0
-        if reported + transit == 0:
-            return None
-        cfg = self.config
-        # Reported while starved: the oldest order has been waiting since, unless credit came.
-        age_s = 0.0
-        if backlog is not None and backlog.orders:
-            age_s = (backlog.oldest_age_ns + max(0, now_ns - self._backlog_at_ns)) / 1e9
-        # What waits needs this many more actions (less what the budget pays for at once); the
-        # budget refills this many per second.
-        cancels = backlog.cancels if backlog is not None else 0
-        modifies = backlog.modifies if backlog is not None else 0
-        actions = (-(-(reported + transit) // BATCH) + -(-cancels // BATCH)
-                   + -(-modifies // BATCH))
-        ready = self.outstanding + int(min(self.weights.tokens_at(now_ns),
-                                           self.action_weights.tokens_at(now_ns)))
-        rate = min(self.weights.rate_per_ns, self.action_weights.rate_per_ns) * 1e9
-        drain_s = max(0, actions - ready) / rate
-        if (age_s > cfg.max_queue_delay_s or drain_s > cfg.max_queue_delay_s
-                or reported + transit >= cfg.max_backlog_orders):
-            self.refused += 1
-            return (f"back-pressure: {reported + transit} orders are waiting for the venue's "
-                    f"rate budget (the oldest for {age_s:.1f}s, ~{drain_s:.1f}s to send); "
-                    "retry later")
-        return None

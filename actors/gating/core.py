@@ -22,8 +22,7 @@ from collections.abc import Callable
 
 import attrs
 
-from actors.executing.normalize import Normalizer, RiskConfig
-from actors.executing.ratelimit import AddressBudget
+from actors.gating.normalize import Normalizer, RiskConfig
 from actors.gating.pressure import BackPressure, PressureConfig
 from messages.account import RateLimitReported
 from messages.commands import CancelAll, CancelOrder, ModifyOrder, SubmitOrder
@@ -32,6 +31,7 @@ from messages.execution import SetTradingState, SignerBacklog
 from messages.ids import ClientOrderId
 from messages.market import BestBidOffer, BookSnapshot
 from messages.tracking import CommandRejected, OpenOrdersSnapshot, OrderDenied
+from venues.hyperliquid.ratelimit import AddressBudget
 
 HELD_MODIFIES = 1_000
 """Modifies that may wait for the tracker's list of open orders (beyond: refused as unknown)."""

@@ -38,7 +38,6 @@ from typing import Any
 import attrs
 import orjson
 
-from actors.executing.ratelimit import WeightBudget
 from actors.signing.nonce import NonceSource
 from messages.commands import SubmitOrder
 from messages.enums import RequestKind
@@ -48,6 +47,7 @@ from messages.tracking import CancelTarget, ModifyTarget, SignCancels, SignModif
 from messages.venue import RequestFailed
 from venues.hyperliquid import actions, wire
 from venues.hyperliquid.markets import MarketRegistry
+from venues.hyperliquid.ratelimit import WeightBudget
 from venues.hyperliquid.signing import L1Signer
 
 log = logging.getLogger(__name__)

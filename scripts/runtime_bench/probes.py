@@ -39,7 +39,7 @@ class Probes:
     def install(self) -> None:
         from actors.executing import core as exec_mod
         from actors.executing import pacing as pacing_mod
-        from actors.executing.ratelimit import AddressBudget, WeightBudget
+        from venues.hyperliquid.ratelimit import AddressBudget, WeightBudget
         from venues.hyperliquid.transport import HttpTransport, WsPostTransport
         from venues.hyperliquid.ws_connection import FrameRouter
 
@@ -103,7 +103,7 @@ class Probes:
     def install_stages(self) -> None:
         """The stage stamps (each wrapper ~0.3-1 µs hot, several on a cold CPU): only for the
         run that splits the path, never for the headline runs."""
-        from actors.executing import core as exec_mod
+        from actors.gating.core import GateCore
         from actors.order_tracking.core import OrderTrackerCore
         from actors.signing.core import SignerCore
         from messages.commands import SubmitOrder
@@ -112,14 +112,14 @@ class Probes:
         stamps = self.stamps
         self.stages = True
         self._stage_mark = len(self._undo)
-        submit = exec_mod.ExecutionCore.submit
+        submit = GateCore.submit
         at_exec = stamps["exec"]
 
         def on_submit(core: Any, order: Any) -> None:
             at_exec[order.client_order_id] = mono()
             submit(core, order)
 
-        self._patch(exec_mod.ExecutionCore, "submit", on_submit)
+        self._patch(GateCore, "submit", on_submit)
         handle = OrderTrackerCore.handle
         at_tracker = stamps["tracker"]
 

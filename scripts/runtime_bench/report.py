@@ -41,7 +41,7 @@ def latency_report(res: dict[str, Any], phase: str) -> dict[str, Any] | None:
     total: list[int] = []
     to_send_call: list[int] = []
     answer: list[int] = []
-    names = ("frame→strategy", "strategy→exec", "exec→tracker", "tracker→signer",
+    names = ("frame→strategy", "strategy→gate", "gate→tracker", "tracker→signer",
              "signer→signed", "signed→exec_signed", "exec_signed→send", "send call")
     stages: dict[str, list[int]] = {name: [] for name in names}
     signing: list[int] = []
@@ -149,8 +149,8 @@ def _latency_phase(out: Out, lat: dict[str, Any], *, stages: bool) -> None:
         out("   stages (perpetuum; each row its own distribution):\n")
         names = {
             "frame→strategy": "reader → market stream (parse, fan-out) → strategy.on_book",
-            "strategy→exec": "strategy builds SubmitOrder → execution",
-            "exec→tracker": "execution normalise/risk → tracker",
+            "strategy→gate": "strategy builds SubmitOrder → risk gate",
+            "gate→tracker": "risk gate normalise/risk → tracker",
             "tracker→signer": "tracker journal + SignOrders → signer",
             "signer→signed": "signer hop + build + sign",
             "signed→exec_signed": "SignedAction → execution",

@@ -28,7 +28,7 @@ def wait_until(cond: Callable[[], bool], timeout: float, what: str) -> None:
 
 
 def run_runtime(url: str, opts: Options, workdir: Path) -> dict[str, Any]:
-    from actors.executing.normalize import RiskConfig
+    from actors.gating.normalize import RiskConfig
     from actors.publishing.core import PublisherConfig
     from actors.streaming.common import GetStreamStats
     from runtime.config import (
@@ -173,7 +173,7 @@ def path_reference(workdir: Path, n: int = 200) -> dict[str, list[int]]:
     fetched back into the cache."""
     from decimal import Decimal
 
-    from actors.executing.normalize import Normalizer, Quotes, RiskConfig
+    from actors.gating.normalize import Normalizer, Quotes, RiskConfig
     from actors.order_tracking.config import TrackerConfig
     from actors.order_tracking.core import OrderTrackerCore
     from actors.signing.core import SignerCore

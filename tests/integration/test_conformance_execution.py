@@ -19,6 +19,7 @@ import pytest
 
 from actors.executing.core import ExecutionConfig, ExecutionCore, Ports
 from actors.execution import ws_url_of
+from actors.gating.core import GateConfig, GateCore, GatePorts
 from clock import ManualClock
 from messages import (
     CancelAnswered,
@@ -96,7 +97,12 @@ class Harness:
         self.core = ExecutionCore(
             ExecutionConfig(account=DEMO_ADDRESS, request_timeout_s=REQUEST_TIMEOUT_S,
                             deadman_s=deadman_s),
-            self.rig.normalizer("ETH-USD"), ports, clock.time_ns)
+            ports, clock.time_ns)
+        self.gate = GateCore(GateConfig(), self.rig.normalizer("ETH-USD"),
+                             GatePorts(tracker=self.tracker.append, events=self.events.append),
+                             clock.time_ns, clock.time_ns)
+        """Strategies' commands pass the risk gate first (gate → tracker → signer →
+        execution)."""
         self.handled: list[object] = []
 
     def _to_signer(self, message: object) -> None:
@@ -156,9 +162,9 @@ class Harness:
                      or cloid in getattr(m, "client_order_ids", ()))]
 
     def submit(self, order: SubmitOrder) -> SubmitOrder:
-        """Strategy → execution → (tracker) → signer → execution: the order is sent."""
+        """Strategy → gate → (tracker) → signer → execution: the order is sent."""
         before = len(self.tracker)
-        self.core.submit(order)
+        self.gate.submit(order)
         normalized = self.tracker[before]
         assert isinstance(normalized, SubmitOrder), normalized
         (action,) = self.sign(SignOrders(orders=(normalized,),
@@ -219,7 +225,7 @@ def test_submit_cancel_and_reconcile_over_the_ws_post_channel(harness: Harness) 
     assert [m.transport for m in h.handled if isinstance(m, ResponseReceived)] == ["ws"]
 
     command = CancelOrder(client_order_id=order.client_order_id, strategy_id="conformance")
-    h.core.cancel(command)
+    h.gate.cancel(command)
     assert h.tracker[-1] == command  # the tracker knows the order and asks the signer
     (cancel,) = h.sign(SignCancels(targets=(cancel_target(normalized),), ts_init=0))
     h.core.signed(cancel)
@@ -272,7 +278,7 @@ def test_http_path_when_the_ws_channel_is_down_fill_and_modify(sim: RunningSimul
 
         assert normalized.price is not None
         wanted = normalized.price - Decimal("1.23")
-        h.core.modify(ModifyOrder(client_order_id=order.client_order_id, price=wanted,
+        h.gate.modify(ModifyOrder(client_order_id=order.client_order_id, price=wanted,
                                   strategy_id="conformance"))
         modify = h.tracker[-1]
         assert isinstance(modify, ModifyOrder)

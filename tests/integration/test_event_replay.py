@@ -110,7 +110,7 @@ def subscriber(rt: Runtime, notices: list[Notice] | None = None, **options: Any
     options.setdefault("request_timeout_s", 0.2)
     options.setdefault("replay_wait_s", 20.0)
     sink = notices if notices is not None else []
-    return EventSubscriber(rt.config.address, rt.config.replay_address,
+    return EventSubscriber(rt.config.address, rt.config.replay_endpoint,
                            on_notice=sink.append, **options)
 
 
@@ -156,7 +156,7 @@ def ask(address: str, request: bytes) -> list[bytes]:
 def test_the_replay_server_serves_ranges_topic_filters_and_says_not_retained(
         runtime: Runtime) -> None:
     runtime.write(1, 40, tell=False)
-    address = runtime.config.replay_address
+    address = runtime.config.replay_endpoint
     epoch = runtime.stats().epoch
     header, *pairs = ask(address, encode_request(7, 10, limit=5))
     head = orjson.loads(header)
@@ -191,7 +191,7 @@ def test_a_request_older_than_the_log_retains_is_answered_not_retained() -> None
             rt.write(1, 200, tell=False)
             first = list_segments(Path(directory))[0][0]
             assert first > 1
-            header, *pairs = ask(rt.config.replay_address, encode_request(3, 0))
+            header, *pairs = ask(rt.config.replay_endpoint, encode_request(3, 0))
             head = orjson.loads(header)
             assert head["status"] == "not_retained"
             assert (head["first_sequence"], head["last_sequence"]) == (first, 200)

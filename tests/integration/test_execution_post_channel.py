@@ -28,7 +28,6 @@ from supervision import (
 )
 from supervision.testing import EventRecorder
 from tests.helpers import eventually
-from venues.hyperliquid.bootstrap import InfoClient
 from venues.simulator import DEMO_ADDRESS, RunningSimulator, start_simulator
 
 
@@ -53,8 +52,7 @@ def tree(sim: RunningSimulator) -> Iterator[tuple[SupervisionTree, EventRecorder
     """What ``witness`` is told (``probe`` takes the answers to `_prove_ws`'s queries)."""
     settings = ExecutionSettings(
         base_url=sim.base_url, config=ExecutionConfig(account=DEMO_ADDRESS),
-        markets=InfoClient(sim.base_url, timeout_s=10).markets(), tracker="tracker",
-        signer="signer", market_stream=None,
+        tracker="tracker", signer="signer",
         reconnect=Backoff(min_s=0.05, max_s=0.2))
     tree = SupervisionTree(SupervisorSpec(id="root", children=[
         ChildSpec(id="tracker", factory=lambda ctx: Collector(ctx, EventRecorder())),

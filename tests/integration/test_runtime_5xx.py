@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from actors import paths
 from actors.publishing.core import PublisherConfig
 from actors.strategy import Strategy, StrategySettings
 from messages import (
@@ -93,7 +94,7 @@ def _passive_price(rt: Runtime) -> Decimal:
 def _submit(rt: Runtime, n: int, price: Decimal) -> ClientOrderId:
     assert rt.tree is not None
     cloid = ClientOrderId.derive("five-xx", n)
-    rt.tree.handle("execution").tell(SubmitOrder(
+    rt.tree.handle(paths.RISK_GATE).tell(SubmitOrder(
         client_order_id=cloid, trading_pair=PAIR, side=OrderSide.BUY,
         order_type=OrderType.LIMIT, amount=Decimal("0.01"), price=price,
         time_in_force=TimeInForce.GTC, strategy_id="probe"))

@@ -21,7 +21,7 @@ from pathlib import Path
 import attrs
 import pytest
 
-from actors.executing.normalize import RiskConfig
+from actors.gating.normalize import RiskConfig
 from messages.enums import OrderState
 from runtime.config import ExecutionTuning
 from tests.helpers import eventually

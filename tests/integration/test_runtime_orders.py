@@ -17,6 +17,7 @@ import orjson
 import pytest
 import zmq
 
+from actors import paths
 from actors.publishing.core import PublisherConfig
 from actors.strategy import Strategy, StrategySettings
 from messages import (
@@ -100,7 +101,7 @@ class Rig:
         self.rt, self.probe, self.wire = rt, probe, wire
         assert rt.tree is not None
         self.tree = rt.tree
-        self.execution = rt.tree.handle("execution")
+        self.gate = rt.tree.handle(paths.RISK_GATE)
         self.tracker = rt.tree.handle("order_tracker")
         self.n = 0
 
@@ -119,7 +120,7 @@ class Rig:
                kind: OrderType = OrderType.LIMIT, tif: TimeInForce = TimeInForce.GTC,
                cloid: ClientOrderId | None = None) -> ClientOrderId:
         cloid = cloid or self.cloid()
-        self.execution.tell(SubmitOrder(
+        self.gate.tell(SubmitOrder(
             client_order_id=cloid, trading_pair=PAIR, side=side, order_type=kind,
             amount=Decimal(amount), price=price, time_in_force=tif, strategy_id="probe"))
         return cloid
@@ -177,7 +178,7 @@ def _handshake(rig: Rig) -> None:
     cloid = rig.submit(OrderSide.BUY, "0.02", _passive(rig.book(), OrderSide.BUY, "0.05"),
                        kind=OrderType.LIMIT_MAKER)
     rig.wait_state(cloid, OrderState.OPEN)
-    rig.execution.tell(CancelOrder(client_order_id=cloid, strategy_id="probe"))
+    rig.gate.tell(CancelOrder(client_order_id=cloid, strategy_id="probe"))
     eventually(lambda: any(t.endswith("cancelled") for t, _ in rig.wire.of(cloid)), timeout=15)
 
 
@@ -217,7 +218,7 @@ def test_resting_order_events_reach_strategy_and_zmq(rig: Rig) -> None:
     assert data["amount"] == "0.02"
     assert data["filled_amount"] == "0"
     assert data["order_state"] == "OPEN"
-    rig.execution.tell(CancelOrder(client_order_id=cloid, strategy_id="probe"))
+    rig.gate.tell(CancelOrder(client_order_id=cloid, strategy_id="probe"))
     rig.wait_state(cloid, OrderState.CANCELLED)
     assert cloid not in rig.venue_open()
 
@@ -260,7 +261,7 @@ def test_partial_fill_then_cancel(rig: Rig) -> None:
     cloid = rig.submit(OrderSide.BUY, str(size), ask.price)
     order = rig.wait_state(cloid, OrderState.PARTIALLY_FILLED, OrderState.FILLED)
     assert 0 < order.filled_amount <= order.amount
-    rig.execution.tell(CancelOrder(client_order_id=cloid, strategy_id="probe"))
+    rig.gate.tell(CancelOrder(client_order_id=cloid, strategy_id="probe"))
     final = rig.wait_state(cloid, OrderState.CANCELLED, OrderState.FILLED)
     assert final.filled_amount == sum(f.amount for f in final.fills)
     # The tracker's state changes before the probe and the wire hear of it: wait for the
@@ -280,7 +281,7 @@ def test_modify_replaces_price_and_exchange_id(rig: Rig) -> None:
                        kind=OrderType.LIMIT_MAKER)
     before = rig.wait_state(cloid, OrderState.OPEN)
     new_price = _passive(book, OrderSide.SELL, "0.03")
-    rig.execution.tell(ModifyOrder(client_order_id=cloid, price=new_price,
+    rig.gate.tell(ModifyOrder(client_order_id=cloid, price=new_price,
                                    strategy_id="probe"))
     after = eventually(
         lambda: (o := rig.order(cloid)) is not None and o.exchange_order_id
@@ -294,7 +295,7 @@ def test_modify_replaces_price_and_exchange_id(rig: Rig) -> None:
     assert Decimal(venue.limit_px) == after.price
     eventually(lambda: "OrderModified" in _names(rig.events(cloid)), timeout=10,
                message="no OrderModified event")
-    rig.execution.tell(CancelOrder(client_order_id=cloid, strategy_id="probe"))
+    rig.gate.tell(CancelOrder(client_order_id=cloid, strategy_id="probe"))
     rig.wait_state(cloid, OrderState.CANCELLED)
 
 
@@ -317,7 +318,7 @@ def test_orders_sent_together_are_one_batch_and_cancel_all_clears_them(rig: Rig)
         rig.wait_state(cloid, OrderState.OPEN)
     actions = nonces() - before
     assert 1 <= actions < len(ids), f"{len(ids)} orders took {actions} signed actions"
-    rig.execution.tell(CancelAll(trading_pair=PAIR, strategy_id="probe"))
+    rig.gate.tell(CancelAll(trading_pair=PAIR, strategy_id="probe"))
     for cloid in ids:
         rig.wait_state(cloid, OrderState.CANCELLED)
     assert not set(ids) & set(rig.venue_open())

@@ -20,8 +20,8 @@ from typing import Any
 
 import pytest
 
-from actors.executing.normalize import Normalizer
 from actors.gating.core import GateCore
+from actors.gating.normalize import Normalizer
 from actors.order_tracking.core import OrderTrackerCore
 from actors.paths import RISK_GATE as GATE
 from actors.publishing.core import PublisherConfig

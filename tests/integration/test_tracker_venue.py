@@ -82,7 +82,7 @@ def test_a_post_only_replacement_that_would_cross_fails_with_the_venues_status(r
     rig.wait_state(cloid, OrderState.OPEN)
     assert book.best_ask is not None
     crossing = (book.best_ask.price * Decimal("1.01")).quantize(Decimal("0.1"))
-    rig.execution.tell(ModifyOrder(client_order_id=cloid, price=crossing, strategy_id="probe"))
+    rig.gate.tell(ModifyOrder(client_order_id=cloid, price=crossing, strategy_id="probe"))
     order = eventually(lambda: (o := rig.order(cloid)) is not None and o.state.is_terminal
                        and o, timeout=15, message=f"{cloid} never ended: {rig.order(cloid)}")
     assert _venue_status(rig, cloid) == "badAloPxRejected"
@@ -105,12 +105,12 @@ def test_a_modify_lost_to_a_5xx_is_settled_within_seconds(rig: Rig) -> None:
     rig.wait_state(cloid, OrderState.OPEN)
     sim.set_faults(ws_post_error_next=1, ws_post_error_kind="action")
     started = time.monotonic()
-    rig.execution.tell(ModifyOrder(client_order_id=cloid, price=price - 1, strategy_id="probe"))
+    rig.gate.tell(ModifyOrder(client_order_id=cloid, price=price - 1, strategy_id="probe"))
     rig.probe.wait_for(OrderStatusUnknown, lambda e: e.client_order_id == cloid, timeout=10)
 
     def modified() -> bool:
         # Refused ("a modify is already in flight") until the lost one is settled.
-        rig.execution.tell(ModifyOrder(client_order_id=cloid, price=price - 2,
+        rig.gate.tell(ModifyOrder(client_order_id=cloid, price=price - 2,
                                        strategy_id="probe"))
         return bool(rig.probe.of(OrderModified, lambda e: e.client_order_id == cloid))
 

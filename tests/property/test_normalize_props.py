@@ -14,7 +14,7 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from actors.executing.normalize import MAX_DIGITS, Normalizer, Quotes, RiskConfig
+from actors.gating.normalize import MAX_DIGITS, Normalizer, Quotes, RiskConfig
 from messages import ClientOrderId, ModifyOrder, OrderSide, OrderType, SubmitOrder, TimeInForce
 from messages.market import BestBidOffer, PriceLevel
 from venues.hyperliquid import numbers

@@ -1,18 +1,22 @@
-"""A rig that drives `ExecutionCore` without threads: ports record what it sends."""
+"""A rig that drives `ExecutionCore` and the risk gate's `GateCore` without threads: ports
+record what they send (both tell the same tracker list, as both tell the same tracker)."""
 
 from __future__ import annotations
 
 from decimal import Decimal
 from typing import Any
 
+import attrs
 import orjson
 
 from actors.executing.core import ExecutionConfig, ExecutionCore, Ports
-from actors.executing.normalize import Normalizer, Quotes, RiskConfig
 from actors.executing.pacing import PacingConfig
+from actors.gating.core import GateConfig, GateCore, GatePorts
+from actors.gating.normalize import Normalizer, Quotes, RiskConfig
+from actors.gating.pressure import PressureConfig
 from messages import BestBidOffer, ClientOrderId, OrderSide, OrderType, PriceLevel, SubmitOrder
 from messages.enums import RequestKind
-from messages.execution import ResponseReceived, SignedAction
+from messages.execution import ResponseReceived, SignedAction, SignerBacklog
 from venues.hyperliquid.markets import Market, MarketRegistry
 
 ACCOUNT = "0x" + "ab" * 20
@@ -33,7 +37,7 @@ class Clock:
 class Rig:
     def __init__(self, *, ws_up: bool = True, risk: RiskConfig | None = None,
                  deadman: float | None = None, pacing: PacingConfig | None = None,
-                 invalidate: bool = False) -> None:
+                 invalidate: bool = False, pressure: dict[str, Any] | None = None) -> None:
         self.clock = Clock()
         self.tracker: list[Any] = []
         self.signer: list[Any] = []
@@ -49,11 +53,25 @@ class Rig:
             ws=self._ws, ws_connected=lambda: self.ws_up,
             later=lambda d, m: self.later.append((d, m)),
         )
-        normalizer = Normalizer(MARKETS, self.quotes, risk or RiskConfig(), self.clock)
+        pacing = pacing or PacingConfig()
         self.core = ExecutionCore(
             ExecutionConfig(account=ACCOUNT, deadman_s=deadman,
-                            pacing=pacing or PacingConfig(), invalidate_unknown=invalidate),
-            normalizer, ports, self.clock)
+                            pacing=pacing, invalidate_unknown=invalidate),
+            ports, self.clock)
+        # The gate paces new orders at the rate the wiring derives from the same budget.
+        risk = risk or RiskConfig()
+        self.gate = GateCore(
+            GateConfig(risk=risk, pressure=PressureConfig(
+                actions_per_s=pacing.ip_weight_per_minute * pacing.action_share / 60,
+                **(pressure or {}))),
+            Normalizer(MARKETS, self.quotes, risk, self.clock),
+            GatePorts(tracker=self.tracker.append, events=self.events.append),
+            self.clock, self.clock)
+
+    def backlog(self, report: SignerBacklog) -> None:
+        """The signer's backlog report, told to execution and the gate as the signer does."""
+        self.core.signer_backlog(report)
+        self.gate.signer_backlog(report)
 
     def _ws(self, request_id: int, kind: str, body: bytes) -> bool:
         if not self.ws_up:
@@ -94,3 +112,14 @@ def answer(rig: Rig, request_id: int, payload: Any, status: int = 200, written: 
                                        error=error, written=written, ts_init=0))
 
 
+_PRESSURE = frozenset(f.name for f in attrs.fields(PressureConfig)) - {"actions_per_s"}
+
+
+def paced_rig(*, risk: RiskConfig | None = None, **settings: Any) -> Rig:
+    """A started rig with noop invalidation on; ``settings`` are `PacingConfig` fields, or the
+    gate's `PressureConfig` ones (``max_queue_delay_s``, ``max_backlog_orders``)."""
+    pressure = {k: v for k, v in settings.items() if k in _PRESSURE}
+    pacing = PacingConfig(**{k: v for k, v in settings.items() if k not in _PRESSURE})
+    rig = Rig(pacing=pacing, invalidate=True, risk=risk, pressure=pressure)
+    rig.core.start()
+    return rig

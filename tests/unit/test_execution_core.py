@@ -9,7 +9,7 @@ import attrs
 import orjson
 import pytest
 
-from actors.executing.normalize import RiskConfig
+from actors.gating.normalize import RiskConfig
 from messages import (
     CancelAnswered,
     ClientOrderId,
@@ -38,24 +38,24 @@ from tests.support.execution import signed as _signed
 
 def test_limit_orders_are_rounded_passively() -> None:
     rig = Rig()
-    rig.core.submit(_order())
+    rig.gate.submit(_order())
     (out,) = rig.tracker
     assert isinstance(out, SubmitOrder)
     assert out.amount == Decimal("0.00123")  # sizes round down
     assert out.price == Decimal("65432")  # 5 significant figures, a buy rounds down
-    rig.core.submit(_order(side=OrderSide.SELL, client_order_id=ClientOrderId.derive("ex", 2)))
+    rig.gate.submit(_order(side=OrderSide.SELL, client_order_id=ClientOrderId.derive("ex", 2)))
     assert rig.tracker[-1].price == Decimal("65433")  # a sell rounds up
 
 
 def test_an_order_already_valid_for_the_market_passes_unchanged() -> None:
     rig = Rig()
     valid = _order(amount=Decimal("0.00123"), price=Decimal("65432"))
-    rig.core.submit(valid)
+    rig.gate.submit(valid)
     assert rig.tracker[-1] is valid
     # Equal but written differently ("65432.0"): normalised to the canonical form.
     padded = _order(amount=Decimal("0.00123"), price=Decimal("65432.0"),
                     client_order_id=ClientOrderId.derive("ex", 5))
-    rig.core.submit(padded)
+    rig.gate.submit(padded)
     out = rig.tracker[-1]
     assert out is not padded
     assert str(out.price) == "65432"
@@ -63,12 +63,12 @@ def test_an_order_already_valid_for_the_market_passes_unchanged() -> None:
 
 def test_market_orders_use_the_mid_and_slippage() -> None:
     rig = Rig()
-    rig.core.submit(_order(order_type=OrderType.MARKET, price=None, amount=Decimal("0.01")))
+    rig.gate.submit(_order(order_type=OrderType.MARKET, price=None, amount=Decimal("0.01")))
     denied = rig.tracker[-1]
     assert isinstance(denied, OrderDenied)
     assert "fresh price" in denied.reason
     rig.quote("BTC-USD", "60000", "60010")
-    rig.core.submit(_order(order_type=OrderType.MARKET, price=None, amount=Decimal("0.01"),
+    rig.gate.submit(_order(order_type=OrderType.MARKET, price=None, amount=Decimal("0.01"),
                            client_order_id=ClientOrderId.derive("ex", 3)))
     out = rig.tracker[-1]
     assert isinstance(out, SubmitOrder)
@@ -88,7 +88,7 @@ def test_market_orders_use_the_mid_and_slippage() -> None:
 )
 def test_denials_become_order_denied(order: SubmitOrder, reason: str) -> None:
     rig = Rig()
-    rig.core.submit(order)
+    rig.gate.submit(order)
     (out,) = rig.tracker
     assert isinstance(out, OrderDenied)
     assert reason in out.reason
@@ -97,19 +97,19 @@ def test_denials_become_order_denied(order: SubmitOrder, reason: str) -> None:
 def test_price_band_and_halt() -> None:
     rig = Rig()
     rig.quote("BTC-USD", "60000", "60010")
-    rig.core.submit(_order(price=Decimal("80000")))
+    rig.gate.submit(_order(price=Decimal("80000")))
     assert "from the mid" in rig.tracker[-1].reason
     from messages.execution import SetTradingState
 
-    rig.core.set_trading_state(SetTradingState(halted=True, reason="operator", ts_init=0))
-    rig.core.submit(_order(price=Decimal("60000"), client_order_id=ClientOrderId.derive("x", 1)))
+    rig.gate.set_trading_state(SetTradingState(halted=True, reason="operator", ts_init=0))
+    rig.gate.submit(_order(price=Decimal("60000"), client_order_id=ClientOrderId.derive("x", 1)))
     assert "halted" in rig.tracker[-1].reason
 
 
 def test_submit_throttle_per_strategy() -> None:
     rig = Rig(risk=RiskConfig(max_submits_per_s=2))
     for n in range(6):
-        rig.core.submit(_order(client_order_id=ClientOrderId.derive("t", n)))
+        rig.gate.submit(_order(client_order_id=ClientOrderId.derive("t", n)))
     denied = [o for o in rig.tracker if isinstance(o, OrderDenied)]
     assert len(denied) == 2
     assert "rate" in denied[0].reason
@@ -277,21 +277,21 @@ def test_a_restarted_execution_normalizes_modifies_of_orders_open_before_it() ->
 
     rig = Rig()
     cloid, stranger = ClientOrderId.derive("open", 1), ClientOrderId.derive("open", 2)
-    rig.core.modify(ModifyOrder(client_order_id=cloid, price=Decimal("60000.123456"),
+    rig.gate.modify(ModifyOrder(client_order_id=cloid, price=Decimal("60000.123456"),
                                 strategy_id="s"))
-    rig.core.modify(ModifyOrder(client_order_id=cloid, price=Decimal("1E+30"),
+    rig.gate.modify(ModifyOrder(client_order_id=cloid, price=Decimal("1E+30"),
                                 strategy_id="s"))
     assert rig.tracker == []  # held until the tracker says what is open
     stale = OpenOrdersSnapshot(orders=(_tracked(cloid),), ts_init=rig.clock.ns - 1)
-    rig.core.open_orders_known(stale)  # asked for by the previous incarnation
+    rig.gate.open_orders_known(stale)  # asked for by the previous incarnation
     assert rig.tracker == []
-    rig.core.open_orders_known(attrs.evolve(stale, ts_init=rig.clock.ns))
+    rig.gate.open_orders_known(attrs.evolve(stale, ts_init=rig.clock.ns))
     (forwarded,) = rig.tracker
     assert isinstance(forwarded, ModifyOrder)
     assert forwarded.price == Decimal("60000")  # 5 significant figures, rounded passively
     rejected = [e for e in rig.events if isinstance(e, CommandRejected)]
     assert len(rejected) == 1
     assert "price" in rejected[0].reason
-    rig.core.modify(ModifyOrder(client_order_id=stranger, price=Decimal("1"), strategy_id="s"))
+    rig.gate.modify(ModifyOrder(client_order_id=stranger, price=Decimal("1"), strategy_id="s"))
     assert len(rig.tracker) == 1
     assert "unknown order" in rig.events[-1].reason

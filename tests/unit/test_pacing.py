@@ -5,11 +5,11 @@ orders when the backlog would outlive them, retries 429s and invalidates unknown
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import Any
 
 import orjson
 import pytest
 
-from actors.executing.pacing import PacingConfig
 from actors.signing.core import INVALIDATION_ID_BASE, SignerCore
 from actors.signing.nonce import NonceSource
 from messages import ClientOrderId, OrderSide, OrderType, SubmitOrder, TimeInForce
@@ -24,7 +24,7 @@ from messages.execution import (
 )
 from messages.tracking import CancelTarget, OrderDenied, ReconcileRequested, SignCancels, SignOrders
 from messages.venue import NonceInvalidated, RequestFailed
-from tests.support.execution import Rig, answer, order, signed
+from tests.support.execution import Rig, answer, order, paced_rig, signed
 from venues.hyperliquid.markets import Market, MarketRegistry
 from venues.hyperliquid.signing import L1Signer, recover_l1_signer
 
@@ -181,10 +181,8 @@ def test_batches_never_exceed_weight_one() -> None:
 
 # --- execution -----------------------------------------------------------------------------
 
-def _rig(**pacing: object) -> Rig:
-    rig = Rig(pacing=PacingConfig(**pacing), invalidate=True)  # type: ignore[arg-type]
-    rig.core.start()
-    return rig
+def _rig(**settings: Any) -> Rig:
+    return paced_rig(**settings)
 
 
 def _credit(rig: Rig) -> int:
@@ -218,7 +216,7 @@ def test_credit_is_paid_from_the_ip_budget_and_resumes_when_it_refills() -> None
 
 def test_a_restarted_signer_is_granted_afresh() -> None:
     rig = _rig(credit_target=3)
-    rig.core.signer_backlog(SignerBacklog(orders=0, cancels=0, modifies=0, oldest_age_ns=0,
+    rig.backlog(SignerBacklog(orders=0, cancels=0, modifies=0, oldest_age_ns=0,
                                           credit=0, started=True, ts_init=0))
     last = rig.signer[-1]
     assert isinstance(last, SendCredit)
@@ -228,22 +226,22 @@ def test_a_restarted_signer_is_granted_afresh() -> None:
 
 def test_backpressure_refuses_orders_once_the_backlog_would_outlive_them() -> None:
     rig = _rig(max_queue_delay_s=2.0, max_backlog_orders=500)
-    rig.core.signer_backlog(SignerBacklog(orders=50, cancels=0, modifies=0,
+    rig.backlog(SignerBacklog(orders=50, cancels=0, modifies=0,
                                           oldest_age_ns=500_000_000, credit=0, ts_init=0))
-    rig.core.submit(order(client_order_id=ClientOrderId.derive("bp", 1)))
+    rig.gate.submit(order(client_order_id=ClientOrderId.derive("bp", 1)))
     assert not isinstance(rig.tracker[-1], OrderDenied)  # waited 0.5 s: still useful
     rig.clock.ns += 2 * 10**9  # no credit since: the oldest has now waited 2.5 s
-    rig.core.submit(order(client_order_id=ClientOrderId.derive("bp", 2)))
+    rig.gate.submit(order(client_order_id=ClientOrderId.derive("bp", 2)))
     denied = rig.tracker[-1]
     assert isinstance(denied, OrderDenied)
     assert "back-pressure" in denied.reason
-    rig.core.signer_backlog(SignerBacklog(orders=0, cancels=0, modifies=0, oldest_age_ns=0,
+    rig.backlog(SignerBacklog(orders=0, cancels=0, modifies=0, oldest_age_ns=0,
                                           credit=2, ts_init=0))
-    rig.core.submit(order(client_order_id=ClientOrderId.derive("bp", 3)))
+    rig.gate.submit(order(client_order_id=ClientOrderId.derive("bp", 3)))
     assert not isinstance(rig.tracker[-1], OrderDenied)  # drained: trading resumes at once
-    rig.core.signer_backlog(SignerBacklog(orders=500, cancels=0, modifies=0, oldest_age_ns=0,
+    rig.backlog(SignerBacklog(orders=500, cancels=0, modifies=0, oldest_age_ns=0,
                                           credit=0, ts_init=0))
-    rig.core.submit(order(client_order_id=ClientOrderId.derive("bp", 4)))
+    rig.gate.submit(order(client_order_id=ClientOrderId.derive("bp", 4)))
     assert isinstance(rig.tracker[-1], OrderDenied)
 
 
@@ -341,7 +339,7 @@ def test_status_queries_waiting_for_weight_are_not_duplicated() -> None:
 
 def test_the_address_budget_stops_where_the_venue_does() -> None:
     """The venue refuses the request that brings the count to its cap: "(10000 > 9999)"."""
-    from actors.executing.ratelimit import AddressBudget
+    from venues.hyperliquid.ratelimit import AddressBudget
 
     budget = AddressBudget()
     budget.used = 9_998
@@ -350,8 +348,8 @@ def test_the_address_budget_stops_where_the_venue_does() -> None:
     assert not budget.can_order()
     assert budget.can_cancel()  # cancels have min(cap + 100 000, 2 × cap)
     rig = _rig()
-    rig.core.address.used = rig.core.address.cap - 1
-    rig.core.submit(order(client_order_id=ClientOrderId.derive("ab", 1)))
+    rig.gate.address.used = rig.gate.address.cap - 1
+    rig.gate.submit(order(client_order_id=ClientOrderId.derive("ab", 1)))
     denied = rig.tracker[-1]
     assert isinstance(denied, OrderDenied)
     assert "address request budget" in denied.reason

@@ -3,8 +3,9 @@ that holds credit back, resent noops and 429s, the weight a long fills answer co
 
 from __future__ import annotations
 
-from actors.executing.normalize import RiskConfig
-from actors.executing.pacing import PacingConfig
+from typing import Any
+
+from actors.gating.normalize import RiskConfig
 from actors.signing.core import INVALIDATION_ID_BASE
 from messages import ClientOrderId
 from messages.enums import RequestKind
@@ -19,14 +20,11 @@ from messages.execution import (
 )
 from messages.tracking import OrderDenied, ReconcileRequested
 from messages.venue import NonceInvalidated, RequestFailed
-from tests.support.execution import Rig, answer, order, signed
+from tests.support.execution import Rig, answer, order, paced_rig, signed
 
 
-def _rig(**pacing: object) -> Rig:
-    rig = Rig(pacing=PacingConfig(**pacing), invalidate=True,  # type: ignore[arg-type]
-              risk=RiskConfig(max_submits_per_s=10_000))
-    rig.core.start()
-    return rig
+def _rig(**settings: Any) -> Rig:
+    return paced_rig(risk=RiskConfig(max_submits_per_s=10_000), **settings)
 
 
 def _drains(rig: Rig) -> int:
@@ -39,7 +37,7 @@ def test_a_flood_between_two_signer_reports_meets_back_pressure() -> None:
     rig = _rig(ip_weight_per_minute=240, action_burst=1, credit_target=1, max_queue_delay_s=2.0)
     admitted = 0
     for i in range(400):
-        rig.core.submit(order(client_order_id=ClientOrderId.derive("fl", i)))
+        rig.gate.submit(order(client_order_id=ClientOrderId.derive("fl", i)))
         if not isinstance(rig.tracker[-1], OrderDenied):
             admitted += 1
     denied = [m for m in rig.tracker if isinstance(m, OrderDenied)]
@@ -50,9 +48,9 @@ def test_a_flood_between_two_signer_reports_meets_back_pressure() -> None:
     assert admitted <= (2 * 2 + ready + 1) * 39, admitted
     # The signer reports it has taken and signed them all: trading resumes at once.
     rig.clock.ns += 10**8
-    rig.core.signer_backlog(SignerBacklog(orders=0, cancels=0, modifies=0, oldest_age_ns=0,
+    rig.backlog(SignerBacklog(orders=0, cancels=0, modifies=0, oldest_age_ns=0,
                                           credit=1, ts_init=rig.clock.ns))
-    rig.core.submit(order(client_order_id=ClientOrderId.derive("fl", 1000)))
+    rig.gate.submit(order(client_order_id=ClientOrderId.derive("fl", 1000)))
     assert not isinstance(rig.tracker[-1], OrderDenied)
 
 
@@ -61,7 +59,7 @@ def test_orders_long_past_the_gate_are_not_counted_as_waiting_forever() -> None:
     ago is not waiting any more (or the starved signer would have said so)."""
     rig = _rig(ip_weight_per_minute=240, action_burst=1, credit_target=1, max_queue_delay_s=2.0)
     for i in range(150):
-        rig.core.submit(order(client_order_id=ClientOrderId.derive("old", i)))
+        rig.gate.submit(order(client_order_id=ClientOrderId.derive("old", i)))
         rig.clock.ns += 10**8  # 10/s, for 15 s
     assert not any(isinstance(m, OrderDenied) for m in rig.tracker)
 

@@ -15,8 +15,8 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from actors.executing.normalize import Normalizer, Quotes, RiskConfig
 from actors.gating.core import GateConfig, GateCore, GatePorts
+from actors.gating.normalize import Normalizer, Quotes, RiskConfig
 from actors.gating.pressure import PressureConfig
 from messages import (
     CancelAll,
