@@ -29,7 +29,8 @@ import orjson
 
 from messages.execution import FrameReceived, ResponseReceived
 from venues.hyperliquid import requests
-from venues.hyperliquid.payloads.ws import Pong
+from venues.hyperliquid.payloads.common import PayloadError
+from venues.hyperliquid.payloads.ws import Pong, post_envelope
 from venues.hyperliquid.ws_connection import (
     DEFAULT_MAX_FRAME_BYTES,
     MIN_MAX_FRAME_BYTES,
@@ -314,21 +315,20 @@ def post_answer(data: bytes, ts_init: int) -> ResponseReceived | Pong | None:
         return _PONG
     if channel != "post":
         return None
-    body = frame.get("data")
-    if not isinstance(body, dict) or not isinstance(body.get("id"), int):
+    try:
+        envelope = post_envelope(frame.get("data"))
+    except PayloadError:
         log.warning("post answer without an id: %.200s", data)
         return None
-    response = body.get("response")
-    kind = response.get("type") if isinstance(response, dict) else None
-    payload = response.get("payload") if isinstance(response, dict) else None
+    kind, payload = envelope.kind, envelope.payload
     if kind == "action":
-        return ResponseReceived(request_id=body["id"], transport="ws", status=200,
+        return ResponseReceived(request_id=envelope.request_id, transport="ws", status=200,
                                 body=orjson.dumps(payload), error="", written=True,
                                 ts_init=ts_init)
     if kind == "info" and isinstance(payload, dict):
-        return ResponseReceived(request_id=body["id"], transport="ws", status=200,
+        return ResponseReceived(request_id=envelope.request_id, transport="ws", status=200,
                                 body=orjson.dumps(payload.get("data")), error="",
                                 written=True, ts_init=ts_init)
-    return ResponseReceived(request_id=body["id"], transport="ws", status=500, body=b"",
-                            error=f"post error: {str(payload)[:200]}", written=True,
+    return ResponseReceived(request_id=envelope.request_id, transport="ws", status=500,
+                            body=b"", error=f"post error: {str(payload)[:200]}", written=True,
                             ts_init=ts_init)

@@ -233,11 +233,10 @@ class WsFrameParser:
         return Notification(text=Reader(data, "notification").text("notification"))
 
     def _post(self, data: Any, ts_init: int) -> PostInfoAnswer | PostActionAnswer | PostErrorAnswer:
-        r = Reader(data, "post")
-        request_id = r.integer("id")
-        resp = Reader(r.raw("response"), "post.response")
-        kind = resp.text("type")
-        payload = resp.raw("payload")
+        envelope = post_envelope(data)
+        request_id, kind, payload = envelope.request_id, envelope.kind, envelope.payload
+        if kind is None:
+            raise PayloadError("post.response: an object with a string type is required")
         if kind == "action":
             return PostActionAnswer(
                 request_id=request_id,
@@ -258,6 +257,29 @@ class WsFrameParser:
             else freeze(body, "post.response.payload.data")
         )
         return PostInfoAnswer(request_id=request_id, info_type=info_type, data=value)
+
+
+@attrs.frozen(kw_only=True)
+class PostEnvelope:
+    """A ``post`` answer's envelope: which request it answers, what kind of answer it is
+    (``action``, ``info``, ``error``; None when the venue sent no such object) and its payload,
+    not yet interpreted (an answer's meaning depends on the request: execution reads it with
+    the request's context)."""
+
+    request_id: int
+    kind: str | None
+    payload: Any
+
+
+def post_envelope(data: Any) -> PostEnvelope:
+    """The envelope of a ``post`` frame's ``data``; `PayloadError` when it names no request
+    (then nothing can be answered)."""
+    request_id = Reader(data, "post").integer("id")
+    response = data.get("response")
+    kind = response.get("type") if isinstance(response, dict) else None
+    payload = response.get("payload") if isinstance(response, dict) else None
+    return PostEnvelope(request_id=request_id, kind=kind if isinstance(kind, str) else None,
+                        payload=payload)
 
 
 def _is_greeting(raw: bytes | str) -> bool:
