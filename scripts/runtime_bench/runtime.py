@@ -33,6 +33,7 @@ def run_runtime(url: str, opts: Options, workdir: Path) -> dict[str, Any]:
     from actors.streaming.common import GetStreamStats
     from runtime.config import (
         AccountConfig,
+        ExecutionTuning,
         RuntimeConfig,
         StrategyConfig,
         VenueConfig,
@@ -58,6 +59,9 @@ def run_runtime(url: str, opts: Options, workdir: Path) -> dict[str, Any]:
         # The strategy-side submit throttle (50/s by default) is a risk setting, not the path.
         risk=RiskConfig(max_submits_per_s=1e9),
         strategy=StrategyConfig(kind="none"),
+        # The path, not the pacing policy: the signer's coalescing delay is off (a lone order
+        # is signed at once), as a latency-first desk configures it; the soak measures pacing.
+        execution=ExecutionTuning(linger_s=0.0),
         data_dir=workdir / "var",
     )
     res: dict[str, Any] = {}
