@@ -33,27 +33,24 @@ import attrs
 
 from actors import paths
 from actors.executing.core import ExecutionConfig, ExecutionCore, Ports
-from actors.streaming.link import (
-    LinkConfig,
-    LinkOwner,
+from actors.streaming.link import LinkConfig, LinkOwner, StreamLink, actor_ports
+from messages.connection import (
+    ConnectionStateChanged,
+    FrameReceived,
     PingDue,
     PongDeadline,
-    StreamLink,
-    actor_ports,
+    Reconnect,
+    ResponseReceived,
 )
 from messages.execution import (
-    ConnectionStateChanged,
     DrainQueue,
-    FrameReceived,
-    Reconnect,
     RefreshRateLimit,
     RenewDeadman,
     RequestExpired,
-    ResponseReceived,
     SendAccountState,
     SignedAction,
-    SignerBacklog,
 )
+from messages.gate import SignerBacklog
 from messages.tracking import ReconcileRequested
 from supervision.actor import SupervisedActor
 from supervision.handle import Handle

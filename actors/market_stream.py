@@ -53,7 +53,7 @@ import attrs
 from actors.streaming.common import Directory
 from actors.streaming.link import actor_ports
 from actors.streaming.market import MarketStreamConfig, MarketStreamCore, SubscriptionStore
-from messages.execution import FrameHandlingFailed, FrameReceived
+from messages.connection import FrameHandlingFailed, FrameReceived
 from supervision.actor import SupervisedActor
 from supervision.spec import ChildContext, EventSink
 from venues.hyperliquid.payloads import CoinMapper

@@ -31,7 +31,7 @@ from actors.gating.normalize import Normalizer, Quotes
 from messages.account import RateLimitReported
 from messages.commands import CancelAll, CancelOrder, ModifyOrder, SubmitOrder, SubscribeMarket
 from messages.enums import MarketChannel
-from messages.execution import SetTradingState, SignerBacklog
+from messages.gate import SetTradingState, SignerBacklog
 from messages.market import BestBidOffer, BookSnapshot
 from messages.tracking import OpenOrdersSnapshot, SendOpenOrders
 from supervision.actor import SupervisedActor

@@ -28,10 +28,13 @@ import msgpack
 from messages import (
     account,
     commands,
+    connection,
     execution,
     feed,
+    gate,
     market,
     orders,
+    signing,
     status,
     supervision,
     tracking,
@@ -68,7 +71,7 @@ _BY_CLASS: dict[type, _ClassCodec] = {}
 def _message_classes() -> list[type]:
     found: list[type] = []
     for module in (commands, orders, market, feed, supervision, venue, account, tracking,
-                   execution, status):
+                   execution, signing, gate, connection, status):
         for value in vars(module).values():
             if (
                 isinstance(value, type)

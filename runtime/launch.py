@@ -29,7 +29,7 @@ import pykka
 from actors import paths
 from clock import Clock, SystemClock
 from messages.commands import CancelAll
-from messages.execution import SetTradingState
+from messages.gate import SetTradingState
 from messages.status import GetStatus, RuntimeStatus
 from messages.supervision import DeadLetter
 from messages.tracking import GetOpenOrders, ReconcileAll

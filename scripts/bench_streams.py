@@ -92,7 +92,7 @@ def coin_names(k: int) -> list[str]:
 
 
 def serve(n: int, coins: list[str], seed: int, pipe: Connection) -> None:
-    from actors.streaming.testing import LocalWsServer
+    from tests.support.streams import LocalWsServer
 
     frames = book_frames(n, coins, seed)
     trigger = coins[-1]
@@ -149,18 +149,12 @@ def actor_run(url: str, n: int, coins: list[str], seed: int, *, mode: str) -> di
     """One run of the MarketStream actor; ``mode`` is a key of `MODES`."""
     conflate = mode == "on"
     from actors.market_stream import MarketStream
-    from actors.streaming import (
-        GetStreamStats,
-        LinkConfig,
-        MarketStreamConfig,
-        MarketStreamStats,
-        Recipient,
-        market_data_key,
-    )
+    from actors.streaming import LinkConfig, MarketStreamConfig, Recipient, market_data_key
     from messages.commands import SubscribeMarket
     from messages.enums import MarketChannel
     from messages.feed import FeedConnected
     from messages.market import BookSnapshot
+    from messages.streams import GetStreamStats, MarketStreamStats
     from supervision import (
         ChildContext,
         ChildSpec,
@@ -169,7 +163,7 @@ def actor_run(url: str, n: int, coins: list[str], seed: int, *, mode: str) -> di
         SupervisionTree,
         SupervisorSpec,
     )
-    from supervision.testing import EventRecorder
+    from tests.support.supervision import EventRecorder
 
     finals: dict[str, int] = {}
     for frame in book_frames(n, coins, seed)[-len(coins):]:

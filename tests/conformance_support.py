@@ -42,7 +42,9 @@ from messages import (
     SubmitOrder,
     TimeInForce,
 )
-from messages.execution import ResponseReceived, ScheduleCancel, SignedAction
+from messages.connection import ResponseReceived
+from messages.execution import SignedAction
+from messages.signing import ScheduleCancel
 from messages.tracking import (
     CancelTarget,
     ModifyTarget,

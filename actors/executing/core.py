@@ -33,21 +33,18 @@ import orjson
 
 from actors.executing.pacing import Pacer, PacingConfig
 from messages.account import RateLimitReported
+from messages.connection import ConnectionStateChanged, ResponseReceived
 from messages.enums import RequestKind
 from messages.execution import (
-    ConnectionStateChanged,
     DrainQueue,
-    InvalidateNonce,
     RefreshRateLimit,
     RenewDeadman,
     RequestExpired,
-    ResponseReceived,
-    ScheduleCancel,
-    SendCredit,
     SignedAction,
-    SignerBacklog,
 )
+from messages.gate import SignerBacklog
 from messages.ids import ClientOrderId
+from messages.signing import InvalidateNonce, ScheduleCancel, SendCredit
 from messages.tracking import (
     FillsQuery,
     ReconcileRequested,

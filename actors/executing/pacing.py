@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import attrs
 
-from messages.execution import SignerBacklog
+from messages.gate import SignerBacklog
 from venues.hyperliquid.ratelimit import WeightBudget
 
 BATCH = 39

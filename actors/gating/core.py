@@ -27,7 +27,7 @@ from actors.gating.pressure import BackPressure, PressureConfig
 from messages.account import RateLimitReported
 from messages.commands import CancelAll, CancelOrder, ModifyOrder, SubmitOrder
 from messages.enums import OrderSide
-from messages.execution import SetTradingState, SignerBacklog
+from messages.gate import SetTradingState, SignerBacklog
 from messages.ids import ClientOrderId
 from messages.market import BestBidOffer, BookSnapshot
 from messages.tracking import CommandRejected, OpenOrdersSnapshot, OrderDenied

@@ -17,7 +17,7 @@ from collections import deque
 
 import attrs
 
-from messages.execution import SignerBacklog
+from messages.gate import SignerBacklog
 
 BATCH = 39
 """Entries per action of weight 1 (the signer's batches)."""

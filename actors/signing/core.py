@@ -41,8 +41,10 @@ import orjson
 from actors.signing.nonce import NonceSource
 from messages.commands import SubmitOrder
 from messages.enums import RequestKind
-from messages.execution import InvalidateNonce, ScheduleCancel, SignedAction, SignerBacklog
+from messages.execution import SignedAction
+from messages.gate import SignerBacklog
 from messages.ids import ClientOrderId
+from messages.signing import InvalidateNonce, ScheduleCancel
 from messages.tracking import CancelTarget, ModifyTarget, SignCancels, SignModifies, SignOrders
 from messages.venue import RequestFailed
 from venues.hyperliquid import actions, wire

@@ -7,55 +7,39 @@
 * `market` (+ `market_config`, `subscriptions`): `MarketStreamCore` (subscriptions, books,
   crossed/stale, fan-out).
 * `user`: `UserStreamCore` (account evidence → order tracker, ReconcileAll after reconnects).
-* `common`: `market_data_key` (LATEST_WINS key for subscribers), `GetStreamStats`, `Recipient`.
-* `testing`: a local WebSocket server and fake connector for tests and benchmarks.
+* `common`: `market_data_key` (LATEST_WINS key for subscribers), `Recipient`.
+
+What the streams are told and answer is `messages.streams` (stats, their timers) and
+`messages.connection` (frames, connection states, the link's timers). A local WebSocket server
+and fake connector for tests and benchmarks are `tests.support.streams`.
 
 Hyperliquid's subscription and control frames are `venues.hyperliquid.ws_client`.
 """
 
-from actors.streaming.common import Directory, GetStreamStats, Recipient, market_data_key
+from actors.streaming.common import Directory, Recipient, market_data_key
 from actors.streaming.link import (
     FeedUnavailableError,
     LinkConfig,
     LinkState,
-    PingDue,
-    PongDeadline,
     StreamLink,
     StreamPorts,
 )
-from actors.streaming.market import (
-    MarketStreamConfig,
-    MarketStreamCore,
-    MarketStreamStats,
-    StaleCheck,
-)
+from actors.streaming.market import MarketStreamConfig, MarketStreamCore
 from actors.streaming.subscriptions import SubscriptionStore
-from actors.streaming.user import (
-    AckDeadline,
-    UserStreamConfig,
-    UserStreamCore,
-    UserStreamStats,
-)
+from actors.streaming.user import UserStreamConfig, UserStreamCore
 
 __all__ = [
-    "AckDeadline",
     "Directory",
     "FeedUnavailableError",
-    "GetStreamStats",
     "LinkConfig",
     "LinkState",
     "MarketStreamConfig",
     "MarketStreamCore",
-    "MarketStreamStats",
-    "PingDue",
-    "PongDeadline",
     "Recipient",
-    "StaleCheck",
     "StreamLink",
     "StreamPorts",
     "SubscriptionStore",
     "UserStreamConfig",
     "UserStreamCore",
-    "UserStreamStats",
     "market_data_key",
 ]

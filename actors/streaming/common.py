@@ -1,5 +1,5 @@
-"""Small pieces both streams and their peers share: recipients, the stats query, the
-latest-wins key for subscribers' mailboxes."""
+"""Small pieces both streams and their peers share: recipients, the streams' duration validator,
+the latest-wins key for subscribers' mailboxes (the stats query is `messages.streams`)."""
 
 from __future__ import annotations
 
@@ -20,10 +20,6 @@ class Recipient(Protocol):
 Directory = Callable[[str], Recipient | None]
 """Subscriber id → its stable handle (None: unknown)."""
 
-
-@attrs.frozen(kw_only=True)
-class GetStreamStats:
-    """Ask a stream actor for its counters (`MarketStreamStats` / `UserStreamStats`)."""
 
 
 _STATE_TYPES = (BookSnapshot, BestBidOffer)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 
 from actors.streaming.link import LinkOwner, StreamLink, StreamPorts
-from messages.execution import FrameReceived
+from messages.connection import FrameReceived
 from messages.feed import FeedError
 from venues.hyperliquid.payloads import PayloadError, WsFrameParser
 

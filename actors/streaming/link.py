@@ -32,7 +32,13 @@ import attrs
 
 from actors.streaming.common import positive
 from clock import Clock, TimerHandle, Timers
-from messages.execution import ConnectionStateChanged, FrameReceived, Reconnect
+from messages.connection import (
+    ConnectionStateChanged,
+    FrameReceived,
+    PingDue,
+    PongDeadline,
+    Reconnect,
+)
 from messages.feed import FeedConnected, FeedError, FeedLost
 from supervision.policy import Backoff, BackoffTracker
 from supervision.spec import ChildContext
@@ -75,22 +81,9 @@ class LinkConfig:
     and the connection is re-opened with back-off."""
 
 
-# -- timer messages (the actor tells them to itself; and `messages.execution.Reconnect`, whose
-# ``connection`` names the attempt that ended, so a stale one is ignored) --------------------
-
-
-@attrs.frozen(kw_only=True)
-class PingDue:
-    connection_id: int
-
-
-@attrs.frozen(kw_only=True)
-class PongDeadline:
-    connection_id: int
-    ping: int
-
-
 LinkTimer = Reconnect | PingDue | PongDeadline
+"""The link's timer messages (`messages.connection`): the actor tells them to itself and hands
+them back to `StreamLink.on_timer`."""
 
 
 class FeedUnavailableError(RuntimeError):

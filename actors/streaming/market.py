@@ -29,22 +29,24 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from actors.streaming.common import Directory, GetStreamStats, Recipient
+from actors.streaming.common import Directory, Recipient
 from actors.streaming.frames import SKIPPED, FrameCore
-from actors.streaming.link import (
-    PingDue,
-    PongDeadline,
-    StreamLink,
-    StreamPorts,
-)
-from actors.streaming.market_config import MarketStreamConfig, MarketStreamStats, StaleCheck
+from actors.streaming.link import StreamLink, StreamPorts
+from actors.streaming.market_config import MarketStreamConfig
 from actors.streaming.subscriptions import SubscriptionRegistry, SubscriptionStore
 from clock import TimerHandle
 from messages.commands import SubscribeMarket, UnsubscribeMarket
+from messages.connection import (
+    ConnectionStateChanged,
+    FrameReceived,
+    PingDue,
+    PongDeadline,
+    Reconnect,
+)
 from messages.enums import MarketChannel
-from messages.execution import ConnectionStateChanged, FrameReceived, Reconnect
 from messages.feed import BookCrossed, FeedStale
 from messages.market import BestBidOffer, BookSnapshot, GetBook, TradeReceived
+from messages.streams import GetStreamStats, MarketStreamStats, StaleCheck
 from supervision.errors import MailboxFullError
 from venues.hyperliquid.payloads import (
     CoinMapper,
@@ -67,8 +69,6 @@ from venues.hyperliquid.ws_client import (
 __all__ = [
     "MarketStreamConfig",
     "MarketStreamCore",
-    "MarketStreamStats",
-    "StaleCheck",
     "SubscriptionStore",  # configured with the stream, so importable from here too
 ]
 

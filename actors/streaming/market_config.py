@@ -1,4 +1,5 @@
-"""The market stream's configuration, its timer message and its statistics (plain values)."""
+"""The market stream's configuration (its timer message and its statistics are
+`messages.streams`)."""
 
 from __future__ import annotations
 
@@ -23,29 +24,3 @@ class MarketStreamConfig:
     thread hand-off less between a book frame and a strategy. False: the reader hands frames
     to the actor's mailbox (conflated per coin), and the actor parses them."""
 
-
-@attrs.frozen(kw_only=True)
-class StaleCheck:
-    """Timer message: look for stale pairs (ignored unless ``connection_id`` is current)."""
-
-    connection_id: int
-
-
-@attrs.frozen(kw_only=True)
-class MarketStreamStats:
-    connections: int
-    frames: int
-    """FrameReceived messages of current connections handled (each parsed once)."""
-    conflated: int
-    """Frames superseded in a conflation slot before they were parsed."""
-    ignored: int
-    """Frames of connections that were no longer current."""
-    books: int
-    bbos: int
-    trades: int
-    out_of_order: int
-    crossed: int
-    stale: int
-    parse_errors: int
-    fanout_failures: int
-    venue_subscriptions: int

@@ -23,18 +23,19 @@ from typing import Any
 
 import attrs
 
-from actors.streaming.common import GetStreamStats, Recipient, positive
+from actors.streaming.common import Recipient, positive
 from actors.streaming.frames import SKIPPED, FrameCore
-from actors.streaming.link import (
-    LinkConfig,
-    PingDue,
-    PongDeadline,
-    StreamLink,
-    StreamPorts,
-)
+from actors.streaming.link import LinkConfig, StreamLink, StreamPorts
 from clock import TimerHandle
 from messages.account import FundingPaid, LiquidationReported, NonUserCancelReported
-from messages.execution import ConnectionStateChanged, FrameReceived, Reconnect
+from messages.connection import (
+    ConnectionStateChanged,
+    FrameReceived,
+    PingDue,
+    PongDeadline,
+    Reconnect,
+)
+from messages.streams import AckDeadline, GetStreamStats, UserStreamStats
 from messages.tracking import ReconcileAll
 from messages.venue import FillsReported, OrderStatusReported
 from venues.hyperliquid.payloads import (
@@ -85,25 +86,6 @@ class UserStreamConfig:
             )
 
 
-@attrs.frozen(kw_only=True)
-class AckDeadline:
-    """Timer message: the subscriptions of ``connection_id`` should be acknowledged by now."""
-
-    connection_id: int
-
-
-@attrs.frozen(kw_only=True)
-class UserStreamStats:
-    connections: int
-    frames: int
-    ignored: int
-    order_updates: int
-    fill_batches: int
-    fills: int
-    non_user_cancels: int
-    account_events: int
-    reconciles: int
-    parse_errors: int
 
 
 class UserStreamCore(FrameCore):

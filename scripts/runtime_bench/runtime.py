@@ -30,7 +30,7 @@ def wait_until(cond: Callable[[], bool], timeout: float, what: str) -> None:
 def run_runtime(url: str, opts: Options, workdir: Path) -> dict[str, Any]:
     from actors.gating.normalize import RiskConfig
     from actors.publishing.core import PublisherConfig
-    from actors.streaming.common import GetStreamStats
+    from messages.streams import GetStreamStats
     from runtime.config import (
         AccountConfig,
         ExecutionTuning,

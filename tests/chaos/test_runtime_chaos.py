@@ -28,10 +28,8 @@ from pathlib import Path
 
 import pytest
 
-from actors.streaming.common import GetStreamStats
-from actors.streaming.market import MarketStreamStats
-from actors.streaming.user import UserStreamStats
 from messages.ids import ClientOrderId
+from messages.streams import GetStreamStats, MarketStreamStats, UserStreamStats
 from runtime.launch import Runtime
 from runtime.wiring import EVENTS, FIVE
 from supervision.eventlog import EventLogReader

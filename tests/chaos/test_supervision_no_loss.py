@@ -14,8 +14,8 @@ from typing import Any
 
 from messages.supervision import ChildFailed, ChildRestarted
 from supervision import ChildSpec, SupervisorSpec
-from supervision.testing import Harness, Ledger, Poison, Work, scripted
 from tests.helpers import eventually
+from tests.support.supervision import Harness, Ledger, Poison, Work, scripted
 
 SENDERS = 4
 PER_SENDER = 5_000

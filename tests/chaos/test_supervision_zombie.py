@@ -11,7 +11,7 @@ import attrs
 from messages.supervision import ChildFailed, ChildRestarted
 from supervision import ChildContext, ChildSpec, FencedError, SupervisedActor, SupervisorSpec
 from supervision.journal import Journal
-from supervision.testing import Harness
+from tests.support.supervision import Harness
 
 
 @attrs.frozen

@@ -24,7 +24,8 @@ from messages import (
     VenueOrderStatus,
 )
 from messages.enums import RequestKind
-from messages.execution import ScheduleCancel, SignedAction
+from messages.execution import SignedAction
+from messages.signing import ScheduleCancel
 from messages.tracking import CancelTarget, ModifyTarget, SignCancels, SignModifies, SignOrders
 from tests.conformance_support import (
     VIAS,

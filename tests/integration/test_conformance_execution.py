@@ -40,17 +40,10 @@ from messages import (
     TimeInForce,
     VenueOrderStatus,
 )
+from messages.connection import ConnectionStateChanged, ResponseReceived
 from messages.enums import RequestKind
-from messages.execution import (
-    ConnectionStateChanged,
-    DrainQueue,
-    RenewDeadman,
-    RequestExpired,
-    ResponseReceived,
-    ScheduleCancel,
-    SendCredit,
-    SignedAction,
-)
+from messages.execution import DrainQueue, RenewDeadman, RequestExpired, SignedAction
+from messages.signing import ScheduleCancel, SendCredit
 from messages.tracking import (
     ModifyTarget,
     ReconcileRequested,

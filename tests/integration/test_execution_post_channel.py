@@ -26,8 +26,8 @@ from supervision import (
     SupervisionTree,
     SupervisorSpec,
 )
-from supervision.testing import EventRecorder
 from tests.helpers import eventually
+from tests.support.supervision import EventRecorder
 from venues.simulator import DEMO_ADDRESS, RunningSimulator, start_simulator
 
 

@@ -41,9 +41,9 @@ from runtime.config import RuntimeConfig, StrategyConfig
 from runtime.launch import Runtime
 from runtime.wiring import Wiring, strategy_spec
 from supervision.spec import ChildContext, ChildSpec
-from supervision.testing import EventRecorder
 from tests.helpers import eventually
 from tests.runtime_support.runtime import free_port
+from tests.support.supervision import EventRecorder
 from venues.simulator import DEMO_ADDRESS
 
 PAIR = "ETH-USD"

@@ -39,10 +39,10 @@ from messages.orders import OrderFailed
 from messages.tracking import CommandRejected, GetOrder, OrderDenied
 from runtime.config import RuntimeConfig, StrategyConfig
 from runtime.launch import Runtime
-from supervision.testing import EventRecorder
 from tests.helpers import eventually
 from tests.runtime_support.remote import on_strategy, remote_strategy
 from tests.runtime_support.runtime import free_port
+from tests.support.supervision import EventRecorder
 
 PAIR = "ETH-USD"
 SID = "remote"

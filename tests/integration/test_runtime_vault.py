@@ -25,9 +25,9 @@ from hyperliquid.info import Info
 from hyperliquid.utils.types import Cloid
 
 from actors.publishing.core import PublisherConfig
-from actors.streaming import GetStreamStats
 from messages import ClientOrderId, OrderState, TimeInForce
 from messages.orders import OrderFilled
+from messages.streams import GetStreamStats
 from messages.tracking import GetOpenOrders, GetOrder, TrackedOrder
 from runtime.config import (
     AccountConfig,
@@ -36,10 +36,10 @@ from runtime.config import (
     VenueConfig,
 )
 from runtime.launch import Runtime
-from supervision.testing import EventRecorder
 from tests.helpers import eventually
 from tests.runtime_support.remote import on_strategy, remote_strategy
 from tests.runtime_support.runtime import free_port
+from tests.support.supervision import EventRecorder
 from venues.hyperliquid.bootstrap import AccountRoleError, InfoClient, resolve_accounts
 from venues.simulator import (
     DEMO_ADDRESS,

@@ -9,11 +9,11 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from actors.streaming.testing import GREETING, LocalWsServer
 from clock import SystemClock
-from messages.execution import ConnectionStateChanged, FrameReceived
+from messages.connection import ConnectionStateChanged, FrameReceived
 from supervision.errors import MailboxFullError
-from supervision.testing import EventRecorder
+from tests.support.streams import GREETING, LocalWsServer
+from tests.support.supervision import EventRecorder
 from venues.hyperliquid.ws_client import conflation_key
 from venues.hyperliquid.ws_connection import ConnectionRequest, FrameSlots, WsConnection
 

@@ -32,8 +32,8 @@ from actors.market_stream import MarketStream
 from actors.streaming import LinkConfig, MarketStreamConfig, SubscriptionStore
 from clock import SystemClock
 from messages.commands import SubscribeMarket
+from messages.connection import ConnectionStateChanged, FrameReceived
 from messages.enums import MarketChannel
-from messages.execution import ConnectionStateChanged, FrameReceived
 from messages.feed import FeedConnected, FeedError, FeedLost
 from messages.market import BookSnapshot
 from supervision import (
@@ -44,7 +44,7 @@ from supervision import (
     SupervisionTree,
     SupervisorSpec,
 )
-from supervision.testing import EventRecorder
+from tests.support.supervision import EventRecorder
 from venues.hyperliquid.transport import (
     DEFAULT_MAX_FRAME_BYTES,
     FrameTooLargeError,

@@ -12,19 +12,17 @@ import pytest
 
 from actors.market_stream import MarketStream
 from actors.streaming import (
-    GetStreamStats,
     LinkConfig,
     MarketStreamConfig,
-    MarketStreamStats,
     Recipient,
     SubscriptionStore,
     market_data_key,
 )
-from actors.streaming.testing import LocalWsServer
 from messages.commands import SubscribeMarket
 from messages.enums import MarketChannel
 from messages.feed import FeedConnected, FeedLost
 from messages.market import BestBidOffer, BookSnapshot, GetBook, TradeReceived
+from messages.streams import GetStreamStats, MarketStreamStats
 from supervision import (
     Backoff,
     ChildContext,
@@ -34,8 +32,9 @@ from supervision import (
     SupervisionTree,
     SupervisorSpec,
 )
-from supervision.testing import EventRecorder
 from tests.helpers import eventually, wait_for_item
+from tests.support.streams import LocalWsServer
+from tests.support.supervision import EventRecorder
 
 MS = 1_000_000
 

@@ -10,15 +10,15 @@ import orjson
 import pytest
 
 from actors.streaming import LinkConfig, UserStreamConfig
-from actors.streaming.testing import LocalWsServer
 from actors.user_stream import UserStream
 from messages.feed import FeedConnected, FeedLost
 from messages.tracking import ReconcileAll
 from messages.venue import FillsReported, OrderStatusReported
 from supervision import ChildContext, ChildSpec, SupervisedActor, SupervisionTree, SupervisorSpec
 from supervision.policy import Backoff
-from supervision.testing import EventRecorder
 from tests.helpers import load_recorded
+from tests.support.streams import LocalWsServer
+from tests.support.supervision import EventRecorder
 
 ACCOUNT = "0x" + "12" * 20
 FILL = load_recorded("docs_info_userFills.json")[0]

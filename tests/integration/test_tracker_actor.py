@@ -33,9 +33,9 @@ from messages.tracking import (
 )
 from supervision.actor import SupervisedActor
 from supervision.spec import ChildContext, ChildSpec, SupervisorSpec
-from supervision.testing import EventRecorder
 from supervision.tree import SupervisionTree
 from tests.helpers import eventually
+from tests.support.supervision import EventRecorder
 from tests.tracker_support import fill_report
 
 

@@ -28,9 +28,9 @@ from messages.tracking import GetOpenOrders, RequestSent
 from supervision.actor import SupervisedActor
 from supervision.eventlog import EventLog, EventLogReader
 from supervision.spec import ChildContext, ChildSpec, SupervisorSpec
-from supervision.testing import EventRecorder
 from supervision.tree import SupervisionTree
 from tests.helpers import eventually
+from tests.support.supervision import EventRecorder
 
 
 class Recorder(SupervisedActor):

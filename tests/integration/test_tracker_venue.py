@@ -31,10 +31,10 @@ from runtime.config import RuntimeConfig, StrategyConfig
 from runtime.launch import Runtime
 from runtime.wiring import Wiring, strategy_spec
 from supervision.spec import ChildSpec
-from supervision.testing import EventRecorder
 from tests.helpers import eventually
 from tests.integration.test_runtime_orders import Probe, Rig, Wire, _passive
 from tests.runtime_support.runtime import free_port
+from tests.support.supervision import EventRecorder
 from venues.simulator import DEMO_ADDRESS
 
 PAIR = "ETH-USD"

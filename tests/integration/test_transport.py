@@ -7,7 +7,7 @@ import queue
 import orjson
 import pytest
 
-from messages.execution import ResponseReceived
+from messages.connection import ResponseReceived
 from venues.hyperliquid import requests
 from venues.hyperliquid.transport import HttpTransport
 from venues.simulator import start_simulator
@@ -56,7 +56,7 @@ def test_the_post_channel_survives_frames_that_are_not_utf8_or_not_json() -> Non
     """Mangled frames (cut JSON, bytes that are not UTF-8, JSON of the wrong shape) are noise
     to the post channel: it stays connected and answers the posts that follow (before, a frame
     that was not UTF-8 killed its reader thread and dropped the connection)."""
-    from messages.execution import ConnectionStateChanged
+    from messages.connection import ConnectionStateChanged
     from venues.hyperliquid.transport import WsPostTransport
 
     delivered: queue.Queue[object] = queue.Queue()

@@ -14,14 +14,14 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
 from actors.streaming.link import LinkConfig, StreamPorts
 from actors.streaming.market import MarketStreamConfig, MarketStreamCore, SubscriptionStore
-from actors.streaming.testing import FakeConnector, Inbox
 from clock import ManualClock
 from messages.commands import SubscribeMarket, UnsubscribeMarket
+from messages.connection import FrameReceived
 from messages.enums import MarketChannel
-from messages.execution import FrameReceived
 from messages.feed import BookCrossed
 from messages.market import BookSnapshot, GetBook, TradeReceived
 from supervision.policy import Backoff
+from tests.support.streams import FakeConnector, Inbox
 from venues.hyperliquid.ws_client import conflation_key
 
 MS = 1_000_000

@@ -19,8 +19,8 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
 from supervision import ChildSpec, ChildStoppedError, Restart, Strategy, SupervisorSpec
-from supervision.testing import Exit, Hang, Harness, Ledger, Poison, Work, scripted
 from tests.helpers import eventually
+from tests.support.supervision import Exit, Hang, Harness, Ledger, Poison, Work, scripted
 
 P, T, TMP = Restart.PERMANENT, Restart.TRANSIENT, Restart.TEMPORARY
 ROOT_CHILDREN = ["p", "t", "tmp", "grp"]

@@ -16,7 +16,7 @@ from messages.tracking import CommandRejected
 from runtime.wiring import Wiring, strategy_spec
 from supervision.handle import Handle
 from supervision.spec import ChildContext, ChildSpec
-from supervision.testing import EventRecorder
+from tests.support.supervision import EventRecorder
 
 T = TypeVar("T")
 

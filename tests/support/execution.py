@@ -15,8 +15,10 @@ from actors.gating.core import GateConfig, GateCore, GatePorts
 from actors.gating.normalize import Normalizer, Quotes, RiskConfig
 from actors.gating.pressure import PressureConfig
 from messages import BestBidOffer, ClientOrderId, OrderSide, OrderType, PriceLevel, SubmitOrder
+from messages.connection import ResponseReceived
 from messages.enums import RequestKind
-from messages.execution import ResponseReceived, SignedAction, SignerBacklog
+from messages.execution import SignedAction
+from messages.gate import SignerBacklog
 from venues.hyperliquid.markets import Market, MarketRegistry
 
 ACCOUNT = "0x" + "ab" * 20

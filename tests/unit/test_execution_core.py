@@ -20,14 +20,10 @@ from messages import (
     SubmitOutcome,
     TimeInForce,
 )
+from messages.connection import ConnectionStateChanged, ResponseReceived
 from messages.enums import RequestKind
-from messages.execution import (
-    ConnectionStateChanged,
-    RenewDeadman,
-    RequestExpired,
-    ResponseReceived,
-    ScheduleCancel,
-)
+from messages.execution import RenewDeadman, RequestExpired
+from messages.signing import ScheduleCancel
 from messages.tracking import OrderDenied, ReconcileRequested, RequestSent
 from messages.venue import FillsReported, OpenOrdersReported, OrderStatusReported, RequestFailed
 from tests.support.execution import ACCOUNT, Rig
@@ -99,7 +95,7 @@ def test_price_band_and_halt() -> None:
     rig.quote("BTC-USD", "60000", "60010")
     rig.gate.submit(_order(price=Decimal("80000")))
     assert "from the mid" in rig.tracker[-1].reason
-    from messages.execution import SetTradingState
+    from messages.gate import SetTradingState
 
     rig.gate.set_trading_state(SetTradingState(halted=True, reason="operator", ts_init=0))
     rig.gate.submit(_order(price=Decimal("60000"), client_order_id=ClientOrderId.derive("x", 1)))

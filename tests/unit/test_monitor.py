@@ -26,9 +26,9 @@ from messages.status import GetStatus, RuntimeStatus
 from messages.tracking import OpenOrdersSnapshot
 from supervision.actor import SupervisedActor
 from supervision.spec import ChildContext, ChildSpec, SupervisorSpec
-from supervision.testing import EventRecorder
 from supervision.tree import SupervisionTree
 from tests.helpers import eventually
+from tests.support.supervision import EventRecorder
 
 PAIR = "BTC-USD"
 

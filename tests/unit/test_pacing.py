@@ -14,14 +14,9 @@ from actors.signing.core import INVALIDATION_ID_BASE, SignerCore
 from actors.signing.nonce import NonceSource
 from messages import ClientOrderId, OrderSide, OrderType, SubmitOrder, TimeInForce
 from messages.enums import RequestKind
-from messages.execution import (
-    DrainQueue,
-    InvalidateNonce,
-    RequestExpired,
-    SendCredit,
-    SignedAction,
-    SignerBacklog,
-)
+from messages.execution import DrainQueue, RequestExpired, SignedAction
+from messages.gate import SignerBacklog
+from messages.signing import InvalidateNonce, SendCredit
 from messages.tracking import CancelTarget, OrderDenied, ReconcileRequested, SignCancels, SignOrders
 from messages.venue import NonceInvalidated, RequestFailed
 from tests.support.execution import Rig, answer, order, paced_rig, signed

@@ -8,16 +8,11 @@ from typing import Any
 from actors.gating.normalize import RiskConfig
 from actors.signing.core import INVALIDATION_ID_BASE
 from messages import ClientOrderId
+from messages.connection import ConnectionStateChanged
 from messages.enums import RequestKind
-from messages.execution import (
-    ConnectionStateChanged,
-    DrainQueue,
-    InvalidateNonce,
-    RequestExpired,
-    SendCredit,
-    SignedAction,
-    SignerBacklog,
-)
+from messages.execution import DrainQueue, RequestExpired, SignedAction
+from messages.gate import SignerBacklog
+from messages.signing import InvalidateNonce, SendCredit
 from messages.tracking import OrderDenied, ReconcileRequested
 from messages.venue import NonceInvalidated, RequestFailed
 from tests.support.execution import Rig, answer, order, paced_rig, signed

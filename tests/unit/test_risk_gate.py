@@ -30,7 +30,7 @@ from messages import (
 )
 from messages.account import RateLimitReported
 from messages.enums import OrderState
-from messages.execution import SetTradingState, SignerBacklog
+from messages.gate import SetTradingState, SignerBacklog
 from messages.tracking import CommandRejected, OpenOrdersSnapshot, OrderDenied, TrackedOrder
 from tests.support.execution import MARKETS
 

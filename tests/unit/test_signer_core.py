@@ -12,7 +12,8 @@ from actors.signing.core import SignerCore
 from actors.signing.nonce import NonceSource, NonceStore
 from messages import ClientOrderId, ExchangeOrderId, OrderSide, OrderType, SubmitOrder, TimeInForce
 from messages.enums import RequestKind
-from messages.execution import ScheduleCancel, SignedAction
+from messages.execution import SignedAction
+from messages.signing import ScheduleCancel
 from messages.tracking import CancelTarget, SignCancels, SignOrders
 from messages.venue import RequestFailed
 from venues.hyperliquid.markets import Market, MarketRegistry

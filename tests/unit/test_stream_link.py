@@ -16,17 +16,21 @@ from actors.streaming.link import (
     LinkConfig,
     LinkOwner,
     LinkState,
-    PingDue,
-    PongDeadline,
     StreamLink,
     StreamPorts,
 )
-from actors.streaming.testing import FakeConnector, Inbox
 from clock import ManualClock
-from messages.execution import ConnectionStateChanged, FrameReceived, Reconnect
+from messages.connection import (
+    ConnectionStateChanged,
+    FrameReceived,
+    PingDue,
+    PongDeadline,
+    Reconnect,
+)
 from messages.feed import FeedConnected, FeedError, FeedLost
 from supervision.errors import FencedError
 from supervision.policy import Backoff
+from tests.support.streams import FakeConnector, Inbox
 
 URL = "ws://127.0.0.1:1/ws"
 

@@ -9,23 +9,19 @@ from typing import Any
 import orjson
 import pytest
 
-from actors.streaming.common import GetStreamStats, market_data_key
+from actors.streaming.common import market_data_key
 from actors.streaming.link import LinkConfig, StreamPorts
-from actors.streaming.market import (
-    MarketStreamConfig,
-    MarketStreamCore,
-    MarketStreamStats,
-    SubscriptionStore,
-)
-from actors.streaming.testing import FakeConnector, Inbox
+from actors.streaming.market import MarketStreamConfig, MarketStreamCore, SubscriptionStore
 from clock import ManualClock
 from messages.commands import SubscribeMarket, UnsubscribeMarket
 from messages.enums import MarketChannel, OrderSide
 from messages.feed import BookCrossed, FeedError, FeedStale
 from messages.ids import TradeId
 from messages.market import BestBidOffer, BookSnapshot, GetBook, PriceLevel, TradeReceived
+from messages.streams import GetStreamStats, MarketStreamStats
 from supervision.errors import MailboxFullError
 from supervision.policy import Backoff
+from tests.support.streams import FakeConnector, Inbox
 from venues.hyperliquid.payloads import (
     DEFAULT_COINS,
     render_ws_bbo,

@@ -8,17 +8,17 @@ from typing import Any
 import orjson
 import pytest
 
-from actors.streaming.common import GetStreamStats
 from actors.streaming.link import LinkConfig, LinkState, StreamPorts
-from actors.streaming.testing import FakeConnector, Inbox
-from actors.streaming.user import UserStreamConfig, UserStreamCore, UserStreamStats
+from actors.streaming.user import UserStreamConfig, UserStreamCore
 from clock import ManualClock
 from messages.account import FundingPaid, LiquidationReported, NonUserCancelReported
 from messages.feed import FeedConnected, FeedError, FeedLost
+from messages.streams import GetStreamStats, UserStreamStats
 from messages.tracking import ReconcileAll
 from messages.venue import FillsReported, OrderStatusReported
 from supervision.policy import Backoff
 from tests.helpers import load_recorded
+from tests.support.streams import FakeConnector, Inbox
 
 ACCOUNT = "0x" + "Ab" * 20
 AGENT = "0x" + "cd" * 20

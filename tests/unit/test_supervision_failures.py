@@ -23,7 +23,8 @@ from supervision import (
     SupervisorSpec,
     TreeStartError,
 )
-from supervision.testing import (
+from tests.helpers import eventually
+from tests.support.supervision import (
     Exit,
     Fatal,
     Hang,
@@ -34,7 +35,6 @@ from supervision.testing import (
     Work,
     scripted,
 )
-from tests.helpers import eventually
 
 
 @pytest.fixture

@@ -21,7 +21,7 @@ from supervision import (
     SupervisionTree,
     SupervisorSpec,
 )
-from supervision.testing import Harness, Ledger, Poison, Work, scripted
+from tests.support.supervision import Harness, Ledger, Poison, Work, scripted
 
 
 @attrs.frozen

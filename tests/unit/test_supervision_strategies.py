@@ -29,7 +29,7 @@ from supervision import (
     SupervisionTree,
     SupervisorSpec,
 )
-from supervision.testing import Exit, Harness, Ledger, Poison, Work, scripted
+from tests.support.supervision import Exit, Harness, Ledger, Poison, Work, scripted
 
 
 def worker(ledger: Ledger, child_id: str, **kwargs: object) -> ChildSpec:

@@ -27,7 +27,7 @@ from typing import Self
 
 import orjson
 
-from messages.execution import FrameReceived, ResponseReceived
+from messages.connection import FrameReceived, ResponseReceived
 from venues.hyperliquid import requests
 from venues.hyperliquid.payloads.common import PayloadError
 from venues.hyperliquid.payloads.ws import Pong, post_envelope

@@ -41,7 +41,7 @@ import attrs
 import websocket
 
 from clock import Clock
-from messages.execution import ConnectionStateChanged, FrameReceived
+from messages.connection import ConnectionStateChanged, FrameReceived
 from venues.hyperliquid.wsframe import masked_text_frame
 
 log = logging.getLogger(__name__)

@@ -225,7 +225,7 @@ class Harness:
             timers=self.clock,
             events=self.events,
             on_escalate=self.escalations.append,
-            rng=random.Random(seed),  # noqa: S311 - seeded jitter for tests
+            rng=random.Random(seed),  # seeded jitter
         )
         if start:
             self.tree.start()

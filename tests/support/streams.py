@@ -26,7 +26,7 @@ import attrs
 import orjson
 from aiohttp import WSMsgType, web
 
-from messages.execution import ConnectionStateChanged
+from messages.connection import ConnectionStateChanged
 from venues.hyperliquid.ws_connection import (
     ConnectionRequest,
     FrameRouter,
