@@ -71,8 +71,9 @@ CONNECT_TIMEOUT_S = 3.0
 @attrs.frozen(kw_only=True)
 class ExecutionSettings:
     base_url: str
-    config: ExecutionConfig
-    use_ws_post: bool = True
+    account: str
+    """The account whose orders these are (queries ask about it)."""
+    config: ExecutionConfig = attrs.field(factory=ExecutionConfig)
     http_workers: int = 4
     ping_interval_s: float = 30.0
     """The post channel's pings (a pong must follow within the link's ``pong_timeout_s``)."""
@@ -121,7 +122,7 @@ class Execution(SupervisedActor, LinkOwner):
         self._http = HttpTransport(s.base_url, me.tell, clock.time_ns, check=self.fence.check,
                                    workers=s.http_workers,
                                    timeout_s=s.config.request_timeout_s)
-        if s.use_ws_post:
+        if s.config.use_ws_post:
             # Opened in the background: on_started must not stall on an unreachable WS
             # endpoint (HTTP works meanwhile). A short connect timeout, no give-up.
             self._link = StreamLink(
@@ -152,7 +153,7 @@ class Execution(SupervisedActor, LinkOwner):
             reply=reply,
         )
         self.core = ExecutionCore(s.config, ports, clock.time_ns, CoinMapper(),
-                                  monotonic_ns=clock.monotonic_ns)
+                                  monotonic_ns=clock.monotonic_ns, account=s.account)
         self.core.start()
         if self._link is not None:
             self._link.start()

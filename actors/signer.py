@@ -32,6 +32,7 @@ from pathlib import Path
 import attrs
 
 from actors import paths
+from actors.signing.config import SignerConfig
 from actors.signing.core import SignerCore
 from actors.signing.nonce import NonceSource, NonceStore
 from messages.execution import SignedAction
@@ -56,14 +57,9 @@ class SignerSettings:
     markets: MarketRegistry = attrs.field(repr=False)
     nonce_path: Path
     vault_address: str | None = None
-    expires_after_s: float | None = 10.0
-    """Actions expire this long after they are signed (orders: or earlier, at the bound the
-    tracker gave): they are sent at once, so this only has to outlast the trip to the venue."""
-    max_batch: int = 39
-    eager_per_minute: float | None = 240.0
-    """Actions that are not full signed, per minute (a burst of 60); beyond it they wait for
-    the next token or for more to join them, at most ``linger_s``. None: always at once."""
-    linger_s: float = 0.5
+    config: SignerConfig = attrs.field(factory=SignerConfig)
+    ip_weight_per_minute: float = 1200.0
+    """The IP budget the eager share is a share of (execution's pacing)."""
     execution: str = paths.EXECUTION
     tracker: str = paths.ORDER_TRACKER
     gate: str | None = paths.RISK_GATE
@@ -95,9 +91,10 @@ class Signer(SupervisedActor):
                              NonceStore(s.nonce_path, check=self.fence.check))
         self.core = SignerCore(
             L1Signer(s.key, is_mainnet=s.is_mainnet), s.markets, nonces, clock.time_ns,
-            vault_address=s.vault_address, max_batch=s.max_batch,
-            expires_after_s=s.expires_after_s, credit=0,
-            eager_per_minute=s.eager_per_minute, linger_s=s.linger_s,
+            vault_address=s.vault_address, max_batch=s.config.max_batch,
+            expires_after_s=s.config.expires_after_s, credit=0,
+            eager_per_minute=s.config.eager_per_minute(s.ip_weight_per_minute),
+            eager_burst=s.config.eager_burst, linger_s=s.config.linger_s,
         )
         log.info("%s: signing as %s for %s (%s)", self.child_id, self.core.address,
                  s.vault_address or "its own account", "mainnet" if s.is_mainnet else "testnet")

@@ -18,9 +18,13 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import attrs
 
+from actors.executing.core import ExecutionConfig
+from actors.executing.pacing import PacingConfig
 from actors.gating.normalize import RiskConfig
+from actors.gating.pressure import PressureConfig
 from actors.order_tracking.config import TrackerConfig
 from actors.publishing.core import PublisherConfig
+from actors.signing.config import SignerConfig
 from messages.pairs import validate_trading_pair
 from venues.hyperliquid.transport import DEFAULT_MAX_FRAME_BYTES, MIN_MAX_FRAME_BYTES
 
@@ -73,34 +77,6 @@ class SimulatorSettings:
 
 
 @attrs.frozen(kw_only=True)
-class ExecutionTuning:
-    use_ws_post: bool = True
-    request_timeout_s: float = 10.0
-    deadman_s: float | None = None
-    expires_after_s: float | None = 10.0
-    """An action expires this long after it is signed (it is signed when the rate budget lets
-    it leave, so this only has to outlast the trip to the venue)."""
-    ip_weight_per_minute: float = 1200.0
-    """The venue's per-IP request weight budget (PROTOCOL §14); lower it when other programs
-    share this machine's IP."""
-    max_queue_delay_s: float = 2.0
-    """Refuse new orders (back-pressure) once an order has waited this long for the budget."""
-    invalidate_unknown: bool = True
-    """Settle a request of unknown outcome at once by spending its nonce on a noop."""
-    eager_share: float = 0.2
-    """Fraction of the minute's weight that actions which are not full may spend (a burst of
-    60 leaves at once): under sustained load partial actions are paced to this share — about
-    0.25 s between two actions of a kind at the default — and fill up meanwhile."""
-    linger_s: float = 0.5
-    """The longest a partial action waits for a token or to fill; 0 signs every action at
-    once (lowest latency, most weight: the budget binds from ~10 orders+cancels a second)."""
-
-    def __attrs_post_init__(self) -> None:
-        if not 0 < self.eager_share <= 1 or not 0 <= self.linger_s <= 5:
-            raise ValueError("execution.eager_share must be in (0, 1] and linger_s in [0, 5]")
-
-
-@attrs.frozen(kw_only=True)
 class StrategyConfig:
     kind: Literal["market_maker", "load", "none"] = "market_maker"
     id: str = "mm"
@@ -144,7 +120,13 @@ class RuntimeConfig:
     account: AccountConfig = attrs.field(factory=AccountConfig)
     simulator: SimulatorSettings = attrs.field(factory=SimulatorSettings)
     publisher: PublisherConfig = attrs.field(factory=PublisherConfig)
-    execution: ExecutionTuning = attrs.field(factory=ExecutionTuning)
+    execution: ExecutionConfig = attrs.field(factory=ExecutionConfig)
+    """Execution's (``[execution]``; its pacing is ``[execution.pacing]``)."""
+    signer: SignerConfig = attrs.field(factory=SignerConfig)
+    """The signer's (``[signer]``)."""
+    backpressure: PressureConfig = attrs.field(factory=PressureConfig)
+    """The risk gate's back-pressure (``[backpressure]``; its rate is derived from
+    ``[execution.pacing]``)."""
     risk: RiskConfig = attrs.field(factory=RiskConfig)
     """The risk gate's pre-trade checks (``[risk]``)."""
     tracker: TrackerConfig = attrs.field(factory=TrackerConfig)
@@ -182,7 +164,8 @@ class RuntimeConfig:
 
 _SECTIONS: dict[str, type] = {
     "venue": VenueConfig, "account": AccountConfig, "simulator": SimulatorSettings,
-    "publisher": PublisherConfig, "execution": ExecutionTuning, "risk": RiskConfig,
+    "publisher": PublisherConfig, "execution": ExecutionConfig,
+    "signer": SignerConfig, "backpressure": PressureConfig, "risk": RiskConfig,
     "tracker": TrackerConfig,
     "strategy": StrategyConfig, "load": LoadConfig,
 }
@@ -190,6 +173,19 @@ _SECTIONS: dict[str, type] = {
 
 _RENAMED = {("publisher", "hwm"): "sndhwm"}
 """Settings read under an earlier name too (files written for an earlier release)."""
+_MOVED = {
+    ("execution", "ip_weight_per_minute"): ("execution", "pacing"),
+    ("execution", "expires_after_s"): ("signer", None),
+    ("execution", "eager_share"): ("signer", None),
+    ("execution", "linger_s"): ("signer", None),
+    ("execution", "max_queue_delay_s"): ("backpressure", None),
+}
+"""Settings an earlier release read in another section: (section, key) → (section, sub-table
+or None). They are still read there, as if written in their own section."""
+
+
+_NESTED: dict[str, type] = {"PacingConfig": PacingConfig}
+"""Fields that are tables of their own (``[execution.pacing]``), by their annotation."""
 
 
 def _convert(section: str, cls: type, values: dict[str, Any]) -> Any:
@@ -205,7 +201,13 @@ def _convert(section: str, cls: type, values: dict[str, Any]) -> Any:
         if key not in fields:
             raise ConfigError(f"[{section}] unknown setting {key!r} "
                               f"(known: {', '.join(sorted(fields))})")
-        kwargs[key] = _coerce(f"[{section}] {key}", fields[key], value)
+        nested = _NESTED.get(str(fields[key].type))
+        if nested is not None:
+            if not isinstance(value, dict):
+                raise ConfigError(f"[{section}.{key}] must be a table")
+            kwargs[key] = _convert(f"{section}.{key}", nested, value)
+        else:
+            kwargs[key] = _coerce(f"[{section}] {key}", fields[key], value)
     try:
         return cls(**kwargs)
     except (TypeError, ValueError) as exc:
@@ -226,8 +228,28 @@ def _coerce(where: str, field: Any, value: Any) -> Any:
     return value
 
 
+def _move_earlier_placements(data: dict[str, Any]) -> dict[str, Any]:
+    moved = {k: dict(v) if isinstance(v, dict) else v for k, v in data.items()}
+    for (section, key), (target, table) in _MOVED.items():
+        values = moved.get(section)
+        if not isinstance(values, dict) or key not in values:
+            continue
+        into = moved.setdefault(target, {})
+        if not isinstance(into, dict):
+            raise ConfigError(f"[{target}] must be a table")
+        if table is not None:
+            into = into.setdefault(table, {})
+            if not isinstance(into, dict):
+                raise ConfigError(f"[{target}.{table}] must be a table")
+        if key in into:
+            raise ConfigError(f"{key} is given twice ([{section}] and its own section)")
+        into[key] = values.pop(key)
+    return moved
+
+
 def from_dict(data: dict[str, Any]) -> RuntimeConfig:
     kwargs: dict[str, Any] = {}
+    data = _move_earlier_placements(data)
     if "external_orders" in data:
         # Read at the top level by earlier releases; it is the tracker's setting.
         data = dict(data)

@@ -25,11 +25,8 @@ from pathlib import Path
 import attrs
 
 from actors import paths
-from actors.executing.core import ExecutionConfig
-from actors.executing.pacing import PacingConfig
 from actors.execution import Execution, ExecutionSettings, ws_url_of
 from actors.gating.core import GateConfig
-from actors.gating.pressure import PressureConfig
 from actors.load_generator import LoadGenerator
 from actors.market_maker import MarketMaker, MarketMakerSettings
 from actors.market_stream import MarketStream
@@ -124,7 +121,7 @@ def build_spec(w: Wiring, extra_strategies: tuple[StrategyFactory, ...] = ()) ->
         cfg.publisher.replay_endpoint  # noqa: B018 - derivable, or the user must set it
     except ValueError as exc:
         raise ConfigError(f"[publisher] {exc}") from None
-    pacing = PacingConfig(ip_weight_per_minute=cfg.execution.ip_weight_per_minute)
+    pacing = cfg.execution.pacing
 
     def directory_of(lookup: Callable[[str], Handle]) -> Callable[[str], Handle | None]:
         def directory(path: str) -> Handle | None:
@@ -139,10 +136,7 @@ def build_spec(w: Wiring, extra_strategies: tuple[StrategyFactory, ...] = ()) ->
         factory=lambda ctx: Signer(ctx, settings=SignerSettings(
             key=w.key, is_mainnet=w.is_mainnet, markets=w.markets,
             nonce_path=w.data_dir / "signer" / "nonce", vault_address=w.vault,
-            expires_after_s=cfg.execution.expires_after_s,
-            eager_per_minute=(None if not cfg.execution.linger_s else
-                              cfg.execution.ip_weight_per_minute * cfg.execution.eager_share),
-            linger_s=cfg.execution.linger_s)),
+            config=cfg.signer, ip_weight_per_minute=pacing.ip_weight_per_minute)),
     )
     publisher = ChildSpec(
         id=paths.PUBLISHER,
@@ -173,24 +167,17 @@ def build_spec(w: Wiring, extra_strategies: tuple[StrategyFactory, ...] = ()) ->
     gate = ChildSpec(
         id=paths.RISK_GATE,
         factory=lambda ctx: RiskGate(ctx, settings=RiskGateSettings(
-            config=GateConfig(
-                risk=cfg.risk,
-                pressure=PressureConfig(
-                    actions_per_s=pacing.ip_weight_per_minute * pacing.action_share / 60,
-                    max_queue_delay_s=cfg.execution.max_queue_delay_s)),
+            # The configured checks, and the rate the budget pays for actions (derived).
+            config=GateConfig(risk=cfg.risk, pressure=attrs.evolve(
+                cfg.backpressure,
+                actions_per_s=pacing.ip_weight_per_minute * pacing.action_share / 60)),
             markets=w.markets, quote_pairs=pairs, event_sinks=(paths.MONITOR,),
             strategy_path=strategy_path)),
     )
     execution = ChildSpec(
         id=paths.EXECUTION, backoff=exchange_backoff,
         factory=lambda ctx: Execution(ctx, settings=ExecutionSettings(
-            base_url=w.base_url,
-            config=ExecutionConfig(
-                account=w.account, request_timeout_s=cfg.execution.request_timeout_s,
-                deadman_s=cfg.execution.deadman_s,
-                invalidate_unknown=cfg.execution.invalidate_unknown,
-                pacing=pacing),
-            use_ws_post=cfg.execution.use_ws_post,
+            base_url=w.base_url, account=w.account, config=cfg.execution,
             # RateLimitReported: the monitor shows it, the gate keeps the address's budget.
             event_sinks=(paths.MONITOR, paths.RISK_GATE),
             max_frame_bytes=cfg.venue.max_frame_bytes)),

@@ -68,8 +68,11 @@ NONCE_TOO_LOW = "nonce too low"
 
 @attrs.frozen(kw_only=True)
 class ExecutionConfig:
-    account: str
-    """The account whose orders these are (the master address in agent-wallet mode)."""
+    """Execution's configuration (the runtime's ``[execution]`` section is this class, and
+    ``[execution.pacing]`` its `PacingConfig`)."""
+
+    use_ws_post: bool = True
+    """Send over the WS ``post`` channel while it is up (HTTP otherwise)."""
     request_timeout_s: float = 10.0
     deadman_s: float | None = None
     """Keep a dead-man switch this far in the future (None: off; the venue needs >= 5 s)."""
@@ -78,9 +81,9 @@ class ExecutionConfig:
     invalidate_unknown: bool = True
     """Spend the nonce of a request whose outcome is unknown on a noop (see the module doc)."""
     invalidate_attempts: int = 6
+    """Sends of one invalidating noop before giving up (its request's expiry then decides)."""
     invalidate_pause_s: float = 0.25
     """Pause before the n-th resend of an unanswered noop: n times this."""
-    """Sends of one invalidating noop before giving up (its request's expiry then decides)."""
     retry_margin_s: float = 1.0
     """A request refused with 429 is sent again only if it still has this long to live."""
     rate_limit_refresh_s: float = 60.0
@@ -126,9 +129,12 @@ class ExecutionCore:
     def __init__(
         self, config: ExecutionConfig, ports: Ports,
         now_ns: Callable[[], int], coins: CoinMapper | None = None,
-        monotonic_ns: Callable[[], int] | None = None,
+        monotonic_ns: Callable[[], int] | None = None, *, account: str,
     ) -> None:
         self.config = config
+        self.account = account
+        """The account whose orders these are (the master address in agent-wallet mode, the
+        vault when trading for one): what queries ask about."""
         self.ports = ports
         self._now_ns = now_ns
         """Wall time: events' ts_init, expiries (the venue's clock is wall time)."""
@@ -507,7 +513,7 @@ class ExecutionCore:
 
     # --- reconciliation ------------------------------------------------------------------
     def reconcile(self, request: ReconcileRequested) -> None:
-        account = self.config.account
+        account = self.account
         for cloid in request.client_order_ids:
             if cloid in self._queued_status:
                 continue  # already waiting for weight: one answer serves both requests
@@ -519,11 +525,11 @@ class ExecutionCore:
                         "userFillsByTime", None, fills_query=request.fills_query)
 
     def account_state(self, reply_to: str) -> None:
-        self._query(requests.clearinghouse_state(self.config.account), "clearinghouseState",
+        self._query(requests.clearinghouse_state(self.account), "clearinghouseState",
                     None, reply_to=reply_to)
 
     def query_rate_limit(self, message: RefreshRateLimit | None = None) -> None:
-        self._query(requests.user_rate_limit(self.config.account), "userRateLimit", None)
+        self._query(requests.user_rate_limit(self.account), "userRateLimit", None)
         self.ports.later(self.config.rate_limit_refresh_s,
                          RefreshRateLimit(ts_init=self._now_ns()))
 

@@ -25,9 +25,9 @@ BATCH = 39
 
 @attrs.frozen(kw_only=True)
 class PressureConfig:
-    actions_per_s: float = 10.0
+    actions_per_s: float = attrs.field(default=10.0, metadata={"configurable": False})
     """The rate at which the budget pays for actions in a sustained way (the runtime derives it
-    from the IP weight budget and the actions' share of it)."""
+    from execution's pacing: the IP weight budget and the actions' share of it)."""
     max_queue_delay_s: float = 2.0
     """Refuse new orders once the oldest order waiting for the rate budget has waited this
     long: a queue that grows past it would outlive the orders in it."""

@@ -38,6 +38,7 @@ from typing import Any
 import attrs
 import orjson
 
+from actors.signing.config import MAX_WEIGHT_ONE_BATCH
 from actors.signing.nonce import NonceSource
 from messages.commands import SubmitOrder
 from messages.enums import RequestKind
@@ -54,8 +55,6 @@ from venues.hyperliquid.signing import L1Signer
 
 log = logging.getLogger(__name__)
 
-MAX_WEIGHT_ONE_BATCH = 39
-"""The venue weighs an action ``1 + floor(n / 40)``: 39 entries is the largest batch of weight 1."""
 
 INVALIDATION_ID_BASE = 1 << 62
 """Request ids of invalidating noops: their nonce plus this (an action's own id is its nonce)."""

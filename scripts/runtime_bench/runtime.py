@@ -30,10 +30,10 @@ def wait_until(cond: Callable[[], bool], timeout: float, what: str) -> None:
 def run_runtime(url: str, opts: Options, workdir: Path) -> dict[str, Any]:
     from actors.gating.normalize import RiskConfig
     from actors.publishing.core import PublisherConfig
+    from actors.signing.config import SignerConfig
     from messages.streams import GetStreamStats
     from runtime.config import (
         AccountConfig,
-        ExecutionTuning,
         RuntimeConfig,
         StrategyConfig,
         VenueConfig,
@@ -61,7 +61,7 @@ def run_runtime(url: str, opts: Options, workdir: Path) -> dict[str, Any]:
         strategy=StrategyConfig(kind="none"),
         # The path, not the pacing policy: the signer's coalescing delay is off (a lone order
         # is signed at once), as a latency-first desk configures it; the soak measures pacing.
-        execution=ExecutionTuning(linger_s=0.0),
+        signer=SignerConfig(linger_s=0.0),
         data_dir=workdir / "var",
     )
     res: dict[str, Any] = {}

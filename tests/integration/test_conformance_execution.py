@@ -88,9 +88,8 @@ class Harness:
             ws_connected=lambda: self.ws.connected, later=self._later,
         )
         self.core = ExecutionCore(
-            ExecutionConfig(account=DEMO_ADDRESS, request_timeout_s=REQUEST_TIMEOUT_S,
-                            deadman_s=deadman_s),
-            ports, clock.time_ns)
+            ExecutionConfig(request_timeout_s=REQUEST_TIMEOUT_S, deadman_s=deadman_s),
+            ports, clock.time_ns, account=DEMO_ADDRESS)
         self.gate = GateCore(GateConfig(), self.rig.normalizer("ETH-USD"),
                              GatePorts(tracker=self.tracker.append, events=self.events.append),
                              clock.time_ns, clock.time_ns)

@@ -51,7 +51,7 @@ def tree(sim: RunningSimulator) -> Iterator[tuple[SupervisionTree, EventRecorder
     answers = EventRecorder()
     """What ``witness`` is told (``probe`` takes the answers to `_prove_ws`'s queries)."""
     settings = ExecutionSettings(
-        base_url=sim.base_url, config=ExecutionConfig(account=DEMO_ADDRESS),
+        base_url=sim.base_url, account=DEMO_ADDRESS, config=ExecutionConfig(),
         tracker="tracker", signer="signer",
         reconnect=Backoff(min_s=0.05, max_s=0.2))
     tree = SupervisionTree(SupervisorSpec(id="root", children=[

@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from actors import paths
+from actors.executing.core import ExecutionConfig
 from actors.publishing.core import PublisherConfig
 from actors.strategy import Strategy, StrategySettings
 from messages import (
@@ -33,7 +34,6 @@ from messages import (
     TimeInForce,
 )
 from runtime.config import (
-    ExecutionTuning,
     RuntimeConfig,
     StrategyConfig,
 )
@@ -72,7 +72,7 @@ def runtime(request: pytest.FixtureRequest,
 
     config = RuntimeConfig(strategy=StrategyConfig(kind="none"), data_dir=tmp_path / "var",
                            publisher=PublisherConfig(address=f"tcp://127.0.0.1:{free_port()}"),
-                           execution=ExecutionTuning(use_ws_post=via == "ws"))
+                           execution=ExecutionConfig(use_ws_post=via == "ws"))
     rt = Runtime(config, strategies=(make_probe,))
     rt.start()
     try:

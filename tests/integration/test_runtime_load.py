@@ -21,9 +21,10 @@ from pathlib import Path
 import attrs
 import pytest
 
+from actors.executing.core import ExecutionConfig
+from actors.executing.pacing import PacingConfig
 from actors.gating.normalize import RiskConfig
 from messages.enums import OrderState
-from runtime.config import ExecutionTuning
 from tests.helpers import eventually
 from tests.runtime_support.flood import FloodLedger, flood_strategy
 from tests.runtime_support.runtime import free_port, running, runtime_config
@@ -51,7 +52,7 @@ def test_offered_load_never_earns_a_venue_rejection_and_recovers_at_once(
         fh.write(SIM_LIMITS)
     config = attrs.evolve(
         config,
-        execution=ExecutionTuning(ip_weight_per_minute=240.0),
+        execution=ExecutionConfig(pacing=PacingConfig(ip_weight_per_minute=240.0)),
         risk=RiskConfig(max_submits_per_s=10_000.0),
     )
     # 40/s, then 200/s, a pause, then 10/s. The pause lets what the gate admitted drain: at

@@ -57,9 +57,8 @@ class Rig:
         )
         pacing = pacing or PacingConfig()
         self.core = ExecutionCore(
-            ExecutionConfig(account=ACCOUNT, deadman_s=deadman,
-                            pacing=pacing, invalidate_unknown=invalidate),
-            ports, self.clock)
+            ExecutionConfig(deadman_s=deadman, pacing=pacing, invalidate_unknown=invalidate),
+            ports, self.clock, account=ACCOUNT)
         # The gate paces new orders at the rate the wiring derives from the same budget.
         risk = risk or RiskConfig()
         self.gate = GateCore(

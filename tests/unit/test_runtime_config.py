@@ -178,3 +178,32 @@ def test_tracker_settings_reach_the_tracker_and_bad_values_name_the_key() -> Non
         from_dict({"tracker": {"max_open_orders": 9000}})
     with pytest.raises(ConfigError, match=r"\[tracker\] unknown setting 'interval'"):
         from_dict({"tracker": {"interval": 3}})
+
+
+def test_each_section_is_its_actors_own_config_and_earlier_placements_are_still_read() -> None:
+    """``[execution]``, ``[execution.pacing]``, ``[signer]``, ``[backpressure]`` are the
+    actors' config classes; keys an earlier release read in ``[execution]`` land in their own
+    section; a derived value cannot be set; a key given in both places is refused."""
+    config = from_dict({
+        "execution": {"request_timeout_s": 4, "pacing": {"ip_weight_per_minute": 600}},
+        "signer": {"linger_s": 0.2}, "backpressure": {"max_queue_delay_s": 3},
+    })
+    assert config.execution.request_timeout_s == 4.0
+    assert config.execution.pacing.ip_weight_per_minute == 600.0
+    assert (config.signer.linger_s, config.backpressure.max_queue_delay_s) == (0.2, 3.0)
+    earlier = from_dict({"execution": {"ip_weight_per_minute": 600, "eager_share": 0.1,
+                                       "linger_s": 0.3, "expires_after_s": 5,
+                                       "max_queue_delay_s": 1.5, "use_ws_post": False}})
+    assert earlier.execution.pacing.ip_weight_per_minute == 600.0
+    assert not earlier.execution.use_ws_post
+    assert (earlier.signer.eager_share, earlier.signer.linger_s,
+            earlier.signer.expires_after_s) == (0.1, 0.3, 5)
+    assert earlier.backpressure.max_queue_delay_s == 1.5
+    with pytest.raises(ConfigError, match=r"linger_s is given twice"):
+        from_dict({"execution": {"linger_s": 0.3}, "signer": {"linger_s": 0.1}})
+    with pytest.raises(ConfigError, match=r"\[backpressure\] unknown setting 'actions_per_s'"):
+        from_dict({"backpressure": {"actions_per_s": 100}})
+    with pytest.raises(ConfigError, match=r"\[execution.pacing\] unknown setting 'speed'"):
+        from_dict({"execution": {"pacing": {"speed": 1}}})
+    with pytest.raises(ConfigError, match=r"\[signer\] eager_share must be in"):
+        from_dict({"signer": {"eager_share": 2}})
