@@ -39,6 +39,7 @@ class Probes:
     def install(self) -> None:
         from actors.executing import core as exec_mod
         from actors.executing import pacing as pacing_mod
+        from actors.gating import core as gate_mod
         from venues.hyperliquid.ratelimit import AddressBudget, WeightBudget
         from venues.hyperliquid.transport import HttpTransport, WsPostTransport
         from venues.hyperliquid.ws_connection import FrameRouter
@@ -98,7 +99,7 @@ class Probes:
                 return probes.lift_budgets or super().can_order(n)
 
         self._patch(pacing_mod, "WeightBudget", LiftableWeight)
-        self._patch(exec_mod, "AddressBudget", LiftableAddress)
+        self._patch(gate_mod, "AddressBudget", LiftableAddress)
 
     def install_stages(self) -> None:
         """The stage stamps (each wrapper ~0.3-1 µs hot, several on a cold CPU): only for the
