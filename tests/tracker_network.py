@@ -1,10 +1,18 @@
 """The world the order tracker's state machine runs in: the tracker core, the model venue
 (tests/tracker_venue.py) and the network between them (tests/property/test_tracker_machine.py).
 
-Requests the tracker asks for are signed at once (`RequestSent`) and wait in the venue's inbox
-until a rule lets the venue act on them; answers, stream frames and query answers wait in a
-buffer the rules deliver from, in any order, late, duplicated or never. `_scramble` replays a
-burst of venue activity the way the tracker may see it.
+Requests the tracker asks for are signed at once (`RequestSent`) — or wait unsigned in the
+signer (`held`: for credit, or lingering to coalesce) until it signs them or crashes, which
+loses them by design — and wait in the venue's inbox until a rule lets the venue act on them;
+answers, stream frames and query answers wait in a buffer the rules deliver from, in any order,
+late, duplicated or never. `_scramble` replays a burst of venue activity the way the tracker may
+see it.
+
+Status queries go the way execution sends them (actors/executing/core.py, `reconcile`): one
+``orderStatus`` per cloid, waiting in a first-in first-out queue for the venue's query budget,
+a cloid already waiting not queued again. The venue answers them from the head of that queue
+(`status_queue`), as it is when it answers — a query asked long ago about an order that has
+ended since still costs its turn. Open-order and fill queries are answered on their own.
 """
 
 from __future__ import annotations
@@ -17,7 +25,7 @@ from hypothesis import strategies as st
 
 from actors.order_tracking.config import TrackerConfig
 from actors.order_tracking.core import OrderTrackerCore
-from messages import ClientOrderId, OrderEvent, OrderState, RequestKind
+from messages import ClientOrderId, OrderEvent, OrderState, RequestKind, SubmitOrder
 from messages.tracking import (
     ReconcileRequested,
     RequestSent,
@@ -51,9 +59,18 @@ class Request:
 
 @attrs.define
 class Query:
-    """A reconciliation request; the venue answers it when it is delivered."""
+    """A reconciliation request (open orders, fills); the venue answers it when it is
+    delivered."""
 
     request: ReconcileRequested
+
+
+@attrs.define
+class Held:
+    """An order the signer holds unsigned; ``bound_ms`` is the tracker's expiry bound."""
+
+    order: SubmitOrder
+    bound_ms: int | None
 
 
 @attrs.define
@@ -82,6 +99,10 @@ class TrackerWorld:
     sign_fate: str
     answering: bool
     nonce: int
+    held: list[Held]
+    """Orders waiting unsigned in the signer, oldest first."""
+    status_queue: dict[ClientOrderId, None]
+    """Execution's status queries waiting for the venue's query budget, oldest first."""
 
     def start_world(self, config: TrackerConfig) -> None:
         self.config = config
@@ -99,6 +120,8 @@ class TrackerWorld:
         self.sign_fate = "sent"
         self.answering = False
         self.nonce = 0
+        self.held = []
+        self.status_queue = {}
 
     @property
     def now_ms(self) -> int:
@@ -128,12 +151,19 @@ class TrackerWorld:
                                        nonce=self._next_nonce(), expires_ms=expires,
                                        amount=m.order.amount, price=m.order.price))
             elif isinstance(request, ReconcileRequested):
+                for cloid in request.client_order_ids:
+                    # Execution: one query per cloid waits for the budget; a cloid already
+                    # waiting is not queued again (its answer serves both requests).
+                    self.status_queue.setdefault(cloid, None)
+                bulk = attrs.evolve(request, client_order_ids=())
+                if not bulk.open_orders and bulk.fills_since_ms is None:
+                    continue
                 if self.answering:
                     # Answered as the venue is now, heard a round trip later: whatever the
                     # tracker does meanwhile (a cancel-all) comes before the answer.
-                    self.buffer.extend(self._answers(request))
+                    self.buffer.extend(self._answers(bulk))
                 else:
-                    self.buffer.append(Query(request))
+                    self.buffer.append(Query(bulk))
 
     def _next_nonce(self) -> int:
         self.nonce += 1
@@ -147,17 +177,47 @@ class TrackerWorld:
         for order in request.orders:
             if self.sign_fate == "unsent":
                 continue  # execution died before the order left the process
-            if self.sign_fate == "refused":
-                self._handle(RequestFailed(
-                    kind=RequestKind.SUBMIT, client_order_ids=(order.client_order_id,),
-                    reason="could not be sent before its expiry", definitive=True,
-                    ts_init=self.now))
+            if self.sign_fate == "held":
+                self.held.append(Held(order=order, bound_ms=request.expires_after_ms))
                 continue
-            assert order.price is not None
-            self._send(Request(kind=RequestKind.SUBMIT, cloid=order.client_order_id,
-                               nonce=self._next_nonce(),
-                               expires_ms=self._expiry(request.expires_after_ms),
-                               amount=order.amount, price=order.price))
+            if self.sign_fate == "refused":
+                self._refuse(order)
+                continue
+            self._sign(order, request.expires_after_ms)
+
+    def _sign(self, order: SubmitOrder, bound_ms: int | None) -> None:
+        assert order.price is not None
+        self._send(Request(kind=RequestKind.SUBMIT, cloid=order.client_order_id,
+                           nonce=self._next_nonce(), expires_ms=self._expiry(bound_ms),
+                           amount=order.amount, price=order.price))
+
+    def _refuse(self, order: SubmitOrder) -> None:
+        self._handle(RequestFailed(
+            kind=RequestKind.SUBMIT, client_order_ids=(order.client_order_id,),
+            reason="could not be sent before its expiry", definitive=True, ts_init=self.now))
+
+    def _sign_held(self, count: int | None = None) -> None:
+        """The signer signs what waits (the oldest ``count``; all by default): sent, or refused
+        once the tracker's bound has passed."""
+        held = self.held if count is None else self.held[:count]
+        self.held = self.held[len(held):]
+        for item in held:
+            if item.bound_ms is not None and self.now_ms > item.bound_ms:
+                self._refuse(item.order)
+            else:
+                self._sign(item.order, item.bound_ms)
+
+    def _signer_crash(self) -> None:
+        """What waits unsigned is lost with the signer (by design): the tracker never hears of
+        it again and must prove it never placed by its expiry."""
+        self.held = []
+
+    def _serve_status(self, count: int) -> list[object]:
+        """The venue answers the ``count`` oldest waiting status queries, as it is now."""
+        cloids = list(self.status_queue)[:count]
+        for cloid in cloids:
+            del self.status_queue[cloid]
+        return [self.venue.status(cloid, self.now) for cloid in cloids]
 
     def _send(self, request: Request) -> None:
         self.inbox.append(request)
@@ -260,11 +320,12 @@ class TrackerWorld:
         return [c for c in self.submitted if (v := self.core.get(c)) is not None
                 and v.state in (S.OPEN, S.PARTIALLY_FILLED)]
 
-    def _crash(self, data: st.DataObject) -> None:
+    def _crash(self, data: st.DataObject, *, fresh_snapshot: bool = False) -> None:
         """The tracker dies; its next incarnation recovers the journal (and rebuilds the
-        events the dead one may not have logged: the event log's `reemit_after`)."""
-        use_snapshot = data.draw(st.booleans())
-        if use_snapshot and data.draw(st.booleans()):
+        events the dead one may not have logged: the event log's `reemit_after`). With
+        ``fresh_snapshot`` it had just written a snapshot (a quick restart under load)."""
+        use_snapshot = fresh_snapshot or data.draw(st.booleans())
+        if fresh_snapshot or (use_snapshot and data.draw(st.booleans())):
             self.snapshot = (self.core.snapshot(), len(self.journal.records),
                              self.core.sequence)
         floor = 0

@@ -6,6 +6,7 @@ from __future__ import annotations
 import attrs
 
 from actors.order_tracking import legs
+from actors.order_tracking.config import TrackerConfig
 from actors.order_tracking.lifecycle import Trigger
 from actors.order_tracking.outcomes import finish
 from actors.order_tracking.records import OrderRecord
@@ -146,16 +147,29 @@ def _periodic(change: Change, now: int) -> None:
         return
     change.next_reconcile_ns = now + change.config.ns(interval)
     if due is not None:
-        reconcile_everything(change, now, "periodic", overdue_only=True)
+        reconcile_everything(change, now, "periodic")
 
 
 def on_recovered(change: Change, msg: TrackerRecovered, now: int) -> None:
-    """After journal recovery: orders caught between tracking and sending may be live."""
-    requery = now + change.config.ns(change.config.unknown_requery_s)
+    """After journal recovery: an order tracked but never reported sent may be live.
+
+    It becomes UNKNOWN (its strategy hears it), but the venue is asked about it when an answer
+    can decide: at its proof time (expiry + grace), as it would have been had the tracker not
+    restarted. Until then its outcome is almost always on its way — the signer still holds it,
+    or its `RequestSent` and answer wait in this tracker's mailbox — and the venue does not
+    know a cloid lost with a crashed signer either way. Without an expiry there is no proof
+    time: it is asked at once and every `unknown_requery_s`."""
+    cfg = change.config
+    requery = now + cfg.ns(cfg.unknown_requery_s)
+    grace_ms = int(cfg.not_found_grace_s * 1000)
     for record in list(change.live_orders()):
-        if record.state is S.PENDING_CREATE:
-            change.fire(record, Trigger.UNCERTAIN, now, changes={"deadline_ns": requery},
-                        extra={"reason": "restarted before the order was reported sent"})
+        if record.state is not S.PENDING_CREATE:
+            continue
+        expires = record.expires_after_ms
+        proof = None if expires is None else (expires + grace_ms + 1) * 1_000_000
+        deadline = proof if proof is not None and proof > now else requery
+        change.fire(record, Trigger.UNCERTAIN, now, changes={"deadline_ns": deadline},
+                    extra={"reason": "restarted before the order was reported sent"})
     reconcile_everything(change, now, "recovery")
 
 
@@ -163,16 +177,33 @@ def on_reconcile_all(change: Change, msg: ReconcileAll, now: int) -> None:
     reconcile_everything(change, now, msg.reason)
 
 
-def reconcile_everything(
-    change: Change, now: int, reason: str, *, overdue_only: bool = False
-) -> None:
-    """Open orders, fills since the last seen, and the status of uncertain orders (with
-    ``overdue_only``, only those whose answer is late: sent longer than the open-orders grace
-    ago, so a busy order flow does not cost one query per order in flight)."""
-    grace = change.config.ns(change.config.open_orders_grace_s)
+def reconcile_everything(change: Change, now: int, reason: str) -> None:
+    """Open orders, fills since the last seen, and the status of the orders whose answer is
+    due: UNKNOWN ones (but one never reported sent, before its proof time: the venue can only
+    say it does not know the cloid yet, and its deadline asks at the proof time at the latest),
+    and SUBMITTED or PENDING_CANCEL ones whose answer is late (sent longer than the open-orders
+    grace ago; their own deadlines ask if it never comes).
+
+    Never an order whose answer is still on its way: each status query waits in execution's
+    queue for the venue's query budget (~3.5 a second) and is answered as the venue is then,
+    so a query about an order in flight is answered when that order has long ended — and
+    hundreds of them (every order in flight at a restart under load) come ahead of the queries
+    that settle the uncertain orders (a soak ended with two orders lost in a crashed signer
+    still UNKNOWN: their proof waited behind such queries until the stop)."""
+    cfg = change.config
+    grace = cfg.ns(cfg.open_orders_grace_s)
     uncertain = tuple(
         r.client_order_id for r in change.live_orders()
-        if r.state in (S.UNKNOWN, S.SUBMITTED, S.PENDING_CANCEL)
-        and not (overdue_only and r.state is not S.UNKNOWN and r.updated_ns >= now - grace)
+        if (r.state is S.UNKNOWN and not _proof_ahead(cfg, r, now))
+        or (r.state in (S.SUBMITTED, S.PENDING_CANCEL) and r.updated_ns < now - grace)
     )
     change.request_reconcile(uncertain, now, reason, open_orders=True, fills=True)
+
+
+def _proof_ahead(cfg: TrackerConfig, record: OrderRecord, now: int) -> bool:
+    """Never reported sent (and no sign of the venue's), before its proof time: "unknown to the
+    venue" cannot decide yet (its deadline asks, at the proof time at the latest)."""
+    expires = record.expires_after_ms
+    return (record.sent_ns is None and record.exchange_order_id is None and not record.fills
+            and not record.replaced_oids and expires is not None
+            and now <= (expires + int(cfg.not_found_grace_s * 1000)) * 1_000_000)

@@ -5,13 +5,17 @@ modify is cancel-and-replace under the same cloid, a rejected replacement leaves
 cancelled, modifies and cancels address the cloid and hit whatever leg is live when they arrive.
 Between the tracker and the venue everything can go wrong:
 
+* orders may wait unsigned in the signer and be signed late, or be lost with it when it crashes
+  (what it had not signed is gone, by design);
 * requests wait in a venue inbox and arrive in any order (a cancel races a modify), late (after
   their ``expiresAfter``: refused) or never; their answers are delivered, lost, or replaced by a
   non-definitive `RequestFailed` (5xx, timeout); a lost outcome may later be settled by a
   `NonceInvalidated` (the nonce spent on a noop);
 * stream frames (order updates, fills) are delivered in any order, duplicated or lost — a lost
   fill is still at the venue, only a query returns it;
-* query answers reflect the venue when they are delivered, and can be lost; fills come in pages;
+* status queries wait in execution's queue (first in, first out, one per cloid) for the venue's
+  query budget and are answered as the venue is then; open-order and fill answers reflect the
+  venue when they are delivered; any answer can be lost; fills come in pages;
 * time passes (deadlines, expiries, periodic reconciliation) and the tracker crashes and
   recovers from its journal (optionally from a snapshot) at any point.
 
@@ -21,7 +25,8 @@ amount; the journal alone rebuilds the live state; no event sequence is publishe
 tracker never books more than the venue filled; and a terminal state always agrees with the
 venue (the mapping in docs/order-lifecycle.md). After a crash, the events the replay rebuilds
 past any point equal those first emitted. The `venue_answers` rule checks liveness: while the
-venue answers queries, every order agrees with the venue within
+venue answers queries — status queries at the rate its query budget allows, also under a load of
+orders with the tracker and the signer crashing — every order agrees with the venue within
 `TrackerConfig.resolution_bound_s` of model time.
 """
 
@@ -56,6 +61,18 @@ from messages.venue import NonceInvalidated, RequestFailed
 from tests.tracker_network import TICK_NS, Frame, TrackerWorld
 
 S = OrderState
+STATUS_PER_ROUND = 1
+"""Status queries the venue answers per 0.5 s round in the liveness phase: its query budget
+(execution sends ~3.5 ``orderStatus`` a second, 2 weight each of the 7 weight/s it keeps for
+queries)."""
+LOAD_ROUNDS = 20
+"""Rounds of load at the start of a loaded liveness phase (10 s): orders keep coming and wait a
+round in the signer, the tracker restarts every `LOAD_TRACKER_CRASH_EVERY` rounds and the signer
+every `LOAD_SIGNER_CRASH_EVERY` (losing what it had not signed) — what a soak does at 200
+orders/s with an actor crashing every 5 s, scaled to the machine."""
+LOAD_ORDERS = 6
+LOAD_TRACKER_CRASH_EVERY = 2
+LOAD_SIGNER_CRASH_EVERY = 8
 
 
 class TrackerMachine(TrackerWorld, RuleBasedStateMachine):
@@ -67,11 +84,18 @@ class TrackerMachine(TrackerWorld, RuleBasedStateMachine):
             reconcile_interval_s=10, fills_page_size=3,
         ))
         self.last: dict[ClientOrderId, tuple[S, Decimal]] = {}
+        self.replayed = OrderTrackerCore(self.config)
+        self.replayed_upto = 0
+        self.loaded = False
 
     # --- rules: the strategy and the venue ----------------------------------------------
     @rule(data=st.data(), amount=st.sampled_from(["1", "2", "3"]),
-          sign=st.sampled_from(["sent", "sent", "sent", "unsent", "refused"]))
+          sign=st.sampled_from(["sent", "sent", "sent", "unsent", "refused", "held"]))
     def submit(self, data: st.DataObject, amount: str, sign: str) -> None:
+        cloid = self._submit(amount, sign)
+        self._scramble(data, self._arrive(data, cloid), crash=False)
+
+    def _submit(self, amount: str, sign: str) -> ClientOrderId:
         cloid = ClientOrderId.derive("machine", len(self.submitted))
         self.submitted.append(cloid)
         self.sign_fate = sign
@@ -81,7 +105,24 @@ class TrackerMachine(TrackerWorld, RuleBasedStateMachine):
                                      amount=Decimal(amount), price=Decimal("100")))
         finally:
             self.sign_fate = "sent"
-        self._scramble(data, self._arrive(data, cloid), crash=False)
+        return cloid
+
+    @precondition(lambda self: bool(self.held))
+    @rule(data=st.data())
+    def signer_signs(self, data: st.DataObject) -> None:
+        """The signer signs what waited (for credit, or lingering to coalesce)."""
+        self._sign_held(data.draw(st.integers(1, len(self.held))))
+
+    @precondition(lambda self: bool(self.held))
+    @rule()
+    def signer_crashes(self) -> None:
+        self._signer_crash()
+
+    @precondition(lambda self: bool(self.status_queue))
+    @rule()
+    def venue_answers_a_status(self) -> None:
+        """The query budget lets the oldest waiting status query go; its answer is on its way."""
+        self.buffer.extend(self._serve_status(1))
 
     @precondition(lambda self: bool(self.submitted))
     @rule(data=st.data())
@@ -168,13 +209,24 @@ class TrackerMachine(TrackerWorld, RuleBasedStateMachine):
         self._crash(data)
 
     @rule(data=st.data(), lossy=st.booleans(),
-          cancel_every=st.sampled_from([None, None, TICK_NS, 3 * 10**9]))
-    def venue_answers(self, data: st.DataObject, lossy: bool, cancel_every: int | None) -> None:
-        """Liveness: from now on the venue answers every query (the stream may still lose
-        frames); within the stated bound every order must agree with the venue — also while a
-        cancel-all is sent every tick or every 3 s, as a clean stop does (each one turned an
-        UNKNOWN order the venue never had back into PENDING_CANCEL, where its proof of never
-        placed did not count: it never ended)."""
+          cancel_every=st.sampled_from([None, None, TICK_NS, 3 * 10**9]),
+          load=st.sampled_from([False, False, True]))
+    def venue_answers(self, data: st.DataObject, lossy: bool, cancel_every: int | None,
+                      load: bool) -> None:
+        """Liveness: from now on the venue answers every query — status queries from the head
+        of execution's queue, `STATUS_PER_ROUND` a round (its query budget) — and the stream may
+        still lose frames; within the stated bound every order agrees with the venue.
+
+        Also while a cancel-all is sent every tick or every 3 s, as a clean stop does (each one
+        turned an UNKNOWN order the venue never had back into PENDING_CANCEL, where its proof
+        of never placed did not count: it never ended), and after a load (``load``): orders
+        keep coming and wait a round in the signer, the tracker restarts every second and the
+        signer now and then, losing what it had not signed; the cancel-alls start when the load
+        ends. A tracker that asks the venue about orders whose outcome is still on its way to
+        it (in the signer, in its mailbox) spends the budget on answers that come when those
+        orders have long ended, ahead of the queries that can prove a lost order never placed
+        (a soak ended with two such orders UNKNOWN: their proof waited behind hundreds of
+        those queries until the stop)."""
         while self.inbox:
             request = self.inbox.pop(data.draw(st.integers(0, len(self.inbox) - 1)))
             answer, frames = self._apply(request, data.draw(st.sampled_from("abcd")))
@@ -182,11 +234,16 @@ class TrackerMachine(TrackerWorld, RuleBasedStateMachine):
             if data.draw(st.booleans()):
                 self.buffer.append(answer)
         self.answering = True
+        load = load and not self.loaded  # one load a run: the journal it leaves is long
+        self.loaded = self.loaded or load
         try:
-            end = self.now + int(self._bound() * 1e9)
+            load_rounds = LOAD_ROUNDS if load else 0
+            end = self.now + load_rounds * TICK_NS + int(self._bound() * 1e9)
             next_cancel = self.now
+            round_no = 0
             while self.now < end:
-                if cancel_every is not None and self.now >= next_cancel:
+                stopping = round_no >= load_rounds  # a stop halts new orders, then cancels
+                if cancel_every is not None and stopping and self.now >= next_cancel:
                     # Before the answers of the last round are delivered: a status answer
                     # may meet an order a cancel has just made PENDING_CANCEL again.
                     self._handle(CancelAll())
@@ -200,17 +257,33 @@ class TrackerMachine(TrackerWorld, RuleBasedStateMachine):
                     if lossy and isinstance(item, Frame) and data.draw(st.booleans()):
                         continue  # lost
                     self._deliver(item)
+                self._sign_held()  # what waited a round in the signer leaves
+                if round_no < load_rounds:
+                    self._load_round(data, round_no)
                 while self.inbox:
                     request = self.inbox.pop(0)
                     answer, frames = self._apply(request, "a")
                     self.buffer.extend(Frame(f) for f in frames)
                     self.buffer.append(answer)
+                self.buffer.extend(self._serve_status(STATUS_PER_ROUND))
                 self.now += TICK_NS
                 self._handle(TrackerTick(ts_init=self.now))
+                round_no += 1
         finally:
             self.answering = False
         for cloid in self.submitted:
             self._assert_agrees(cloid, live_too=True)
+
+    def _load_round(self, data: st.DataObject, round_no: int) -> None:
+        """One round of load: new orders wait in the signer; the signer crashes (losing them)
+        and the tracker restarts (finding them, and the last round's, not yet reported sent or
+        answered) at their cadence."""
+        for _ in range(LOAD_ORDERS):
+            self._submit("1", "held")
+        if round_no % LOAD_SIGNER_CRASH_EVERY == LOAD_SIGNER_CRASH_EVERY - 1:
+            self._signer_crash()
+        if round_no % LOAD_TRACKER_CRASH_EVERY == LOAD_TRACKER_CRASH_EVERY - 1:
+            self._crash(data, fresh_snapshot=True)
 
     def _bound(self) -> float:
         bound = self.config.resolution_bound_s
@@ -238,10 +311,13 @@ class TrackerMachine(TrackerWorld, RuleBasedStateMachine):
     # --- invariants ----------------------------------------------------------------------
     @invariant()
     def a_crash_now_would_recover_this_state(self) -> None:
-        """Crash after any prefix: the journal alone rebuilds exactly the live state."""
-        recovered = OrderTrackerCore(self.config)
-        recovered.restore(None, self.journal.records)
-        assert recovered.state_digest() == self.core.state_digest()
+        """Crash after any prefix: the journal alone rebuilds exactly the live state. (Replayed
+        incrementally: a core that has replayed a prefix, fed the records after it, is the
+        replay of the whole journal.)"""
+        records = self.journal.records
+        self.replayed.restore(None, records[self.replayed_upto:])
+        self.replayed_upto = len(records)
+        assert self.replayed.state_digest() == self.core.state_digest()
 
     @invariant()
     def terminal_states_agree_with_the_venue(self) -> None:
@@ -298,15 +374,16 @@ class TrackerMachine(TrackerWorld, RuleBasedStateMachine):
             assert state is view.state
 
 
+_ROWS: dict[tuple[S | None, type], set[object]] = {}
+for (_source, _trigger), (_target, _event_cls) in lifecycle.TABLE.items():
+    _ROWS.setdefault((_source, _event_cls), set()).add(_target)
+
+
 def _is_table_row(state: S | None, event: OrderEvent) -> bool:
-    for (source, _trigger), (target, event_cls) in lifecycle.TABLE.items():
-        if source is state and event_cls is type(event):
-            if target == lifecycle.RESTORE:
-                if event.order_state in lifecycle.RESTORABLE:
-                    return True
-            elif target is event.order_state:
-                return True
-    return False
+    targets = _ROWS.get((state, type(event)), set())
+    if lifecycle.RESTORE in targets and event.order_state in lifecycle.RESTORABLE:
+        return True
+    return event.order_state in targets
 
 
 TrackerMachine.TestCase.settings = settings(

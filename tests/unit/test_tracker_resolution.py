@@ -1,8 +1,9 @@
 """UNKNOWN always resolves (issue 10): dead-order answers reconcile at once, lost fills are
 fetched from the order's own time and paged, the never-placed proof is asked exactly when it
 can prove, noop proofs settle lost requests, a periodic reconciliation backs the stream up, the
-open-order cap holds, and recovery rebuilds the events a crashed incarnation emitted. Each test
-fails on the tracker before issue 10.
+open-order cap holds, recovery rebuilds the events a crashed incarnation emitted, and a restart
+asks the venue only what an answer can decide. Each test fails on the tracker before issue 10
+(the last one on the tracker before it asked only that).
 """
 
 from __future__ import annotations
@@ -26,9 +27,11 @@ from messages import (
 from messages.tracking import (
     CommandRejected,
     FillsQuery,
+    ReconcileAll,
     ReconcileRequested,
     RequestSent,
     SignOrders,
+    TrackerRecovered,
     TrackerTick,
 )
 from messages.venue import FillsReported, NonceInvalidated
@@ -281,3 +284,45 @@ def test_a_cancel_of_an_order_the_venue_never_had_ends_it_once_its_expiry_passed
     h.send(OrderNotFoundReported(client_order_id=cloid, ts_init=h.now))
     assert h.state(cloid) is OrderState.FAILED
     assert "never placed" in h.order_events(cloid)[-1].reason  # type: ignore[attr-defined]
+
+
+def test_a_restart_asks_the_venue_only_what_an_answer_can_decide() -> None:
+    """Status queries wait in execution's queue for the venue's query budget (~3.5 a second)
+    and are answered as the venue is then. A soak's tracker restarts (every order in flight at
+    200 orders/s: UNKNOWN, asked at once) queued hundreds of queries about orders whose outcome
+    was on its way, answered when those had long ended; two orders lost in a crashed signer
+    were still waiting for theirs at the stop, UNKNOWN. A restart (and any reconciliation) asks
+    only what an answer can decide: an overdue answer, and an order never reported sent only
+    from its proof time (expiry + grace) on."""
+    h = Harness(TrackerConfig(submit_expiry_s=30, not_found_grace_s=2))
+    late = h.submit(1)  # sent, no answer for longer than the open-orders grace
+    h.advance(6)
+    held = h.submit(2, sent=False)  # the signer still holds it
+    lost = h.submit(3, sent=False)  # lost with a crashed signer
+    flying = h.submit(4)  # sent just now: its answer is on its way
+    closing = h.open(5, oid=55)
+    h.cancel(closing)  # the cancel is on its way too
+    fresh = OrderTrackerCore(h.core.config, h.journal)
+    fresh.restore(None, h.journal.records)
+    h.core = fresh
+    out = h.send(TrackerRecovered(ts_init=h.now))
+    (recovery,) = [o for o in out.outbox if isinstance(o, ReconcileRequested)]
+    assert recovery.open_orders
+    assert recovery.client_order_ids == (late,)
+    assert h.state(held) is S.UNKNOWN
+    assert h.state(lost) is S.UNKNOWN
+    # What was on its way arrives.
+    h.sent(held)
+    h.answer(held, oid=22)
+    h.answer(flying, oid=44)
+    h.cancel_answer(closing)
+    assert [h.state(c) for c in (held, flying, closing)] == [S.OPEN, S.OPEN, S.CANCELLED]
+    # The lost one: "unknown to the venue" proves nothing before its proof time.
+    h.advance(31)
+    h.send(ReconcileAll(reason="user stream connected", ts_init=h.now))
+    assert h.status_queries(lost) == 0
+    h.advance(1.1)  # its expiry + grace has passed: asked now
+    assert h.status_queries(lost) == 1
+    h.send(OrderNotFoundReported(client_order_id=lost, ts_init=h.now))
+    assert h.state(lost) is S.FAILED
+    assert "never placed" in h.order_events(lost)[-1].reason  # type: ignore[attr-defined]
