@@ -137,9 +137,11 @@ def test_sustained_load_carries_many_entries_per_action_and_none_waits_long(
         t_us += step_us
         until = core.linger_until_ns
         if until is not None and until <= T0_MS * 1_000_000 + t_us * 1000:
-            clock.ms = until // 1_000_000
-            flush()  # the actor's wake-up
-        clock.ms = T0_MS + t_us // 1000
+            # The actor's wake-up, at the first whole ms at or after it (a token due in 0.4 ms
+            # is not there yet).
+            clock.ms = max(clock.ms, -(-until // 1_000_000))
+            flush()
+        clock.ms = max(clock.ms, T0_MS + t_us // 1000)
         if n % 2:
             core.add(_cancel(n))
             added[ClientOrderId.derive("lc", n)] = clock.ms
@@ -149,7 +151,8 @@ def test_sustained_load_carries_many_entries_per_action_and_none_waits_long(
         n += 1
         flush()
     while core.linger_until_ns is not None:  # the load stops: what lingers goes at its wake-up
-        clock.ms = core.linger_until_ns // 1_000_000
+        # (never back in time, and a whole ms on: a wake-up already past is as good as now)
+        clock.ms = max(clock.ms + 1, -(-core.linger_until_ns // 1_000_000))
         flush()
     assert not added, "every entry was signed"
     assert max(waits) <= linger_ms + 1000 // rate + 1  # the linger time (+ one arrival step)
