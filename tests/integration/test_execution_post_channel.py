@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from typing import Any
 
 import pytest
 
@@ -20,24 +19,13 @@ from messages.account import AccountStateReported
 from messages.execution import SendAccountState
 from supervision import (
     Backoff,
-    ChildContext,
     ChildSpec,
-    SupervisedActor,
     SupervisionTree,
     SupervisorSpec,
 )
 from tests.helpers import eventually
-from tests.support.supervision import EventRecorder
+from tests.support.supervision import Collector, EventRecorder
 from venues.simulator import DEMO_ADDRESS, RunningSimulator, start_simulator
-
-
-class Collector(SupervisedActor):
-    def __init__(self, ctx: ChildContext, sink: EventRecorder) -> None:
-        super().__init__(ctx)
-        self.sink = sink
-
-    def handle(self, message: Any) -> Any:
-        self.sink(message)
 
 
 @pytest.fixture

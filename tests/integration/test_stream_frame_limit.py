@@ -40,11 +40,10 @@ from supervision import (
     Backoff,
     ChildContext,
     ChildSpec,
-    SupervisedActor,
     SupervisionTree,
     SupervisorSpec,
 )
-from tests.support.supervision import EventRecorder
+from tests.support.supervision import Collector, EventRecorder
 from venues.hyperliquid.transport import (
     DEFAULT_MAX_FRAME_BYTES,
     FrameTooLargeError,
@@ -201,15 +200,6 @@ def test_the_post_channel_drops_the_connection_and_logs_an_error(
     assert oversize.peer_closed.wait(10)
     assert oversize.sent < 16 * MiB
     transport.close()
-
-
-class Collector(SupervisedActor):
-    def __init__(self, ctx: ChildContext, sink: EventRecorder) -> None:
-        super().__init__(ctx)
-        self.sink = sink
-
-    def handle(self, message: Any) -> Any:
-        self.sink(message)
 
 
 @pytest.fixture

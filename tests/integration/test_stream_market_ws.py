@@ -28,13 +28,12 @@ from supervision import (
     ChildContext,
     ChildSpec,
     Overflow,
-    SupervisedActor,
     SupervisionTree,
     SupervisorSpec,
 )
 from tests.helpers import eventually, wait_for_item
 from tests.support.streams import LocalWsServer
-from tests.support.supervision import EventRecorder
+from tests.support.supervision import Collector, EventRecorder
 
 MS = 1_000_000
 
@@ -53,15 +52,6 @@ def trades(coin: str, ms: int, tid: int) -> bytes:
 def bbo(coin: str, ms: int) -> bytes:
     return orjson.dumps({"channel": "bbo", "data": {"coin": coin, "time": ms, "bbo": [
         {"px": "100.0", "sz": "1", "n": 1}, {"px": "101.0", "sz": "1", "n": 1}]}})
-
-
-class Collector(SupervisedActor):
-    def __init__(self, ctx: ChildContext, sink: EventRecorder) -> None:
-        super().__init__(ctx)
-        self.sink = sink
-
-    def handle(self, message: Any) -> Any:
-        self.sink(message)
 
 
 def reader_threads() -> list[str]:

@@ -71,6 +71,19 @@ class EventRecorder:
             return matching()
 
 
+
+class Collector(SupervisedActor):
+    """An actor that hands every message it is told to a sink (an `EventRecorder`): a peer
+    whose inbox a test reads."""
+
+    def __init__(self, ctx: ChildContext, sink: Callable[[object], None]) -> None:
+        super().__init__(ctx)
+        self.sink = sink
+
+    def handle(self, message: Any) -> Any:
+        self.sink(message)
+
+
 class PoisonError(RuntimeError):
     """Raised by `ScriptedWorker` for a `Poison` message."""
 
