@@ -124,7 +124,8 @@ class OrderTrackerCore:
         self.fills_complete_ms: int | None = None
         """Every fill up to this venue time is booked: a complete, echoed fills answer that
         started at or before the previous mark proved it. Full reconciliations ask from here.
-        Not state (it only shapes requests): a new incarnation starts from `fills_floor_ms`."""
+        Journaled and snapshotted like state: a new incarnation asks from where the last one
+        had got to (before any mark, from `fills_floor_ms`)."""
         self.recovered_events: list[OrderEvent] = []
         """Events rebuilt by `restore` with ``reemit_after`` (for the durable event log)."""
         self.reemit_gap: tuple[int, int] | None = None
@@ -144,13 +145,13 @@ class OrderTrackerCore:
                 self.journal.append(encode_record(message, now_ns))
                 self.journaled += 1
             self._commit(change)
+        self.fills_complete_ms = change.fills_complete_ms
         if replay:
             if change.events:
                 self.recovered_events.extend(
                     e for e in change.events if isinstance(e, OrderEvent))
             return Outcome()
         self.next_reconcile_ns = change.next_reconcile_ns
-        self.fills_complete_ms = change.fills_complete_ms
         return Outcome(tuple(change.events), tuple(change.outbox))
 
     def _commit(self, change: Change) -> None:
@@ -250,6 +251,7 @@ class OrderTrackerCore:
             "v": SNAPSHOT_VERSION,
             "sequence": self.sequence,
             "last_fill_ms": self.last_fill_ms,
+            "fills_complete_ms": self.fills_complete_ms,
             "orders": [record_to_list(r) for r in self.orders.values()],
             "forgotten": [list(k) for k in self.forgotten_fill_keys],
             "unmatched": [codec.to_primitive(f) for f in self.unmatched_fills],
@@ -298,6 +300,7 @@ class OrderTrackerCore:
         self.index.rebuild(self.orders)
         self.sequence = data["sequence"]
         self.last_fill_ms = data["last_fill_ms"]
+        self.fills_complete_ms = data.get("fills_complete_ms")  # absent before it was kept
         self.forgotten_fill_keys = OrderedDict((tuple(k), None) for k in data["forgotten"])
         self.unmatched_fills = [codec.from_primitive(f) for f in data["unmatched"]]
 

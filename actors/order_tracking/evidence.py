@@ -22,7 +22,7 @@ from actors.order_tracking.commands import cancel_target
 from actors.order_tracking.fills import find
 from actors.order_tracking.lifecycle import Trigger
 from actors.order_tracking.outcomes import expect_terminal, rejected, uncertain
-from actors.order_tracking.records import ZERO, OrderRecord
+from actors.order_tracking.records import ZERO, OrderRecord, proof_ahead
 from actors.order_tracking.stage import Change, filled_at_venue
 from messages import orders
 from messages.account import NonUserCancelReported
@@ -242,13 +242,15 @@ def on_open_orders(change: Change, msg: OpenOrdersReported, now: int) -> None:
             continue
         seen.add(record.client_order_id)
         apply_status(change, record, report, now)
-    grace = change.config.ns(change.config.open_orders_grace_s)
+    cfg = change.config
+    grace = cfg.ns(cfg.open_orders_grace_s)
     missing = tuple(
         r.client_order_id
         for r in change.live_orders()
         if r.state is not S.PENDING_CREATE
         and r.client_order_id not in seen
         and (r.sent_ns or r.created_ns) < msg.ts_init - grace
+        and not proof_ahead(r, cfg.not_found_grace_s, now)
     )
     if missing:
         change.request_status(missing, now, "live order missing from open orders")

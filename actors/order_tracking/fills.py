@@ -58,6 +58,11 @@ def _mark_complete(change: Change, query: FillsQuery, now: int) -> None:
     done = query.requested_ns // 1_000_000 - int(change.config.fills_lookback_s * 1000)
     if mark is None or done > mark:
         change.fills_complete_ms = done
+        # Journaled (and in the snapshot), so a restarted tracker asks for the fills since the
+        # mark, not for every fill of the last `retention_s`: a soak restarting the tracker
+        # every few seconds paged through thousands of fills each time (120 weight a page),
+        # more than the whole query budget, and the status queries waited behind them.
+        change.changed = True
 
 
 def _next_page(change: Change, msg: FillsReported, query: FillsQuery | None, now: int) -> None:

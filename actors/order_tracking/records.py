@@ -303,3 +303,13 @@ def record_from_list(v: list[Any]) -> OrderRecord:
         deadline_ns=v[23], sent_ns=v[24], expires_after_ms=v[25], not_found=v[26],
         terminal_ns=v[27], leg_size=_D(v[28]) if len(v) > 28 else None,
     )
+
+
+def proof_ahead(record: OrderRecord, grace_s: float, now: int) -> bool:
+    """Never reported sent (and no sign of the venue's), before its proof time (expiry +
+    grace): "unknown to the venue" cannot decide yet, so asking the venue is wasted (its
+    deadline asks at the proof time at the latest)."""
+    expires = record.expires_after_ms
+    return (record.sent_ns is None and record.exchange_order_id is None and not record.fills
+            and not record.replaced_oids and expires is not None
+            and now <= (expires + int(grace_s * 1000)) * 1_000_000)

@@ -6,7 +6,6 @@ from __future__ import annotations
 import attrs
 
 from actors.order_tracking import legs
-from actors.order_tracking.config import TrackerConfig
 from actors.order_tracking.lifecycle import Trigger
 from actors.order_tracking.outcomes import finish
 from actors.order_tracking.records import OrderRecord
@@ -178,32 +177,15 @@ def on_reconcile_all(change: Change, msg: ReconcileAll, now: int) -> None:
 
 
 def reconcile_everything(change: Change, now: int, reason: str) -> None:
-    """Open orders, fills since the last seen, and the status of the orders whose answer is
-    due: UNKNOWN ones (but one never reported sent, before its proof time: the venue can only
-    say it does not know the cloid yet, and its deadline asks at the proof time at the latest),
-    and SUBMITTED or PENDING_CANCEL ones whose answer is late (sent longer than the open-orders
-    grace ago; their own deadlines ask if it never comes).
+    """Open orders and the fills since the last seen. No order's own status: the venue's open
+    orders settle every live order they list, and its answer asks the status of those it
+    does not list (`evidence.on_open_orders`) — a live order missing from it has ended (or
+    was never placed), which only its status can say.
 
-    Never an order whose answer is still on its way: each status query waits in execution's
-    queue for the venue's query budget (~3.5 a second) and is answered as the venue is then,
-    so a query about an order in flight is answered when that order has long ended — and
-    hundreds of them (every order in flight at a restart under load) come ahead of the queries
-    that settle the uncertain orders (a soak ended with two orders lost in a crashed signer
-    still UNKNOWN: their proof waited behind such queries until the stop)."""
-    cfg = change.config
-    grace = cfg.ns(cfg.open_orders_grace_s)
-    uncertain = tuple(
-        r.client_order_id for r in change.live_orders()
-        if (r.state is S.UNKNOWN and not _proof_ahead(cfg, r, now))
-        or (r.state in (S.SUBMITTED, S.PENDING_CANCEL) and r.updated_ns < now - grace)
-    )
-    change.request_reconcile(uncertain, now, reason, open_orders=True, fills=True)
-
-
-def _proof_ahead(cfg: TrackerConfig, record: OrderRecord, now: int) -> bool:
-    """Never reported sent (and no sign of the venue's), before its proof time: "unknown to the
-    venue" cannot decide yet (its deadline asks, at the proof time at the latest)."""
-    expires = record.expires_after_ms
-    return (record.sent_ns is None and record.exchange_order_id is None and not record.fills
-            and not record.replaced_oids and expires is not None
-            and now <= (expires + int(cfg.not_found_grace_s * 1000)) * 1_000_000)
+    Asking each uncertain order's status here as well cost one query per order in flight at
+    every recovery and reconnect: each waits in execution's queue for the venue's query
+    budget (~3.5 a second) and is answered when that order has long ended, and hundreds of
+    them (a restart under load) came ahead of the queries that settle the uncertain orders (a
+    soak ended with orders lost in a crashed signer still UNKNOWN: their proof waited behind
+    such queries until the stop). An uncertain order's own deadline still asks about it."""
+    change.request_reconcile((), now, reason, open_orders=True, fills=True)

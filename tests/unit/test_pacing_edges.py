@@ -185,3 +185,36 @@ def test_a_bulk_query_already_waiting_is_not_queued_twice() -> None:
     fills = rig.core._queue[1][1]
     assert fills.fills_query is not None
     assert fills.fills_query.requested_ns == 2  # the answer proves the later request too
+
+
+def test_queries_borrow_ip_weight_nothing_else_uses_down_to_the_action_reserve() -> None:
+    """A quiet order path lends queries its weight (status queries after a restart settle
+    orders ~3× faster than the query share alone allows), never the reserve of
+    ``action_burst`` that a burst of orders and cancels needs."""
+    from actors.executing.pacing import Pacer, PacingConfig
+
+    config = PacingConfig(ip_weight_per_minute=1200, query_share=0.35, action_burst=60)
+    pacer = Pacer(config, 0)
+    pacer.query_weights.tokens = 0  # its own share is spent
+    assert pacer.take_query(2, 0)  # borrowed from the idle IP budget
+    assert pacer.query_weights.tokens == 0
+    assert pacer.weights.tokens == 1198
+    pacer.weights.tokens = 61
+    assert not pacer.take_query(2, 0)  # it would dig into the reserve
+    assert pacer.weights.tokens == 61
+    # The wake-up comes when borrowing becomes possible (0.05 s at 20 weight/s), not when the
+    # query share refills (2 weight at 7/s: 0.29 s).
+    assert abs(pacer.query_wait_s(2, 0) - 0.05) < 1e-9
+    # Asked without end, queries never take the IP budget below the reserve by borrowing.
+    now = 0
+    admitted = 0
+    for _ in range(6000):
+        now += 10_000_000  # every 10 ms for a minute
+        if pacer.take_query(2, now):
+            admitted += 1
+        assert pacer.weights.tokens >= 60 - 2
+    # The whole 20/s goes to queries (7/s of their own, the rest borrowed), never more than
+    # the IP budget held plus its refill: ~600 queries of 2 weight in the minute.
+    assert 580 <= admitted and 2 * admitted <= 61 + 1200 - (60 - 2)
+    # The reserve is there for actions: the signer still gets its credit at once.
+    assert pacer.grantable(now) == config.credit_target

@@ -34,8 +34,8 @@ from messages.tracking import (
     TrackerRecovered,
     TrackerTick,
 )
-from messages.venue import FillsReported, NonceInvalidated
-from tests.tracker_support import Harness, fill_report
+from messages.venue import FillsReported, NonceInvalidated, OpenOrdersReported
+from tests.tracker_support import Harness, fill_report, status_report
 from tests.tracker_venue import MODIFY_DEAD
 
 S = OrderState
@@ -138,8 +138,11 @@ def test_a_nonce_below_the_window_makes_not_found_a_proof() -> None:
 
 
 def test_periodic_reconciliation_is_one_open_orders_and_one_fills_query() -> None:
+    """No order's own status rides along: the open orders' answer asks about the ones it does
+    not list and whose answer is overdue, nothing else."""
     h = Harness(TrackerConfig(reconcile_interval_s=30, open_orders_grace_s=5))
     stale = h.submit(1)  # sent, never answered
+    listed = h.submit(3)  # sent, never answered, but the venue lists it as open
     h.advance(1)  # the first tick starts the clock
     h.tick(28)
     fresh = h.submit(2)  # sent a moment ago: its answer is not overdue
@@ -147,8 +150,14 @@ def test_periodic_reconciliation_is_one_open_orders_and_one_fills_query() -> Non
     h.advance(2.5)  # 30 s after the first tick
     (request,) = [o for o in h.outbox if isinstance(o, ReconcileRequested) and o.open_orders]
     assert request.fills_since_ms is not None
-    assert stale in request.client_order_ids
-    assert fresh not in request.client_order_ids
+    assert request.client_order_ids == ()
+    listing = status_report(listed, 9, VenueOrderStatus.OPEN, "open", "1", "1", EvidenceSource.QUERY, h.now)
+    out = h.send(OpenOrdersReported(orders=(listing,), ts_init=h.now))
+    asked = {c for o in out.outbox if isinstance(o, ReconcileRequested)
+             for c in o.client_order_ids}
+    assert asked == {stale}
+    assert h.state(listed) is S.OPEN
+    assert fresh not in asked
     h.outbox.clear()
     h.advance(10)
     assert not [o for o in h.outbox if isinstance(o, ReconcileRequested) and o.open_orders]
@@ -308,7 +317,11 @@ def test_a_restart_asks_the_venue_only_what_an_answer_can_decide() -> None:
     out = h.send(TrackerRecovered(ts_init=h.now))
     (recovery,) = [o for o in out.outbox if isinstance(o, ReconcileRequested)]
     assert recovery.open_orders
-    assert recovery.client_order_ids == (late,)
+    assert recovery.client_order_ids == ()  # the open orders' answer decides what to ask
+    out = h.send(OpenOrdersReported(orders=(), ts_init=h.now))
+    asked = [c for o in out.outbox if isinstance(o, ReconcileRequested)
+             for c in o.client_order_ids]
+    assert asked == [late]
     assert h.state(held) is S.UNKNOWN
     assert h.state(lost) is S.UNKNOWN
     # What was on its way arrives.
@@ -320,9 +333,45 @@ def test_a_restart_asks_the_venue_only_what_an_answer_can_decide() -> None:
     # The lost one: "unknown to the venue" proves nothing before its proof time.
     h.advance(31)
     h.send(ReconcileAll(reason="user stream connected", ts_init=h.now))
+    listing = tuple(status_report(c, oid, VenueOrderStatus.OPEN, "open", "1", "1",
+                                  EvidenceSource.QUERY, h.now) for c, oid in ((held, 22),
+                                                                             (flying, 44)))
+    h.send(OpenOrdersReported(orders=listing, ts_init=h.now))
     assert h.status_queries(lost) == 0
     h.advance(1.1)  # its expiry + grace has passed: asked now
     assert h.status_queries(lost) == 1
     h.send(OrderNotFoundReported(client_order_id=lost, ts_init=h.now))
     assert h.state(lost) is S.FAILED
     assert "never placed" in h.order_events(lost)[-1].reason  # type: ignore[attr-defined]
+
+
+def test_a_restarted_tracker_asks_for_the_fills_since_the_last_complete_answer() -> None:
+    """Where every fill is known to be booked survives a restart (journal and snapshot): a new
+    incarnation asks for the fills since then, not for every fill of the last `retention_s`
+    (a soak restarting the tracker every few seconds paged through thousands of fills each
+    time, 120 weight a page: more than the whole query budget)."""
+    h = Harness(TrackerConfig(fills_lookback_s=1))
+    cloid = h.open()
+    h.advance(300)
+    h.send(ReconcileAll(reason="periodic", ts_init=h.now))
+    (request,) = h.fill_queries()
+    assert request.fills_since_ms is not None
+    assert request.fills_since_ms < h.now // 1_000_000 - 299_000  # from the oldest order
+    asked_ms = h.now // 1_000_000
+    h.answer_fills(request)  # complete, nothing missing
+    h.advance(10)
+
+    def recovery_fills_from(core: OrderTrackerCore) -> int | None:
+        h.core = core
+        h.outbox.clear()
+        h.send(TrackerRecovered(ts_init=h.now))
+        (again,) = h.fill_queries()
+        return again.fills_since_ms
+
+    replayed = OrderTrackerCore(h.core.config, h.journal)
+    replayed.restore(None, h.journal.records)
+    assert recovery_fills_from(replayed) == asked_ms - 1_000
+    from_snapshot = OrderTrackerCore(h.core.config)
+    from_snapshot.restore(h.core.snapshot(), [])
+    assert recovery_fills_from(from_snapshot) == asked_ms - 1_000
+    assert h.state(cloid) is S.OPEN
