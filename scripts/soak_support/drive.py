@@ -60,6 +60,8 @@ class Sampler(threading.Thread):
         self.account = account
         self.every_s = every_s
         self.samples: list[tuple[int, float, float, float]] = []
+        self.kinds: list[tuple[int, dict[str, float]]] = []
+        """(wall ns, units spent so far by kind) at each sample."""
         self.stop_event = threading.Event()
         self.supported = True
 
@@ -71,7 +73,9 @@ class Sampler(threading.Thread):
         if usage is None:
             self.supported = False
         else:
-            self.samples.append((time.time_ns(), *usage))
+            now = time.time_ns()
+            self.samples.append((now, *usage[:3]))
+            self.kinds.append((now, usage[3]))
 
     def run(self) -> None:
         while not self.stop_event.wait(self.every_s):
@@ -248,6 +252,7 @@ class Soak:
             answers=answers, open_cloids=open_cloids, open_count=open_count,
             venue_fills=venue_fills, fills_complete_from_ms=fills_from,
             evidence=evidence_stats, usage=weights.samples if weights.supported else None,
+            usage_kinds=weights.kinds if weights.supported else None,
             rss=rss.samples, stop=stop, runtime_starts=runtime.starts,
             runtime_start_seconds=runtime.start_seconds,
             runtime_start_retries=runtime.start_retries, incidents=self.incidents,

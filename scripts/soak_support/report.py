@@ -40,6 +40,18 @@ HOW_USAGE = (
     "weighs 1)")
 
 
+def _kinds_delta(samples: list[tuple[int, dict[str, float]]] | None, lo: int,
+                 hi: int) -> dict[str, float]:
+    """Units spent by kind between the samples nearest ``lo`` and ``hi``, largest first."""
+    if not samples:
+        return {}
+    def at(t: int) -> dict[str, float]:
+        return min(samples, key=lambda s: abs(s[0] - t))[1]
+    a, b = at(lo), at(hi)
+    spent = {k: round(v - a.get(k, 0.0), 1) for k, v in b.items()}
+    return dict(sorted(((k, v) for k, v in spent.items() if v > 0), key=lambda kv: -kv[1]))
+
+
 def _delta(samples: list[tuple[int, float]], lo: int, hi: int) -> float | None:
     a, b = interpolate(samples, lo), interpolate(samples, hi)
     return None if a is None or b is None else round(b - a, 1)
@@ -69,6 +81,8 @@ class Outcome:
     evidence: dict[str, Any]
     usage: list[tuple[int, float, float, float]] | None
     """(wall ns, REST weight, WebSocket messages) of the runtime's IP at the venue."""
+    usage_kinds: list[tuple[int, dict[str, float]]] | None
+    """(wall ns, units spent so far by kind) of the runtime's IP at the venue."""
     rss: list[tuple[int, int, int]]
     stop: dict[str, Any]
     runtime_starts: int
@@ -127,6 +141,7 @@ def step_figures(o: Outcome, final: dict[str, LastEvent]) -> list[dict[str, Any]
             used = None if rest is None or ws is None else rest + ws
         per.append({
             "step": i + 1, "rate": rate, "seconds": round(seconds, 1),
+            "usage_by_kind": _kinds_delta(o.usage_kinds, lo, hi),
             "offered_nominal": round(rate * seconds),
             "strategy_log": logged.get(i + 1, {}), "tracked": len(cloids),
             "opened": sum(1 for c in cloids if c in opened), "venue_placed": placed,
@@ -294,6 +309,11 @@ def print_summary(s: dict[str, Any], say: Callable[[str], None]) -> None:
             f"{_ms(st['submit_to_open_ms']):>31s} {_n(st['rest_weight']):>8} "
             f"{_n(st['ws_messages']):>8} {_n(st['orders_per_unit']):>12} "
             f"{_n(st['requests_per_unit']):>14}")
+    for st in s["steps"]:
+        kinds = st.get("usage_by_kind") or {}
+        if kinds:
+            spent = ", ".join(f"{k} {v:g}" for k, v in list(kinds.items())[:8])
+            say(f"  step {st['step']} usage by kind: {spent}")
     u = s["under_load"]
     say(f"under load (steps {u['steps']}): {u['venue_placed']} orders placed for "
         f"{u['usage']} units of rate-limit usage = {u['orders_per_unit']} orders per unit "

@@ -122,10 +122,11 @@ class Venue:
         return frozenset(re.findall(r"(\w+)=", text))
 
     def usage(self, ip: str = "127.0.0.1", account: str = ""
-              ) -> tuple[float, float, float] | None:
+              ) -> tuple[float, float, float, dict[str, float]] | None:
         """(REST weight charged, WebSocket messages sent) by ``ip`` so far, from the
-        simulator's limit counters, and the order and cancel entries ``account`` has sent (its
-        ``nRequestsUsed``); None when the simulator has no such counters."""
+        simulator's limit counters, the order and cancel entries ``account`` has sent (its
+        ``nRequestsUsed``), and those units by what spent them (``ws post action:order``…);
+        None when the simulator has no such counters."""
         state = self.state()
         limits = state.get("limits")
         if not isinstance(limits, dict) or not isinstance(limits.get("ips"), dict):
@@ -134,9 +135,12 @@ class Venue:
         sent = float(requests.get(account.lower(), 0)) if isinstance(requests, dict) else 0.0
         counters = limits["ips"].get(ip)
         if not isinstance(counters, dict):
-            return (0.0, 0.0, sent)
+            return (0.0, 0.0, sent, {})
+        kinds = counters.get("usage_by_kind")
+        by_kind = ({str(k): float(v) for k, v in kinds.items()} if isinstance(kinds, dict)
+                   else {})
         return (float(counters.get("weight_charged", 0)), float(counters.get("ws_messages", 0)),
-                sent)
+                sent, by_kind)
 
     def stop(self) -> None:
         proc = self.proc

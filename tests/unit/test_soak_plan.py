@@ -138,6 +138,9 @@ def outcome(tmp_path: Path, records: list[EventRecord], opts: Options | None = N
         answers={c: VenueOrder(status="canceled") for c in CLOIDS}, open_cloids=set(),
         open_count=0, venue_fills={}, fills_complete_from_ms=None, evidence={},
         usage=[(0, 0.0, 0.0, 0.0), (int(plan.load_s * S), 10.0, 30.0, 80.0)],
+        usage_kinds=[(0, {"ws ping": 1.0}),
+                     (int(plan.load_s * S), {"ws ping": 3.0, "ws post action:order": 28.0,
+                                             "rest info:openOrders": 10.0})],
         rss=[(t * S // 2, 1, 40_000) for t in range(12)], stop={"clean": True},
         runtime_starts=1, runtime_start_seconds=[1.0], runtime_start_retries=0, incidents=[],
         executed=[], notes=[], log_path=log, work_dir=tmp_path)
@@ -210,6 +213,12 @@ def test_orders_per_unit_of_rate_limit_usage(tmp_path: Path) -> None:
     assert loaded["steps"] == [1, 2]
     assert loaded["usage"] == 40.0  # 10 REST weight + 30 WS messages over the load
     assert loaded["orders_per_unit"] == 1.0  # the 40 orders the venue placed
+    # Where the units went, largest first: from the first step's start to the last's end.
+    spent: dict[str, float] = {}
+    for step in summary["steps"]:
+        for kind, units in step["usage_by_kind"].items():
+            spent[kind] = spent.get(kind, 0.0) + units
+    assert spent == {"ws post action:order": 28.0, "rest info:openOrders": 10.0, "ws ping": 2.0}
 
 
 def test_mismatches_are_tallied_by_state_and_venue_status(tmp_path: Path) -> None:

@@ -106,6 +106,26 @@ def batch_length(action: Any) -> int:
     return 1
 
 
+def usage_kind(transport: str, body: Any) -> str:
+    """What a request spends its units on, for the usage counters: ``rest info:orderStatus``,
+    ``ws post action:order``, ``ws subscribe``, ``ws ping``…"""
+    if not isinstance(body, dict):
+        return transport
+    if transport == "ws":
+        method = body.get("method")
+        if method != "post":
+            return f"ws {method if method in ('ping', 'subscribe', 'unsubscribe') else 'other'}"
+        request = body.get("request")
+        if not isinstance(request, dict):
+            return "ws post"
+        transport, body = f"ws post {request.get('type')}", request.get("payload")
+        if not isinstance(body, dict):
+            return transport
+    action = body.get("action")
+    kind = action.get("type") if isinstance(action, dict) else body.get("type")
+    return f"{transport}:{kind if isinstance(kind, str) else '?'}"
+
+
 def exchange_weight(body: Any) -> int:
     """``1 + floor(n / 40)`` for a batch of n."""
     action = body.get("action") if isinstance(body, dict) else None
@@ -163,6 +183,8 @@ class _IpState:
     weight_charged: int = 0
     requests: int = 0
     ws_messages: int = 0
+    by_kind: Counter[str] = attrs.Factory(Counter)
+    """Units (REST weight, WS messages) by what spent them: where a client's budget goes."""
 
 
 REFUSAL_KINDS = ("ip_weight", "ws_messages", "ws_inflight_posts", "ws_subscriptions",
@@ -201,7 +223,7 @@ class Limits:
 
     # --- REST ---------------------------------------------------------------------------------
 
-    def take_weight(self, ip: str, weight: int) -> bool:
+    def take_weight(self, ip: str, weight: int, kind: str = "rest") -> bool:
         """Charge a request's weight; False means answer 429."""
         state = self._ip(ip)
         now = self._now()
@@ -211,14 +233,16 @@ class Limits:
             state.weight.take(weight, now, force=True)
         state.weight_charged += weight
         state.requests += 1
+        state.by_kind[kind] += weight
         return True
 
-    def charge_weight(self, ip: str, weight: int) -> None:
+    def charge_weight(self, ip: str, weight: int, kind: str = "rest") -> None:
         """Weight known only after answering (items returned): may leave the IP in debt."""
         if weight > 0:
             state = self._ip(ip)
             state.weight.take(weight, self._now(), force=True)
             state.weight_charged += weight
+            state.by_kind[kind] += weight
 
     # --- WebSocket ----------------------------------------------------------------------------
 
@@ -234,9 +258,10 @@ class Limits:
         state.connections = max(0, state.connections - 1)
         state.inflight_posts = max(0, state.inflight_posts - pending_posts)
 
-    def take_message(self, ip: str) -> bool:
+    def take_message(self, ip: str, kind: str = "ws") -> bool:
         state = self._ip(ip)
         state.ws_messages += 1
+        state.by_kind[kind] += 1
         now = self._now()
         if not state.messages.take(1, now):
             if self._refuse("ws_messages"):
@@ -340,6 +365,7 @@ class Limits:
                 "ws_peak_inflight_posts": s.peak_inflight_posts,
                 "ws_connections": s.connections, "ws_subscriptions": s.subscriptions,
                 "ws_users": len(s.users),
+                "usage_by_kind": dict(s.by_kind),
             }
         return {"enforced": self.enforce, "address_budget_enforced": self.enforce_address,
                 "refusals": dict(self.refusals), "ips": ips}

@@ -151,18 +151,20 @@ class SimulatorServer:
     async def _info(self, request: web.Request) -> web.Response:
         body = await self._body(request)
         ip = client_ip(request)
-        if not self.core.limits.take_weight(ip, limits.info_weight(body)):
+        kind = limits.usage_kind("rest info", body)
+        if not self.core.limits.take_weight(ip, limits.info_weight(body), kind):
             return rate_limited()
         try:
             answer = self.core.handle_info(body)
         except DeserializeError as exc:
             return text_response(str(exc), 422)
-        self.core.limits.charge_weight(ip, limits.info_extra_weight(body, answer))
+        self.core.limits.charge_weight(ip, limits.info_extra_weight(body, answer), kind)
         return json_response(answer)
 
     async def _exchange(self, request: web.Request) -> web.Response:
         body = await self._body(request)
-        if not self.core.limits.take_weight(client_ip(request), limits.exchange_weight(body)):
+        if not self.core.limits.take_weight(client_ip(request), limits.exchange_weight(body),
+                                            limits.usage_kind("rest exchange", body)):
             return rate_limited()
         try:
             return json_response(self.core.handle_exchange(body))

@@ -20,7 +20,7 @@ from venues.simulator import render
 from venues.simulator.actions import DESERIALIZE_TEXT, DeserializeError, address
 from venues.simulator.engine import Engine
 from venues.simulator.info_service import aggregate_by_time
-from venues.simulator.limits import PENDING_POSTS_TEXT, WS_MESSAGES_TEXT, Limits
+from venues.simulator.limits import PENDING_POSTS_TEXT, WS_MESSAGES_TEXT, Limits, usage_kind
 from venues.simulator.model import (
     BookChanged,
     Event,
@@ -143,7 +143,7 @@ class WsHub:
             msg = _INVALID
         is_post = isinstance(msg, dict) and msg.get("method") == "post"
         suffix = f" id={msg.get('id')}" if is_post else ""
-        if not self._limits.take_message(ip):
+        if not self._limits.take_message(ip, usage_kind("ws", msg)):
             self._send(conn_id, frame("error", WS_MESSAGES_TEXT + suffix))
             return None
         if is_post:
