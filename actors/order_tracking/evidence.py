@@ -92,7 +92,17 @@ def on_cancel_answered(change: Change, msg: CancelAnswered, now: int) -> None:
         change.fire(record, Trigger.CANCELLED, now, extra={"reason": "canceled"})
     elif NOT_FOUND_TEXT in msg.error:
         # Already filled or already cancelled: only the venue's status can say which.
-        if record.state is S.PENDING_CANCEL:
+        cfg = change.config
+        if proof_ahead(record, cfg.not_found_grace_s, now):
+            # Never reported sent: not at the venue now, but it may still arrive until its
+            # expiry; asked at its proof time, when "unknown to the venue" decides (asked now,
+            # and at every cancel-all of a stop, the answer proves nothing).
+            assert record.expires_after_ms is not None
+            proof = (record.expires_after_ms + int(cfg.not_found_grace_s * 1000) + 1) * 1_000_000
+            if record.state is S.PENDING_CANCEL:
+                change.fire(record, Trigger.UNCERTAIN, now, changes={"deadline_ns": proof},
+                            extra={"reason": f"cancel refused: {msg.error}"})
+        elif record.state is S.PENDING_CANCEL:
             uncertain(change, record, now, f"cancel refused: {msg.error}")
         else:
             change.request_status((record.client_order_id,), now, "cancel refused")

@@ -375,3 +375,29 @@ def test_a_restarted_tracker_asks_for_the_fills_since_the_last_complete_answer()
     from_snapshot.restore(h.core.snapshot(), [])
     assert recovery_fills_from(from_snapshot) == asked_ms - 1_000
     assert h.state(cloid) is S.OPEN
+
+
+def test_a_refused_cancel_of_an_order_never_reported_sent_waits_for_its_proof_time() -> None:
+    """A stop's cancel-all every 3 s, each refused ("never placed, …"), asked the venue about an
+    order lost in a crashed signer each time, long before "unknown to the venue" could prove
+    anything: it is asked at its expiry + grace, once, and that answer ends it."""
+    h = Harness(TrackerConfig(submit_expiry_s=30, not_found_grace_s=2, unknown_requery_s=3))
+    lost = h.submit(1, sent=False)
+    fresh = OrderTrackerCore(h.core.config, h.journal)
+    fresh.restore(None, h.journal.records)
+    h.core = fresh
+    h.send(TrackerRecovered(ts_init=h.now))
+    assert h.state(lost) is S.UNKNOWN
+    h.outbox.clear()
+    for _ in range(9):  # a stop's cancel-all every 3 s
+        h.cancel(lost)
+        assert h.state(lost) is S.PENDING_CANCEL
+        h.cancel_answer(lost, success=False,
+                        error="Order was never placed, already canceled, or filled.")
+        assert h.state(lost) is S.UNKNOWN
+        h.advance(3)
+    assert h.status_queries(lost) == 0  # 27 s: its expiry (30 s) has not passed
+    h.advance(5.1)  # expiry + grace passed
+    assert h.status_queries(lost) == 1
+    h.send(OrderNotFoundReported(client_order_id=lost, ts_init=h.now))
+    assert h.state(lost) is S.FAILED
