@@ -11,6 +11,8 @@ Emits: RequestSent and the venue's answers and query results (SubmitAnswered, Ca
   OpenOrdersReported, FillsReported) to the order tracker; SendCredit, InvalidateNonce and
   ScheduleCancel to the signer; RateLimitReported to the event sinks (the risk gate keeps the
   address's request budget from it).
+Peers: `ExecutionPeers` — the paths of the tracker, the signer and the event sinks, resolved
+  to stable handles at start.
 Paces: the venue's limits are counted in `actors.executing.pacing` — the signer signs only
   with credit granted from the IP weight budget (the gate refuses new orders when the signer's
   backlog would outlive them).
@@ -81,11 +83,20 @@ class ExecutionSettings:
     """The post channel's back-off between attempts; it starts afresh after a connection that
     stayed up `STABLE_S` (its ``reset_after_s`` and ``max_restarts`` are not used: the channel
     never gives up, HTTP carries the requests meanwhile)."""
-    tracker: str = paths.ORDER_TRACKER
-    signer: str = paths.SIGNER
-    event_sinks: tuple[str, ...] = ()
     max_frame_bytes: int = DEFAULT_MAX_FRAME_BYTES
     """Largest WebSocket message the post channel accepts (refused from the frame header)."""
+
+
+@attrs.frozen(kw_only=True)
+class ExecutionPeers:
+    """Paths of the actors execution talks to (resolved to stable handles at start)."""
+
+    tracker: str = paths.ORDER_TRACKER
+    """Receives RequestSent, the venue's answers and the query results."""
+    signer: str = paths.SIGNER
+    """Receives SendCredit, InvalidateNonce and ScheduleCancel."""
+    event_sinks: tuple[str, ...] = ()
+    """Receive RateLimitReported (the monitor, the risk gate)."""
 
 
 def ws_url_of(base_url: str) -> str:
@@ -99,9 +110,11 @@ def _no_feed_events(_event: object) -> None:
 
 
 class Execution(SupervisedActor, LinkOwner):
-    def __init__(self, ctx: ChildContext, *, settings: ExecutionSettings) -> None:
+    def __init__(self, ctx: ChildContext, *, settings: ExecutionSettings,
+                 peers: ExecutionPeers = ExecutionPeers()) -> None:
         super().__init__(ctx)
         self.settings = settings
+        self.peers = peers
         self.core: ExecutionCore | None = None
         self._http: HttpTransport | None = None
         self._link: StreamLink | None = None
@@ -113,10 +126,10 @@ class Execution(SupervisedActor, LinkOwner):
 
     # --- lifecycle -------------------------------------------------------------------------
     def on_started(self) -> None:
-        s = self.settings
+        s, peers = self.settings, self.peers
         lookup = self.ctx.lookup
-        tracker, signer = lookup(s.tracker), lookup(s.signer)
-        self._sinks = tuple(lookup(p) for p in s.event_sinks)
+        tracker, signer = lookup(peers.tracker), lookup(peers.signer)
+        self._sinks = tuple(lookup(p) for p in peers.event_sinks)
         me = self.self_handle
         clock = self.clock
         self._http = HttpTransport(s.base_url, me.tell, clock.time_ns, check=self.fence.check,

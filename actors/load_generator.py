@@ -7,6 +7,7 @@ Emits: SubmitOrder (post-only orders ``rest_distance_bps`` behind the touch, and
   fraction ``modify_fraction`` of the resting orders is moved once to the touch when OPEN, then
   cancelled after ``modify_hold_s``: the modify-and-fill race the market maker runs into),
   CancelOrder (every other resting order as soon as it is OPEN).
+Peers: `actors.strategy.StrategyPeers`, as any strategy.
 Behaviour: the rate follows ``schedule``, a list of (submits per second, seconds) steps counted
   from ``start_at_ns`` (wall clock; a process restart picks the schedule up where it is) or from
   the strategy's start; after the last step it submits nothing more. Submits are paced by a
@@ -28,7 +29,7 @@ from decimal import Decimal
 
 import attrs
 
-from actors.strategy import Strategy, StrategySettings
+from actors.strategy import Strategy, StrategyPeers, StrategySettings
 from messages.enums import OrderSide, OrderState, OrderType, TimeInForce
 from messages.ids import ClientOrderId
 from messages.market import BestBidOffer, BookSnapshot
@@ -340,9 +341,9 @@ class LoadCore:
 
 
 class LoadGenerator(Strategy):
-    def __init__(self, ctx: ChildContext, *, settings: StrategySettings,
-                 load: LoadSettings) -> None:
-        super().__init__(ctx, settings=settings)
+    def __init__(self, ctx: ChildContext, *, settings: StrategySettings, load: LoadSettings,
+                 peers: StrategyPeers = StrategyPeers()) -> None:  # noqa: B008 - frozen
+        super().__init__(ctx, settings=settings, peers=peers)
         self.load = load
         self.core = LoadCore(load, seed=f"{settings.run_id}/{ctx.incarnation}")
 

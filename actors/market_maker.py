@@ -1,6 +1,7 @@
 """The demo market maker: one bid and one ask at the touch, re-quoted as the market moves.
 
 Accepts/emits: as `actors.strategy.Strategy` (books in, orders out).
+Peers: `actors.strategy.StrategyPeers`, as any strategy.
 Behaviour: quotes ``quote_notional`` USD on each side as post-only orders, ``edge_bps`` behind the
   best bid and best ask (0 joins the touch); when the desired price moves more than
   ``requote_bps`` from a quote it modifies that quote (the venue replaces it, same client order
@@ -17,7 +18,7 @@ from decimal import Decimal
 
 import attrs
 
-from actors.strategy import LiveOrder, Strategy, StrategySettings
+from actors.strategy import LiveOrder, Strategy, StrategyPeers, StrategySettings
 from messages.enums import OrderSide, OrderType, TimeInForce
 from messages.market import BookSnapshot
 from messages.orders import OrderEvent
@@ -49,9 +50,9 @@ def quote_prices(
 
 
 class MarketMaker(Strategy):
-    def __init__(self, ctx: ChildContext, *, settings: StrategySettings,
-                 maker: MarketMakerSettings) -> None:
-        super().__init__(ctx, settings=settings)
+    def __init__(self, ctx: ChildContext, *, settings: StrategySettings, maker: MarketMakerSettings,
+                 peers: StrategyPeers = StrategyPeers()) -> None:  # noqa: B008 - frozen
+        super().__init__(ctx, settings=settings, peers=peers)
         self.maker = maker
         self._last_quote_ns = 0
         self.quotes_placed = 0

@@ -1,8 +1,9 @@
 """`MarketStream`: the one WebSocket connection for all market data.
 
 Accepts
-    `SubscribeMarket` / `UnsubscribeMarket` (``subscriber_id`` names a handle in the
-    ``directory``; an empty id keeps the data for `GetBook` without fan-out),
+    `SubscribeMarket` / `UnsubscribeMarket` (``subscriber_id`` names the subscriber: the
+    actor's path in the tree, by default — see ``subscriber_path``; an empty id keeps the data
+    for `GetBook` without fan-out),
     `GetBook` (ask → the latest tradable `BookSnapshot` of the pair, or None),
     `GetStreamStats` (ask → `MarketStreamStats`),
     and its own plumbing: `FrameReceived` / `ConnectionStateChanged` from its reader thread,
@@ -10,8 +11,13 @@ Accepts
 Emits
     to each subscriber: `BookSnapshot`, `BestBidOffer`, `TradeReceived` of the pairs and channels
     it subscribed (subscribers' mailboxes should be LATEST_WINS keyed by `market_data_key`);
-    to the events sink: `FeedConnected` (with the connection count), `FeedLost`, `FeedStale`,
+    to the event sinks: `FeedConnected` (with the connection count), `FeedLost`, `FeedStale`,
     `BookCrossed`, `FeedError`.
+Peers
+    `MarketStreamPeers`: the paths of the event sinks, resolved to stable handles at start; a
+    subscriber's path (``subscriber_path`` of its id) is resolved when it subscribes, since
+    subscribers come and go (an id that names no actor in the tree is refused with a
+    `FeedError`).
 Fails
     Routine disconnects, missed pongs and failed connection attempts are not failures: the stream
     reconnects with back-off and re-subscribes everything. Malformed frames are reported
@@ -37,8 +43,9 @@ Wiring::
 
     store = SubscriptionStore()
     ChildSpec(id=paths.MARKET_STREAM, backoff=Backoff(min_s=0.5, max_s=30),
-              factory=lambda ctx: MarketStream(ctx, config=config, directory=directory,
-                                               events=events, subscriptions=store))
+              factory=lambda ctx: MarketStream(
+                  ctx, config=config, subscriptions=store,
+                  peers=MarketStreamPeers(event_sinks=(paths.PUBLISHER, paths.MONITOR))))
 """
 
 from __future__ import annotations
@@ -46,20 +53,38 @@ from __future__ import annotations
 import logging
 import random
 import threading
+from collections.abc import Callable
 from typing import Any
 
 import attrs
 
-from actors.streaming.common import Directory
+from actors.streaming.common import Recipient
 from actors.streaming.link import actor_ports
 from actors.streaming.market import MarketStreamConfig, MarketStreamCore, SubscriptionStore
 from messages.connection import FrameHandlingFailed, FrameReceived
 from supervision.actor import SupervisedActor
-from supervision.spec import ChildContext, EventSink
+from supervision.handle import Handle
+from supervision.spec import ChildContext
 from venues.hyperliquid.payloads import CoinMapper
 from venues.hyperliquid.ws_connection import Connector
 
 log = logging.getLogger(__name__)
+
+
+def own_path(subscriber_id: str) -> str | None:
+    """Subscribers subscribe under their own path in the tree (``subscriber_id=child_id``)."""
+    return subscriber_id
+
+
+@attrs.frozen(kw_only=True)
+class MarketStreamPeers:
+    """Paths of the actors the market stream tells: the event sinks (resolved to stable handles
+    at start) and its subscribers (resolved when they subscribe, since they come and go)."""
+
+    event_sinks: tuple[str, ...] = ()
+    """Receive the feed events (the publisher, the monitor)."""
+    subscriber_path: Callable[[str], str | None] = own_path
+    """Where the subscriber with this id lives in the tree (None: unknown)."""
 
 
 class MarketStream(SupervisedActor):
@@ -68,8 +93,7 @@ class MarketStream(SupervisedActor):
         ctx: ChildContext,
         *,
         config: MarketStreamConfig,
-        directory: Directory,
-        events: EventSink | None = None,
+        peers: MarketStreamPeers = MarketStreamPeers(),
         connector: Connector | None = None,
         coins: CoinMapper | None = None,
         rng: random.Random | None = None,
@@ -78,8 +102,8 @@ class MarketStream(SupervisedActor):
         super().__init__(ctx)
         self._store = subscriptions
         self._config = config
-        self._directory = directory
-        self._events = events
+        self.peers = peers
+        self._sinks: tuple[Handle, ...] = ()
         self._connector = connector
         self._coins = coins
         self._rng = rng
@@ -90,13 +114,14 @@ class MarketStream(SupervisedActor):
         self._inline_open = False
 
     def on_started(self) -> None:
-        ports = actor_ports(self.ctx, events=self._events, connector=self._connector,
+        self._sinks = tuple(self.ctx.lookup(p) for p in self.peers.event_sinks)
+        ports = actor_ports(self.ctx, events=self._emit, connector=self._connector,
                             rng=self._rng)
         if self._config.inline:
             ports = attrs.evolve(ports, post=self._from_reader)
             self._inline_open = True
         self.core = MarketStreamCore(
-            config=self._config, ports=ports, directory=self._directory, coins=self._coins,
+            config=self._config, ports=ports, recipient_of=self.subscriber, coins=self._coins,
             store=self._store,
         )
         with self._lock:
@@ -116,6 +141,20 @@ class MarketStream(SupervisedActor):
             self._inline_open = False  # the reader thread handles no frame from now on
         if self.core is not None:
             self.core.stop()  # joins the reader threads: not under the lock they wait for
+
+    def subscriber(self, subscriber_id: str) -> Recipient | None:
+        """The stable handle of the subscriber with this id (None: no such actor)."""
+        path = self.peers.subscriber_path(subscriber_id)
+        if path is None:
+            return None
+        try:
+            return self.ctx.lookup(path)
+        except KeyError:
+            return None
+
+    def _emit(self, event: object) -> None:
+        for sink in self._sinks:
+            sink.tell(event)
 
     def _from_reader(self, message: object) -> None:
         """``post`` of the core's ports: frames are handled here, on the reader thread; every

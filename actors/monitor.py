@@ -3,7 +3,10 @@
 Accepts: order events (as an event sink of the order tracker), BookSnapshot / BestBidOffer (it
   subscribes to the market stream for the pairs it is given), feed and supervision events, and
   the ask GetStatus → RuntimeStatus.
-Emits: nothing but its answers (and SubscribeMarket at start).
+Emits: nothing but its answers (and at start SubscribeMarket to the market stream,
+  SendOpenOrders to the tracker, SendAccountState to execution).
+Peers: `MonitorPeers` — the paths of the market stream, the tracker and execution (each may be
+  None: not asked), resolved to stable handles at start.
 Fails: its state is a view. A new incarnation re-learns the open orders from the tracker and
   the positions from the venue (through execution); the fill count, fees and cash flow (hence
   PnL) restart from zero.
@@ -34,15 +37,26 @@ ZERO = Decimal(0)
 @attrs.frozen(kw_only=True)
 class MonitorSettings:
     trading_pairs: tuple[str, ...] = ()
+
+
+@attrs.frozen(kw_only=True)
+class MonitorPeers:
+    """Paths of the actors the monitor asks at start (None: not in this tree)."""
+
     market_stream: str | None = paths.MARKET_STREAM
+    """Subscribed to for the bbo of ``trading_pairs`` (marks, the feed's age)."""
     tracker: str | None = paths.ORDER_TRACKER
+    """Asked for the open orders."""
     execution: str | None = paths.EXECUTION
+    """Asked for the account's state (positions)."""
 
 
 class Monitor(SupervisedActor):
-    def __init__(self, ctx: ChildContext, *, settings: MonitorSettings) -> None:
+    def __init__(self, ctx: ChildContext, *, settings: MonitorSettings,
+                 peers: MonitorPeers = MonitorPeers()) -> None:
         super().__init__(ctx)
         self.settings = settings
+        self.peers = peers
         self.open: set[str] = set()
         self.seen: set[str] = set()
         self.fills = 0
@@ -56,16 +70,16 @@ class Monitor(SupervisedActor):
         self.restarts = 0
 
     def on_started(self) -> None:
-        s = self.settings
-        if s.tracker is not None:
-            self.ctx.lookup(s.tracker).tell(SendOpenOrders(strategy_id=None,
-                                                           reply_to=self.child_id))
-        if s.execution is not None:
-            self.ctx.lookup(s.execution).tell(SendAccountState(reply_to=self.child_id))
-        if s.market_stream is None:
+        peers = self.peers
+        if peers.tracker is not None:
+            self.ctx.lookup(peers.tracker).tell(SendOpenOrders(strategy_id=None,
+                                                               reply_to=self.child_id))
+        if peers.execution is not None:
+            self.ctx.lookup(peers.execution).tell(SendAccountState(reply_to=self.child_id))
+        if peers.market_stream is None:
             return
-        stream = self.ctx.lookup(s.market_stream)
-        for pair in s.trading_pairs:
+        stream = self.ctx.lookup(peers.market_stream)
+        for pair in self.settings.trading_pairs:
             stream.tell(SubscribeMarket(trading_pair=pair, channels=(MarketChannel.BBO,),
                                         subscriber_id=self.child_id))
 

@@ -17,6 +17,10 @@ Emits:
   subscriber missed (docs/events.md); CommandRejected / FillUnmatched to the
   diagnostic sinks and the owning strategy;
   SignOrders / SignCancels / SignModifies to the signer; ReconcileRequested to execution.
+Peers:
+  `TrackerPeers` — the paths of the signer, execution, the event sinks and the diagnostic
+  sinks, resolved to stable handles at start; a strategy's path (``strategy_path``) is looked
+  up once, the first time one of its orders has something to tell it.
 Fails:
   an input is journaled before it is applied; a handler that raises leaves state and journal
   untouched and crashes the incarnation (the input becomes a dead letter). The next incarnation
@@ -37,6 +41,7 @@ from pathlib import Path
 
 import attrs
 
+from actors import paths
 from actors.order_tracking.config import TrackerConfig
 from actors.order_tracking.core import OrderTrackerCore, Outcome
 from messages import codec
@@ -81,20 +86,25 @@ class OrderTrackerSettings:
 
 @attrs.frozen(kw_only=True)
 class TrackerPeers:
-    """Paths of the actors the tracker talks to (resolved to stable handles at start)."""
+    """Paths of the actors the tracker talks to, resolved to stable handles at start (the
+    strategy that owns an order only the first time there is something to tell it, since
+    strategies come and go)."""
 
-    signer: str
-    execution: str
+    signer: str = paths.SIGNER
+    """Receives SignOrders / SignCancels / SignModifies."""
+    execution: str = paths.EXECUTION
+    """Receives ReconcileRequested."""
     event_sinks: tuple[str, ...] = ()
     """Receive every order event (publisher, monitor…)."""
     diagnostic_sinks: tuple[str, ...] = ()
     """Receive CommandRejected and FillUnmatched (besides the owning strategy)."""
     strategy_path: Callable[[str], str | None] = lambda strategy_id: None
+    """Where the strategy with this id lives in the tree (None: nobody to tell)."""
 
 
 class OrderTracker(SupervisedActor):
     def __init__(self, ctx: ChildContext, *, settings: OrderTrackerSettings,
-                 peers: TrackerPeers) -> None:
+                 peers: TrackerPeers = TrackerPeers()) -> None:
         super().__init__(ctx)
         self.settings = settings
         self.peers = peers

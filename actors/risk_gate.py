@@ -7,8 +7,12 @@ Accepts: SubmitOrder, CancelOrder, CancelAll, ModifyOrder (strategies, operators
   OpenOrdersSnapshot (the tracker's answer to the SendOpenOrders told at start: the open
   orders' pair and side, so a modify of one is normalised like any other).
 Emits: normalised SubmitOrder, OrderDenied, CancelOrder / CancelAll and normalised ModifyOrder
-  to the order tracker; CommandRejected (a refused modify) to its strategy and the event sinks.
-  The order path is one-way: strategy → gate → tracker → signer → execution.
+  to the order tracker; CommandRejected (a refused modify) to its strategy and the event sinks;
+  SendOpenOrders to the tracker and SubscribeMarket (bbo of ``quote_pairs``) to the market
+  stream at start. The order path is one-way: strategy → gate → tracker → signer → execution.
+Peers: `RiskGatePeers` — the paths of the tracker, the market stream and the event sinks,
+  resolved to stable handles at start; a strategy's path (``strategy_path``) is looked up when
+  one of its commands is refused.
 Logic: `actors.gating.core.GateCore` (normalisation and pre-trade risk in
   `actors.gating.normalize`, back-pressure in `actors.gating.pressure`).
 Fails: no I/O of its own. A crash loses the per-strategy submit-rate buckets, the backlog
@@ -48,28 +52,40 @@ class RiskGateSettings:
     markets: MarketRegistry = attrs.field(repr=False)
     quote_pairs: tuple[str, ...] = ()
     """Pairs whose best bid/offer the gate follows for market-order reference prices."""
+
+
+@attrs.frozen(kw_only=True)
+class RiskGatePeers:
+    """Paths of the actors the gate talks to (resolved to stable handles at start; a
+    strategy's when one of its commands is refused, since strategies come and go)."""
+
     tracker: str = paths.ORDER_TRACKER
+    """Receives the commands that pass, and the orders denied."""
     market_stream: str | None = paths.MARKET_STREAM
+    """Asked for the best bid/offer of ``quote_pairs`` (None: no market stream in this tree)."""
     event_sinks: tuple[str, ...] = ()
+    """Receive CommandRejected (the monitor)."""
     strategy_path: Callable[[str], str | None] = lambda strategy_id: None
     """Where the strategy with this id lives in the tree (its refused commands go there)."""
 
 
 class RiskGate(SupervisedActor):
-    def __init__(self, ctx: ChildContext, *, settings: RiskGateSettings) -> None:
+    def __init__(self, ctx: ChildContext, *, settings: RiskGateSettings,
+                 peers: RiskGatePeers = RiskGatePeers()) -> None:
         super().__init__(ctx)
         self.settings = settings
+        self.peers = peers
         self.core: GateCore | None = None
         self._sinks: tuple[Handle, ...] = ()
 
     def on_started(self) -> None:
-        s = self.settings
+        s, peers = self.settings, self.peers
         lookup = self.ctx.lookup
-        tracker = lookup(s.tracker)
-        self._sinks = tuple(lookup(p) for p in s.event_sinks)
+        tracker = lookup(peers.tracker)
+        self._sinks = tuple(lookup(p) for p in peers.event_sinks)
 
         def to_strategy(strategy_id: str, message: object) -> None:
-            path = s.strategy_path(strategy_id)
+            path = peers.strategy_path(strategy_id)
             if path is None:
                 return
             try:
@@ -84,8 +100,8 @@ class RiskGate(SupervisedActor):
             clock.time_ns, clock.monotonic_ns)
         # Which orders are open, for modifies of orders this incarnation never saw submitted.
         tracker.tell(SendOpenOrders(strategy_id=None, reply_to=self.child_id))
-        if s.market_stream is not None:
-            stream = lookup(s.market_stream)
+        if peers.market_stream is not None:
+            stream = lookup(peers.market_stream)
             for pair in s.quote_pairs:
                 stream.tell(SubscribeMarket(trading_pair=pair, channels=(MarketChannel.BBO,),
                                             subscriber_id=self.child_id))

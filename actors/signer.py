@@ -7,6 +7,8 @@ Emits: SignedAction to execution; SignerBacklog to execution (credit) and the ri
   drained; RequestFailed (definitive: nothing was
   sent) to the tracker for requests that cannot be turned into an action or could no longer
   expire in time.
+Peers: `SignerPeers` — the paths of execution, the tracker and the gate (none: no backlog
+  reports for back-pressure), resolved to stable handles at start.
 Pacing: requests wait unsigned until execution grants credit (one credit = one action of weight
   1, at most 39 orders or cancels); a flush signs what the credit pays for, coalescing what
   waits, so under load actions grow instead of queues, and every action is signed just before
@@ -60,16 +62,26 @@ class SignerSettings:
     config: SignerConfig = attrs.field(factory=SignerConfig)
     ip_weight_per_minute: float = 1200.0
     """The IP budget the eager share is a share of (execution's pacing)."""
+
+
+@attrs.frozen(kw_only=True)
+class SignerPeers:
+    """Paths of the actors the signer talks to (resolved to stable handles at start)."""
+
     execution: str = paths.EXECUTION
+    """Receives the signed actions and the backlog (its credit)."""
     tracker: str = paths.ORDER_TRACKER
+    """Receives RequestFailed for requests that could not be signed."""
     gate: str | None = paths.RISK_GATE
-    """Told the backlog too (None: no gate in this tree)."""
+    """Told the backlog too, for back-pressure (None: no gate in this tree)."""
 
 
 class Signer(SupervisedActor):
-    def __init__(self, ctx: ChildContext, *, settings: SignerSettings) -> None:
+    def __init__(self, ctx: ChildContext, *, settings: SignerSettings,
+                 peers: SignerPeers = SignerPeers()) -> None:
         super().__init__(ctx)
         self.settings = settings
+        self.peers = peers
         self.core: SignerCore | None = None
         self._execution: Handle | None = None
         self._gate: Handle | None = None
@@ -82,10 +94,10 @@ class Signer(SupervisedActor):
         """When the flush scheduled for lingering entries is due (wall ns)."""
 
     def on_started(self) -> None:
-        s = self.settings
-        self._execution = self.ctx.lookup(s.execution)
-        self._gate = None if s.gate is None else self.ctx.lookup(s.gate)
-        self._tracker = self.ctx.lookup(s.tracker)
+        s, peers = self.settings, self.peers
+        self._execution = self.ctx.lookup(peers.execution)
+        self._gate = None if peers.gate is None else self.ctx.lookup(peers.gate)
+        self._tracker = self.ctx.lookup(peers.tracker)
         clock = self.clock
         nonces = NonceSource(lambda: clock.time_ns() // 1_000_000,
                              NonceStore(s.nonce_path, check=self.fence.check))

@@ -6,6 +6,8 @@ Accepts: BookSnapshot, BestBidOffer, TradeReceived (from the market stream), ord
   events, and its own StrategyTimer.
 Emits: SubmitOrder, CancelOrder, CancelAll, ModifyOrder to the risk gate; SubscribeMarket to
   the market stream; SendOpenOrders to the tracker and SendAccountState to execution at start.
+Peers: `StrategyPeers` — the paths of the risk gate, the market stream, the tracker and
+  execution (by default where the runtime puts them), resolved to stable handles at start.
 Override the ``on_*`` hooks; place orders with `buy` / `sell` (they return the client order id
 at once — the outcome arrives later as order events), `cancel`, `cancel_all`, `modify`.
 Client order ids are derived from (run id, strategy id, incarnation, counter), so every id is
@@ -49,13 +51,22 @@ class StrategySettings:
     """Differs per runtime run, so cloids of different runs never collide."""
     channels: tuple[MarketChannel, ...] = (MarketChannel.BOOK, MarketChannel.TRADES,
                                            MarketChannel.BBO)
+    account_state_timeout_s: float = 10.0
+
+
+@attrs.frozen(kw_only=True)
+class StrategyPeers:
+    """Paths of the actors a strategy talks to (resolved to stable handles at start); the
+    defaults are where the runtime puts them."""
+
     gate: str = paths.RISK_GATE
     """Where the strategy's commands go (the risk gate, in front of the order tracker)."""
     execution: str = paths.EXECUTION
     """Asked for the account's state (positions) at start."""
     market_stream: str = paths.MARKET_STREAM
+    """Subscribed to for the ``trading_pairs`` at start."""
     tracker: str = paths.ORDER_TRACKER
-    account_state_timeout_s: float = 10.0
+    """Asked for the strategy's live orders at start."""
 
 
 @attrs.define
@@ -73,9 +84,11 @@ class LiveOrder:
 
 
 class Strategy(SupervisedActor):
-    def __init__(self, ctx: ChildContext, *, settings: StrategySettings) -> None:
+    def __init__(self, ctx: ChildContext, *, settings: StrategySettings,
+                 peers: StrategyPeers = StrategyPeers()) -> None:
         super().__init__(ctx)
         self.settings = settings
+        self.peers = peers
         self.strategy_id = settings.strategy_id
         self.orders: dict[ClientOrderId, LiveOrder] = {}
         self.positions: dict[str, Decimal] = {}
@@ -169,15 +182,15 @@ class Strategy(SupervisedActor):
         self._gate.tell(message)
 
     def on_started(self) -> None:
-        s = self.settings
-        self._gate = self.ctx.lookup(s.gate)
-        stream = self.ctx.lookup(s.market_stream)
+        s, peers = self.settings, self.peers
+        self._gate = self.ctx.lookup(peers.gate)
+        stream = self.ctx.lookup(peers.market_stream)
         for pair in s.trading_pairs:
             stream.tell(SubscribeMarket(trading_pair=pair, channels=s.channels,
                                         subscriber_id=self.child_id))
-        self.ctx.lookup(s.tracker).tell(SendOpenOrders(strategy_id=self.strategy_id,
-                                                       reply_to=self.child_id))
-        self.ctx.lookup(s.execution).tell(SendAccountState(reply_to=self.child_id))
+        self.ctx.lookup(peers.tracker).tell(SendOpenOrders(strategy_id=self.strategy_id,
+                                                           reply_to=self.child_id))
+        self.ctx.lookup(peers.execution).tell(SendAccountState(reply_to=self.child_id))
         self.schedule(s.account_state_timeout_s, _ACCOUNT_TIMEOUT)
 
     def handle(self, message: object) -> None:

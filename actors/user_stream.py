@@ -11,8 +11,11 @@ Emits
     (re)connect once the three subscriptions are acknowledged (reason ``"user stream
     connected"`` the first time, ``"user stream reconnected"`` after that): the venue does not
     replay order updates missed while disconnected;
-    to the events sink: `FeedConnected`, `FeedLost`, `FeedError`, `FundingPaid`,
+    to the event sinks: `FeedConnected`, `FeedLost`, `FeedError`, `FundingPaid`,
     `LiquidationReported`.
+Peers
+    `UserStreamPeers`: the paths of the order tracker and the event sinks, resolved to stable
+    handles at start.
 Fails
     Disconnects, missed pongs, unacknowledged subscriptions and failed attempts reconnect with
     back-off. Malformed frames are reported (`FeedError`) and skipped. An unknown message type
@@ -27,7 +30,7 @@ Wiring::
               factory=lambda ctx: UserStream(
                   ctx, config=UserStreamConfig(link=LinkConfig(url=ws_url),
                                                account_address=account, agent_address=agent),
-                  tracker=ctx.lookup(paths.ORDER_TRACKER), events=events))
+                  peers=UserStreamPeers(event_sinks=(paths.PUBLISHER, paths.MONITOR))))
 """
 
 from __future__ import annotations
@@ -35,13 +38,26 @@ from __future__ import annotations
 import random
 from typing import Any
 
-from actors.streaming.common import Recipient
+import attrs
+
+from actors import paths
 from actors.streaming.link import actor_ports
 from actors.streaming.user import UserStreamConfig, UserStreamCore
 from supervision.actor import SupervisedActor
-from supervision.spec import ChildContext, EventSink
+from supervision.handle import Handle
+from supervision.spec import ChildContext
 from venues.hyperliquid.payloads import WsFrameParser
 from venues.hyperliquid.ws_connection import Connector
+
+
+@attrs.frozen(kw_only=True)
+class UserStreamPeers:
+    """Paths of the actors the user stream tells (resolved to stable handles at start)."""
+
+    tracker: str = paths.ORDER_TRACKER
+    """Receives the account's evidence and ReconcileAll."""
+    event_sinks: tuple[str, ...] = ()
+    """Receive the feed and account events (the publisher, the monitor)."""
 
 
 class UserStream(SupervisedActor):
@@ -50,26 +66,28 @@ class UserStream(SupervisedActor):
         ctx: ChildContext,
         *,
         config: UserStreamConfig,
-        tracker: Recipient,
-        events: EventSink | None = None,
+        peers: UserStreamPeers = UserStreamPeers(),
         connector: Connector | None = None,
         parser: WsFrameParser | None = None,
         rng: random.Random | None = None,
     ) -> None:
         super().__init__(ctx)
         self._config = config
-        self._tracker = tracker
-        self._events = events
+        self.peers = peers
         self._connector = connector
         self._parser = parser
         self._rng = rng
+        self._sinks: tuple[Handle, ...] = ()
         self.core: UserStreamCore | None = None
 
     def on_started(self) -> None:
-        ports = actor_ports(self.ctx, events=self._events, connector=self._connector,
+        lookup = self.ctx.lookup
+        tracker = lookup(self.peers.tracker)
+        self._sinks = tuple(lookup(p) for p in self.peers.event_sinks)
+        ports = actor_ports(self.ctx, events=self._emit, connector=self._connector,
                             rng=self._rng)
         self.core = UserStreamCore(
-            config=self._config, ports=ports, tracker=self._tracker, parser=self._parser
+            config=self._config, ports=ports, tracker=tracker, parser=self._parser
         )
         self.core.start()
 
@@ -81,3 +99,7 @@ class UserStream(SupervisedActor):
     def on_stopping(self) -> None:
         if self.core is not None:
             self.core.stop()
+
+    def _emit(self, event: object) -> None:
+        for sink in self._sinks:
+            sink.tell(event)

@@ -42,7 +42,6 @@ from runtime.wiring import (
     StrategyFactory,
     Wiring,
     build_spec,
-    fan_out,
     strategy_path,
 )
 from supervision.errors import ChildStoppedError
@@ -60,6 +59,20 @@ from venues.hyperliquid.signing import L1Signer
 
 log = logging.getLogger(__name__)
 EXIT_OK, EXIT_CONFIG, EXIT_VENUE, EXIT_ESCALATED = 0, 2, 3, 4
+
+
+def fan_out(lookup: Callable[[str], Handle], *targets: str) -> Callable[[object], None]:
+    """An event sink telling several children; a child already stopped for good is skipped
+    (events emitted while the tree shuts down must not fail their sender)."""
+
+    def sink(event: object) -> None:
+        for path in targets:
+            try:
+                lookup(path).tell(event)
+            except ChildStoppedError:
+                log.debug("event %s not delivered to stopped %s", type(event).__name__, path)
+
+    return sink
 
 
 def parser() -> argparse.ArgumentParser:

@@ -11,46 +11,41 @@
     ├── market_stream   l2Book / trades / bbo → subscribers
     └── strategies      (one_for_one) user strategies
 
-Peers are wired by path; every actor reaches the others through stable handles, so a restart
-of any child is invisible to the rest. Escalation at the root is handled by the launcher
-(cancel everything, halt, exit non-zero).
+Peers are wired by path: each actor is given its ``…Peers`` (paths only) and resolves them to
+stable handles itself, so a restart of any child is invisible to the rest. Escalation at the
+root is handled by the launcher (cancel everything, halt, exit non-zero).
 """
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable
 from pathlib import Path
 
 import attrs
 
 from actors import paths
-from actors.execution import Execution, ExecutionSettings, ws_url_of
+from actors.execution import Execution, ExecutionPeers, ExecutionSettings, ws_url_of
 from actors.gating.core import GateConfig
 from actors.load_generator import LoadGenerator
 from actors.market_maker import MarketMaker, MarketMakerSettings
-from actors.market_stream import MarketStream
-from actors.monitor import Monitor, MonitorSettings
+from actors.market_stream import MarketStream, MarketStreamPeers
+from actors.monitor import Monitor, MonitorPeers, MonitorSettings
 from actors.order_tracker import OrderTracker, OrderTrackerSettings, TrackerPeers
 from actors.publisher import Publisher
-from actors.risk_gate import RiskGate, RiskGateSettings
-from actors.signer import Signer, SignerSettings
-from actors.strategy import StrategySettings
+from actors.risk_gate import RiskGate, RiskGatePeers, RiskGateSettings
+from actors.signer import Signer, SignerPeers, SignerSettings
+from actors.strategy import StrategyPeers, StrategySettings
 from actors.streaming.common import market_data_key
 from actors.streaming.link import LinkConfig
 from actors.streaming.market import MarketStreamConfig, SubscriptionStore
 from actors.streaming.user import UserStreamConfig
-from actors.user_stream import UserStream
+from actors.user_stream import UserStream, UserStreamPeers
 from runtime.config import ConfigError, RuntimeConfig, load_settings
 from supervision.actor import SupervisedActor
-from supervision.errors import ChildStoppedError
-from supervision.handle import Handle
 from supervision.policy import Backoff, Overflow, Strategy
 from supervision.spec import ChildContext, ChildSpec, SupervisorSpec
 from venues.hyperliquid.keys import SecretKey
 from venues.hyperliquid.markets import MarketRegistry
-
-log = logging.getLogger(__name__)
 
 EVENTS = "events"
 """The order tracker's durable event log under the data dir, read by the publisher's replay."""
@@ -79,21 +74,13 @@ class Wiring:
 
 
 def strategy_path(strategy_id: str) -> str | None:
+    """Where the strategy with this id runs (None for commands no strategy sent)."""
     return paths.strategy(strategy_id) if strategy_id else None
 
 
-def fan_out(lookup: Callable[[str], Handle], *targets: str) -> Callable[[object], None]:
-    """An event sink telling several children; a child already stopped for good is skipped
-    (events emitted while the tree shuts down must not fail their sender)."""
-
-    def sink(event: object) -> None:
-        for path in targets:
-            try:
-                lookup(path).tell(event)
-            except ChildStoppedError:
-                log.debug("event %s not delivered to stopped %s", type(event).__name__, path)
-
-    return sink
+EVENT_SINKS = (paths.PUBLISHER, paths.MONITOR)
+"""Who hears the order events and the streams' feed events: the publisher (ZMQ) and the monitor
+(the status line)."""
 
 
 StrategyFactory = Callable[[Wiring], ChildSpec]
@@ -122,21 +109,20 @@ def build_spec(w: Wiring, extra_strategies: tuple[StrategyFactory, ...] = ()) ->
     except ValueError as exc:
         raise ConfigError(f"[publisher] {exc}") from None
     pacing = cfg.execution.pacing
-
-    def directory_of(lookup: Callable[[str], Handle]) -> Callable[[str], Handle | None]:
-        def directory(path: str) -> Handle | None:
-            try:
-                return lookup(path)
-            except KeyError:
-                return None
-        return directory
+    strategy_peers = StrategyPeers(gate=paths.RISK_GATE, execution=paths.EXECUTION,
+                                   market_stream=paths.MARKET_STREAM,
+                                   tracker=paths.ORDER_TRACKER)
 
     signer = ChildSpec(
         id=paths.SIGNER,
-        factory=lambda ctx: Signer(ctx, settings=SignerSettings(
-            key=w.key, is_mainnet=w.is_mainnet, markets=w.markets,
-            nonce_path=w.data_dir / "signer" / "nonce", vault_address=w.vault,
-            config=cfg.signer, ip_weight_per_minute=pacing.ip_weight_per_minute)),
+        factory=lambda ctx: Signer(
+            ctx,
+            settings=SignerSettings(
+                key=w.key, is_mainnet=w.is_mainnet, markets=w.markets,
+                nonce_path=w.data_dir / "signer" / "nonce", vault_address=w.vault,
+                config=cfg.signer, ip_weight_per_minute=pacing.ip_weight_per_minute),
+            peers=SignerPeers(execution=paths.EXECUTION, tracker=paths.ORDER_TRACKER,
+                              gate=paths.RISK_GATE)),
     )
     publisher = ChildSpec(
         id=paths.PUBLISHER,
@@ -146,7 +132,10 @@ def build_spec(w: Wiring, extra_strategies: tuple[StrategyFactory, ...] = ()) ->
     )
     monitor = ChildSpec(
         id=paths.MONITOR, overflow=Overflow.LATEST_WINS, key=market_data_key,
-        factory=lambda ctx: Monitor(ctx, settings=MonitorSettings(trading_pairs=pairs)),
+        factory=lambda ctx: Monitor(
+            ctx, settings=MonitorSettings(trading_pairs=pairs),
+            peers=MonitorPeers(market_stream=paths.MARKET_STREAM, tracker=paths.ORDER_TRACKER,
+                               execution=paths.EXECUTION)),
     )
     tracker = ChildSpec(
         id=paths.ORDER_TRACKER,
@@ -161,26 +150,32 @@ def build_spec(w: Wiring, extra_strategies: tuple[StrategyFactory, ...] = ()) ->
                 tracker=cfg.tracker,
                 event_log_dir=w.data_dir / EVENTS),
             peers=TrackerPeers(signer=paths.SIGNER, execution=paths.EXECUTION,
-                               event_sinks=(paths.PUBLISHER, paths.MONITOR),
-                               diagnostic_sinks=(paths.MONITOR,), strategy_path=strategy_path)),
+                               event_sinks=EVENT_SINKS, diagnostic_sinks=(paths.MONITOR,),
+                               strategy_path=strategy_path)),
     )
     gate = ChildSpec(
         id=paths.RISK_GATE,
-        factory=lambda ctx: RiskGate(ctx, settings=RiskGateSettings(
-            # The configured checks, and the rate the budget pays for actions (derived).
-            config=GateConfig(risk=cfg.risk, pressure=attrs.evolve(
-                cfg.backpressure,
-                actions_per_s=pacing.ip_weight_per_minute * pacing.action_share / 60)),
-            markets=w.markets, quote_pairs=pairs, event_sinks=(paths.MONITOR,),
-            strategy_path=strategy_path)),
+        factory=lambda ctx: RiskGate(
+            ctx,
+            settings=RiskGateSettings(
+                # The configured checks, and the rate the budget pays for actions (derived).
+                config=GateConfig(risk=cfg.risk, pressure=attrs.evolve(
+                    cfg.backpressure,
+                    actions_per_s=pacing.ip_weight_per_minute * pacing.action_share / 60)),
+                markets=w.markets, quote_pairs=pairs),
+            peers=RiskGatePeers(tracker=paths.ORDER_TRACKER, market_stream=paths.MARKET_STREAM,
+                                event_sinks=(paths.MONITOR,), strategy_path=strategy_path)),
     )
     execution = ChildSpec(
         id=paths.EXECUTION, backoff=exchange_backoff,
-        factory=lambda ctx: Execution(ctx, settings=ExecutionSettings(
-            base_url=w.base_url, account=w.account, config=cfg.execution,
+        factory=lambda ctx: Execution(
+            ctx,
+            settings=ExecutionSettings(
+                base_url=w.base_url, account=w.account, config=cfg.execution,
+                max_frame_bytes=cfg.venue.max_frame_bytes),
             # RateLimitReported: the monitor shows it, the gate keeps the address's budget.
-            event_sinks=(paths.MONITOR, paths.RISK_GATE),
-            max_frame_bytes=cfg.venue.max_frame_bytes)),
+            peers=ExecutionPeers(tracker=paths.ORDER_TRACKER, signer=paths.SIGNER,
+                                 event_sinks=(paths.MONITOR, paths.RISK_GATE))),
     )
     user_stream = ChildSpec(
         id=paths.USER_STREAM, backoff=exchange_backoff,
@@ -189,15 +184,14 @@ def build_spec(w: Wiring, extra_strategies: tuple[StrategyFactory, ...] = ()) ->
             config=UserStreamConfig(
                 link=link, account_address=w.account,
                 agent_address=w.key.address if w.key.address != w.account.lower() else None),
-            tracker=ctx.lookup(paths.ORDER_TRACKER),
-            events=fan_out(ctx.lookup, paths.PUBLISHER, paths.MONITOR)),
+            peers=UserStreamPeers(tracker=paths.ORDER_TRACKER, event_sinks=EVENT_SINKS)),
     )
     market_stream = ChildSpec(
         id=paths.MARKET_STREAM, backoff=exchange_backoff,
+        # Subscribers (the gate, the monitor, strategies) subscribe under their own path.
         factory=lambda ctx: MarketStream(
-            ctx, config=MarketStreamConfig(link=link), directory=directory_of(ctx.lookup),
-            events=fan_out(ctx.lookup, paths.PUBLISHER, paths.MONITOR),
-            subscriptions=subscriptions),
+            ctx, config=MarketStreamConfig(link=link), subscriptions=subscriptions,
+            peers=MarketStreamPeers(event_sinks=EVENT_SINKS)),
     )
     strategies: list[ChildSpec] = [make(w) for make in extra_strategies]
     if cfg.strategy.kind == "market_maker":
@@ -211,7 +205,8 @@ def build_spec(w: Wiring, extra_strategies: tuple[StrategyFactory, ...] = ()) ->
                 maker=MarketMakerSettings(
                     trading_pair=sc.trading_pair, edge_bps=sc.edge_bps,
                     requote_bps=sc.requote_bps, quote_notional=sc.quote_notional,
-                    max_position_notional=sc.max_position_notional)),
+                    max_position_notional=sc.max_position_notional),
+                peers=strategy_peers),
         ))
     elif cfg.strategy.kind == "load":
         sc, load = cfg.strategy, load_settings(cfg)
@@ -220,7 +215,7 @@ def build_spec(w: Wiring, extra_strategies: tuple[StrategyFactory, ...] = ()) ->
             lambda ctx: LoadGenerator(
                 ctx, settings=StrategySettings(strategy_id=sc.id, trading_pairs=(sc.trading_pair,),
                                                run_id=w.run_id),
-                load=load),
+                load=load, peers=strategy_peers),
         ))
     return SupervisorSpec(
         id="runtime", strategy=Strategy.ONE_FOR_ONE, intensity=cfg.restart_intensity,

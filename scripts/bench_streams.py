@@ -148,8 +148,8 @@ MODES = {
 def actor_run(url: str, n: int, coins: list[str], seed: int, *, mode: str) -> dict[str, Any]:
     """One run of the MarketStream actor; ``mode`` is a key of `MODES`."""
     conflate = mode == "on"
-    from actors.market_stream import MarketStream
-    from actors.streaming import LinkConfig, MarketStreamConfig, Recipient, market_data_key
+    from actors.market_stream import MarketStream, MarketStreamPeers
+    from actors.streaming import LinkConfig, MarketStreamConfig, market_data_key
     from messages.commands import SubscribeMarket
     from messages.enums import MarketChannel
     from messages.feed import FeedConnected
@@ -163,7 +163,7 @@ def actor_run(url: str, n: int, coins: list[str], seed: int, *, mode: str) -> di
         SupervisionTree,
         SupervisorSpec,
     )
-    from tests.support.supervision import EventRecorder
+    from tests.support.supervision import Collector, EventRecorder
 
     finals: dict[str, int] = {}
     for frame in book_frames(n, coins, seed)[-len(coins):]:
@@ -191,10 +191,9 @@ def actor_run(url: str, n: int, coins: list[str], seed: int, *, mode: str) -> di
                                 inline=mode == "inline", stale_after_s=60)
 
     def market(ctx: ChildContext) -> MarketStream:
-        def directory(sid: str) -> Recipient | None:
-            return ctx.lookup(sid) if sid == "subscriber" else None
-
-        return MarketStream(ctx, config=config, directory=directory, events=events)
+        return MarketStream(ctx, config=config, peers=MarketStreamPeers(
+            event_sinks=("events",),
+            subscriber_path=lambda sid: sid if sid == "subscriber" else None))
 
     subscriber_spec = (
         ChildSpec(id="subscriber", factory=Subscriber, overflow=Overflow.LATEST_WINS,
@@ -202,6 +201,7 @@ def actor_run(url: str, n: int, coins: list[str], seed: int, *, mode: str) -> di
         if conflate else ChildSpec(id="subscriber", factory=Subscriber, mailbox_limit=None)
     )
     tree = SupervisionTree(SupervisorSpec(id="bench", children=[
+        ChildSpec(id="events", factory=lambda ctx: Collector(ctx, events)),
         subscriber_spec,
         ChildSpec(id="market", factory=market, mailbox_limit=None),
     ])).start()

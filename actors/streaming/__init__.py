@@ -16,7 +16,7 @@ and fake connector for tests and benchmarks are `tests.support.streams`.
 Hyperliquid's subscription and control frames are `venues.hyperliquid.ws_client`.
 """
 
-from actors.streaming.common import Directory, Recipient, market_data_key
+from actors.streaming.common import Recipient, market_data_key
 from actors.streaming.link import (
     FeedUnavailableError,
     LinkConfig,
@@ -29,7 +29,6 @@ from actors.streaming.subscriptions import SubscriptionStore
 from actors.streaming.user import UserStreamConfig, UserStreamCore
 
 __all__ = [
-    "Directory",
     "FeedUnavailableError",
     "LinkConfig",
     "LinkState",

@@ -3,7 +3,7 @@ the latest-wins key for subscribers' mailboxes (the stats query is `messages.str
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable
+from collections.abc import Hashable
 from typing import Any, Protocol
 
 import attrs
@@ -15,11 +15,6 @@ class Recipient(Protocol):
     """Anything a message can be told to (a supervision `Handle`, a test recorder)."""
 
     def tell(self, message: Any) -> None: ...
-
-
-Directory = Callable[[str], Recipient | None]
-"""Subscriber id → its stable handle (None: unknown)."""
-
 
 
 _STATE_TYPES = (BookSnapshot, BestBidOffer)

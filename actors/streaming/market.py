@@ -29,7 +29,7 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from actors.streaming.common import Directory, Recipient
+from actors.streaming.common import Recipient
 from actors.streaming.frames import SKIPPED, FrameCore
 from actors.streaming.link import StreamLink, StreamPorts
 from actors.streaming.market_config import MarketStreamConfig
@@ -86,14 +86,16 @@ class MarketStreamCore(FrameCore):
         *,
         config: MarketStreamConfig,
         ports: StreamPorts,
-        directory: Directory,
+        recipient_of: Callable[[str], Recipient | None],
         coins: CoinMapper | None = None,
         store: SubscriptionStore | None = None,
     ) -> None:
         self.config = config
         self.feed = config.feed
         self.ports = ports
-        self._directory = directory
+        self._recipient_of = recipient_of
+        """Subscriber id → where its data goes (None: unknown); the actor resolves the
+        subscriber's path in the tree."""
         self.store = store if store is not None else SubscriptionStore()
         self.parser = WsFrameParser(MarketParser(coins))
         self._coins = self.parser.coins
@@ -160,7 +162,7 @@ class MarketStreamCore(FrameCore):
         pair, sid = command.trading_pair, command.subscriber_id
         recipient: Recipient | None = None
         if sid:
-            recipient = self._directory(sid)
+            recipient = self._recipient_of(sid)
             if recipient is None:
                 self._error(f"SubscribeMarket {pair}: unknown subscriber {sid!r}")
                 return

@@ -14,7 +14,7 @@ from collections.abc import Iterator
 import pytest
 
 from actors.executing.core import ExecutionConfig
-from actors.execution import Execution, ExecutionSettings
+from actors.execution import Execution, ExecutionPeers, ExecutionSettings
 from messages.account import AccountStateReported
 from messages.execution import SendAccountState
 from supervision import (
@@ -40,14 +40,15 @@ def tree(sim: RunningSimulator) -> Iterator[tuple[SupervisionTree, EventRecorder
     """What ``witness`` is told (``probe`` takes the answers to `_prove_ws`'s queries)."""
     settings = ExecutionSettings(
         base_url=sim.base_url, account=DEMO_ADDRESS, config=ExecutionConfig(),
-        tracker="tracker", signer="signer",
         reconnect=Backoff(min_s=0.05, max_s=0.2))
+    peers = ExecutionPeers(tracker="tracker", signer="signer")
     tree = SupervisionTree(SupervisorSpec(id="root", children=[
         ChildSpec(id="tracker", factory=lambda ctx: Collector(ctx, EventRecorder())),
         ChildSpec(id="signer", factory=lambda ctx: Collector(ctx, EventRecorder())),
         ChildSpec(id="probe", factory=lambda ctx: Collector(ctx, EventRecorder())),
         ChildSpec(id="witness", factory=lambda ctx: Collector(ctx, answers)),
-        ChildSpec(id="execution", factory=lambda ctx: Execution(ctx, settings=settings)),
+        ChildSpec(id="execution",
+                  factory=lambda ctx: Execution(ctx, settings=settings, peers=peers)),
     ])).start()
     try:
         yield tree, answers

@@ -23,12 +23,11 @@ import struct
 import threading
 import tracemalloc
 from collections.abc import Iterator
-from typing import Any
 
 import pytest
 import websocket
 
-from actors.market_stream import MarketStream
+from actors.market_stream import MarketStream, MarketStreamPeers
 from actors.streaming import LinkConfig, MarketStreamConfig, SubscriptionStore
 from clock import SystemClock
 from messages.commands import SubscribeMarket
@@ -218,13 +217,11 @@ def test_the_market_stream_reports_an_oversized_book_and_reconnects(
         join_timeout_s=5, max_frame_bytes=MiB))
 
     def market(ctx: ChildContext) -> MarketStream:
-        def directory(path: str) -> Any:
-            return ctx.lookup(path)
-
-        return MarketStream(ctx, config=config, directory=directory, events=events,
-                            subscriptions=SubscriptionStore())
+        return MarketStream(ctx, config=config, subscriptions=SubscriptionStore(),
+                            peers=MarketStreamPeers(event_sinks=("events",)))
 
     tree = SupervisionTree(SupervisorSpec(id="root", children=[
+        ChildSpec(id="events", factory=lambda ctx: Collector(ctx, events)),
         ChildSpec(id="books", factory=lambda ctx: Collector(ctx, books)),
         ChildSpec(id="market", factory=market),
     ])).start()

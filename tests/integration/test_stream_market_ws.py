@@ -10,7 +10,7 @@ from typing import Any
 import orjson
 import pytest
 
-from actors.market_stream import MarketStream
+from actors.market_stream import MarketStream, MarketStreamPeers
 from actors.streaming import (
     LinkConfig,
     MarketStreamConfig,
@@ -73,21 +73,23 @@ class Rig:
             connect_timeout_s=5, backoff=Backoff(min_s=0.05, max_s=0.2), join_timeout_s=5,
         ))
 
-        def market(ctx: ChildContext) -> MarketStream:
-            def directory(subscriber: str) -> Recipient | None:
-                if extra is not None and (found := extra(subscriber)) is not None:
-                    return found
-                try:
-                    return ctx.lookup(subscriber)
-                except KeyError:
-                    return None
+        class WithExtras(MarketStream):
+            """Also reaches the test's own recipients, which are not actors (they block or fail
+            inside a delivery, on the delivering thread)."""
 
-            actor = MarketStream(ctx, config=config, directory=directory, events=self.events,
-                                 subscriptions=self.store)
+            def subscriber(self, subscriber_id: str) -> Recipient | None:
+                if extra is not None and (found := extra(subscriber_id)) is not None:
+                    return found
+                return super().subscriber(subscriber_id)
+
+        def market(ctx: ChildContext) -> MarketStream:
+            actor = WithExtras(ctx, config=config, subscriptions=self.store,
+                               peers=MarketStreamPeers(event_sinks=("events",)))
             self.incarnations.append(actor)
             return actor
 
         self.tree = SupervisionTree(SupervisorSpec(id="root", intensity=10, children=[
+            ChildSpec(id="events", factory=lambda ctx: Collector(ctx, self.events)),
             ChildSpec(id="collector", factory=lambda ctx: Collector(ctx, self.delivered),
                       overflow=Overflow.LATEST_WINS, key=market_data_key),
             ChildSpec(id="market", factory=market),

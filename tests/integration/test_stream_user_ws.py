@@ -10,7 +10,7 @@ import orjson
 import pytest
 
 from actors.streaming import LinkConfig, UserStreamConfig
-from actors.user_stream import UserStream
+from actors.user_stream import UserStream, UserStreamPeers
 from messages.feed import FeedConnected, FeedLost
 from messages.tracking import ReconcileAll
 from messages.venue import FillsReported, OrderStatusReported
@@ -18,7 +18,7 @@ from supervision import ChildContext, ChildSpec, SupervisedActor, SupervisionTre
 from supervision.policy import Backoff
 from tests.helpers import load_recorded
 from tests.support.streams import LocalWsServer
-from tests.support.supervision import EventRecorder
+from tests.support.supervision import Collector, EventRecorder
 
 ACCOUNT = "0x" + "12" * 20
 FILL = load_recorded("docs_info_userFills.json")[0]
@@ -57,8 +57,10 @@ class Rig:
         )
         self.tree = SupervisionTree(SupervisorSpec(id="root", children=[
             ChildSpec(id="tracker", factory=lambda ctx: Tracker(ctx, self.tracked)),
+            ChildSpec(id="events", factory=lambda ctx: Collector(ctx, self.events)),
             ChildSpec(id="user", factory=lambda ctx: UserStream(
-                ctx, config=config, tracker=ctx.lookup("tracker"), events=self.events)),
+                ctx, config=config,
+                peers=UserStreamPeers(tracker="tracker", event_sinks=("events",)))),
         ])).start()
 
 

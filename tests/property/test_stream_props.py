@@ -66,7 +66,7 @@ class Rig:
             ports=StreamPorts(clock=self.clock, timers=self.clock, post=self.inbox.post,
                               guard=lambda: None, events=self.events.append,
                               connector=self.connector, rng=random.Random(0)),
-            directory=self.subscribers.get,
+            recipient_of=self.subscribers.get,
             store=store,
         )
         self.core.start()

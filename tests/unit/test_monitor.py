@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from actors.monitor import Monitor, MonitorSettings
+from actors.monitor import Monitor, MonitorPeers, MonitorSettings
 from messages import (
     AccountStateReported,
     BestBidOffer,
@@ -64,7 +64,8 @@ def test_pnl_counts_only_what_was_traded_since_start(tmp_path: Path) -> None:
         ChildSpec(id="order_tracker", factory=lambda ctx: Peer(ctx, sink=tracker)),
         ChildSpec(id="execution", factory=lambda ctx: Peer(ctx, sink=execution)),
         ChildSpec(id="monitor", factory=lambda ctx: Monitor(
-            ctx, settings=MonitorSettings(trading_pairs=(PAIR,), market_stream=None))),
+            ctx, settings=MonitorSettings(trading_pairs=(PAIR,)),
+            peers=MonitorPeers(market_stream=None))),
     ))
     tree = SupervisionTree(spec).start()
     try:

@@ -94,7 +94,7 @@ class Rig:
                 stale_after_s=10, stale_check_interval_s=1, conflate=conflate,
             ),
             ports=ports,
-            directory=self.subscribers.get,
+            recipient_of=self.subscribers.get,
             store=store,
         )
 
