@@ -151,7 +151,8 @@ def test_periodic_reconciliation_is_one_open_orders_and_one_fills_query() -> Non
     (request,) = [o for o in h.outbox if isinstance(o, ReconcileRequested) and o.open_orders]
     assert request.fills_since_ms is not None
     assert request.client_order_ids == ()
-    listing = status_report(listed, 9, VenueOrderStatus.OPEN, "open", "1", "1", EvidenceSource.QUERY, h.now)
+    listing = status_report(listed, 9, VenueOrderStatus.OPEN, "open", "1", "1",
+                            EvidenceSource.QUERY, h.now)
     out = h.send(OpenOrdersReported(orders=(listing,), ts_init=h.now))
     asked = {c for o in out.outbox if isinstance(o, ReconcileRequested)
              for c in o.client_order_ids}
