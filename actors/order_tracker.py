@@ -46,6 +46,7 @@ from actors.order_tracking.config import TrackerConfig
 from actors.order_tracking.core import OrderTrackerCore, Outcome
 from messages import codec
 from messages.orders import OrderEvent
+from messages.signing import SignCancels, SignModifies, SignOrders
 from messages.tracking import (
     CommandRejected,
     FillUnmatched,
@@ -55,9 +56,6 @@ from messages.tracking import (
     OpenOrdersSnapshot,
     ReconcileRequested,
     SendOpenOrders,
-    SignCancels,
-    SignModifies,
-    SignOrders,
     TrackerRecovered,
     TrackerTick,
 )

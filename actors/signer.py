@@ -39,8 +39,15 @@ from actors.signing.core import SignerCore
 from actors.signing.nonce import NonceSource, NonceStore
 from messages.execution import SignedAction
 from messages.gate import SignerBacklog
-from messages.signing import FlushBatch, InvalidateNonce, ScheduleCancel, SendCredit
-from messages.tracking import SignCancels, SignModifies, SignOrders
+from messages.signing import (
+    FlushBatch,
+    InvalidateNonce,
+    ScheduleCancel,
+    SendCredit,
+    SignCancels,
+    SignModifies,
+    SignOrders,
+)
 from messages.venue import RequestFailed
 from supervision.actor import SupervisedActor
 from supervision.handle import Handle

@@ -189,60 +189,6 @@ class FillUnmatched:
 
 
 @attrs.frozen(kw_only=True)
-class CancelTarget:
-    """What the signer needs to cancel one order."""
-
-    client_order_id: ClientOrderId
-    trading_pair: str
-    exchange_order_id: ExchangeOrderId | None
-    by_exchange_id: bool
-    """Cancel by ``exchange_order_id`` (external orders without our cloid)."""
-
-
-@attrs.frozen(kw_only=True)
-class SignCancels:
-    """Tracker → signer: cancel these orders (one batched action)."""
-
-    targets: tuple[CancelTarget, ...]
-    ts_init: int
-
-
-@attrs.frozen(kw_only=True)
-class SignOrders:
-    """Tracker → signer: place these tracked orders (one batched action).
-
-    ``expires_after_ms`` is an upper bound: the action must expire no later than this venue
-    time. The signer signs when the rate budget admits the request, with ``expiresAfter`` =
-    min(sign time + its window, this bound), and reports the exact value in `RequestSent` (or
-    refuses with a definitive `RequestFailed` when the bound is too close). Once the bound has
-    passed, "the venue does not know this cloid" proves the order was never placed, whether or
-    not the tracker heard the exact value.
-    """
-
-    orders: tuple[SubmitOrder, ...]
-    expires_after_ms: int | None
-    ts_init: int
-
-
-@attrs.frozen(kw_only=True)
-class ModifyTarget:
-    client_order_id: ClientOrderId
-    exchange_order_id: ExchangeOrderId | None
-    order: SubmitOrder
-    """The replacement the venue places (modify is cancel-and-replace): the new price, and as
-    ``amount`` the replacement's own size — the order's new total minus what has filled."""
-
-
-@attrs.frozen(kw_only=True)
-class SignModifies:
-    targets: tuple[ModifyTarget, ...]
-    ts_init: int
-    expires_after_ms: int | None = None
-    """Upper bound for the action's ``expiresAfter`` (as in `SignOrders`): once the venue's
-    clock is past it, a modify that has not executed never will."""
-
-
-@attrs.frozen(kw_only=True)
 class SendOpenOrders:
     """Ask the tracker, without blocking, to tell ``reply_to`` an `OpenOrdersSnapshot`."""
 

@@ -44,10 +44,10 @@ from messages import (
 )
 from messages.connection import ResponseReceived
 from messages.execution import SignedAction
-from messages.signing import ScheduleCancel
-from messages.tracking import (
+from messages.signing import (
     CancelTarget,
     ModifyTarget,
+    ScheduleCancel,
     SignCancels,
     SignModifies,
     SignOrders,

@@ -26,15 +26,8 @@ from hypothesis import strategies as st
 from actors.order_tracking.config import TrackerConfig
 from actors.order_tracking.core import OrderTrackerCore
 from messages import ClientOrderId, OrderEvent, OrderState, RequestKind, SubmitOrder
-from messages.tracking import (
-    ReconcileRequested,
-    RequestSent,
-    SignCancels,
-    SignModifies,
-    SignOrders,
-    TrackerRecovered,
-    TrackerTick,
-)
+from messages.signing import SignCancels, SignModifies, SignOrders
+from messages.tracking import ReconcileRequested, RequestSent, TrackerRecovered, TrackerTick
 from messages.venue import RequestFailed
 from tests.tracker_support import T0, ListJournal
 from tests.tracker_venue import ModelVenue

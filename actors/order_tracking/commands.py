@@ -13,16 +13,8 @@ from actors.order_tracking.stage import Change
 from messages.commands import CancelAll, CancelOrder, ModifyOrder, SubmitOrder
 from messages.enums import OrderState, RequestKind
 from messages.ids import ClientOrderId
-from messages.tracking import (
-    CancelTarget,
-    CommandRejected,
-    ModifyTarget,
-    OrderDenied,
-    RequestSent,
-    SignCancels,
-    SignModifies,
-    SignOrders,
-)
+from messages.signing import CancelTarget, ModifyTarget, SignCancels, SignModifies, SignOrders
+from messages.tracking import CommandRejected, OrderDenied, RequestSent
 from messages.venue import RequestFailed
 
 S = OrderState

@@ -36,7 +36,7 @@ from messages.enums import (
     VenueOrderStatus,
 )
 from messages.ids import ClientOrderId
-from messages.tracking import SignCancels
+from messages.signing import SignCancels
 from messages.venue import (
     CancelAnswered,
     ModifyAnswered,

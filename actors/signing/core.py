@@ -45,8 +45,15 @@ from messages.enums import RequestKind
 from messages.execution import SignedAction
 from messages.gate import SignerBacklog
 from messages.ids import ClientOrderId
-from messages.signing import InvalidateNonce, ScheduleCancel
-from messages.tracking import CancelTarget, ModifyTarget, SignCancels, SignModifies, SignOrders
+from messages.signing import (
+    CancelTarget,
+    InvalidateNonce,
+    ModifyTarget,
+    ScheduleCancel,
+    SignCancels,
+    SignModifies,
+    SignOrders,
+)
 from messages.venue import RequestFailed
 from venues.hyperliquid import actions, wire
 from venues.hyperliquid.markets import MarketRegistry

@@ -108,7 +108,7 @@ class Probes:
         from actors.order_tracking.core import OrderTrackerCore
         from actors.signing.core import SignerCore
         from messages.commands import SubmitOrder
-        from messages.tracking import SignOrders
+        from messages.signing import SignOrders
 
         stamps = self.stamps
         self.stages = True

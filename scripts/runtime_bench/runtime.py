@@ -185,7 +185,7 @@ def path_reference(workdir: Path, n: int = 200) -> dict[str, list[int]]:
     from messages.commands import SubmitOrder
     from messages.enums import OrderSide, OrderType, TimeInForce
     from messages.ids import ClientOrderId
-    from messages.tracking import SignOrders
+    from messages.signing import SignOrders
     from supervision.journal import Journal
     from venues.hyperliquid.markets import Market, MarketRegistry
     from venues.hyperliquid.signing import L1Signer

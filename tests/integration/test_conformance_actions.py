@@ -25,8 +25,14 @@ from messages import (
 )
 from messages.enums import RequestKind
 from messages.execution import SignedAction
-from messages.signing import ScheduleCancel
-from messages.tracking import CancelTarget, ModifyTarget, SignCancels, SignModifies, SignOrders
+from messages.signing import (
+    CancelTarget,
+    ModifyTarget,
+    ScheduleCancel,
+    SignCancels,
+    SignModifies,
+    SignOrders,
+)
 from tests.conformance_support import (
     VIAS,
     VenueRig,

@@ -43,15 +43,15 @@ from messages import (
 from messages.connection import ConnectionStateChanged, ResponseReceived
 from messages.enums import RequestKind
 from messages.execution import DrainQueue, RenewDeadman, RequestExpired, SignedAction
-from messages.signing import ScheduleCancel, SendCredit
-from messages.tracking import (
+from messages.signing import (
     ModifyTarget,
-    ReconcileRequested,
-    RequestSent,
+    ScheduleCancel,
+    SendCredit,
     SignCancels,
     SignModifies,
     SignOrders,
 )
+from messages.tracking import ReconcileRequested, RequestSent
 from tests.conformance_support import TIMEOUT, VenueRig, cancel_target, passive_price
 from tests.helpers import eventually
 from venues.hyperliquid.transport import HttpTransport, WsPostTransport

@@ -25,7 +25,7 @@ from messages import (
     SubmitOutcome,
 )
 from messages.execution import SignedAction
-from messages.tracking import CancelTarget, SignCancels
+from messages.signing import CancelTarget, SignCancels
 from tests.conformance_support import (
     VenueRig,
     cancel_target,

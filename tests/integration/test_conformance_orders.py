@@ -25,7 +25,7 @@ from messages import (
     VenueOrderStatus,
 )
 from messages.execution import SignedAction
-from messages.tracking import SignOrders
+from messages.signing import SignOrders
 from tests.conformance_support import (
     VIAS,
     VenueRig,

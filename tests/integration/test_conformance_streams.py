@@ -34,7 +34,7 @@ from messages import (
     TradeReceived,
     VenueOrderStatus,
 )
-from messages.tracking import SignOrders
+from messages.signing import SignOrders
 from tests.conformance_support import (
     TIMEOUT,
     VenueRig,

@@ -23,14 +23,8 @@ from messages import (
     SubmitOrder,
     SubmitOutcome,
 )
-from messages.tracking import (
-    GetOpenOrders,
-    GetOrder,
-    ReconcileRequested,
-    RequestSent,
-    SignOrders,
-    TrackedOrder,
-)
+from messages.signing import SignOrders
+from messages.tracking import GetOpenOrders, GetOrder, ReconcileRequested, RequestSent, TrackedOrder
 from supervision.actor import SupervisedActor
 from supervision.spec import ChildContext, ChildSpec, SupervisorSpec
 from supervision.tree import SupervisionTree

@@ -16,8 +16,8 @@ from messages import ClientOrderId, OrderSide, OrderType, SubmitOrder, TimeInFor
 from messages.enums import RequestKind
 from messages.execution import DrainQueue, RequestExpired, SignedAction
 from messages.gate import SignerBacklog
-from messages.signing import InvalidateNonce, SendCredit
-from messages.tracking import CancelTarget, OrderDenied, ReconcileRequested, SignCancels, SignOrders
+from messages.signing import CancelTarget, InvalidateNonce, SendCredit, SignCancels, SignOrders
+from messages.tracking import OrderDenied, ReconcileRequested
 from messages.venue import NonceInvalidated, RequestFailed
 from tests.support.execution import Rig, answer, order, paced_rig, signed
 from venues.hyperliquid.markets import Market, MarketRegistry
@@ -351,7 +351,7 @@ def test_the_address_budget_stops_where_the_venue_does() -> None:
 
 
 def test_a_modify_expires_from_signing_within_the_trackers_bound() -> None:
-    from messages.tracking import ModifyTarget, SignModifies
+    from messages.signing import ModifyTarget, SignModifies
 
     clock = Clock()
     core = _core(clock, credit=0)

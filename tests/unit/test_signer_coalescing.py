@@ -13,8 +13,7 @@ from actors.signing.nonce import NonceSource
 from messages import ClientOrderId
 from messages.enums import RequestKind
 from messages.execution import SignedAction
-from messages.signing import InvalidateNonce
-from messages.tracking import CancelTarget, SignCancels, SignOrders
+from messages.signing import CancelTarget, InvalidateNonce, SignCancels, SignOrders
 from messages.venue import RequestFailed
 from tests.unit.test_pacing import KEY, MARKETS, T0_MS, Clock, _order
 from venues.hyperliquid.signing import L1Signer

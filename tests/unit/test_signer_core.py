@@ -13,8 +13,7 @@ from actors.signing.nonce import NonceSource, NonceStore
 from messages import ClientOrderId, ExchangeOrderId, OrderSide, OrderType, SubmitOrder, TimeInForce
 from messages.enums import RequestKind
 from messages.execution import SignedAction
-from messages.signing import ScheduleCancel
-from messages.tracking import CancelTarget, SignCancels, SignOrders
+from messages.signing import CancelTarget, ScheduleCancel, SignCancels, SignOrders
 from messages.venue import RequestFailed
 from venues.hyperliquid.markets import Market, MarketRegistry
 from venues.hyperliquid.signing import L1Signer, recover_l1_signer

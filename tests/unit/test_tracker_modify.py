@@ -23,10 +23,8 @@ from messages import (
     VenueOrderStatus,
 )
 from messages.ids import ExchangeOrderId
-from messages.tracking import (
-    CommandRejected,
-    SignModifies,
-)
+from messages.signing import SignModifies
+from messages.tracking import CommandRejected
 from messages.venue import FillsReported, NonceInvalidated
 from tests.tracker_support import Harness, fill_report
 from tests.tracker_venue import ALO_ERROR, MODIFY_DEAD

@@ -24,13 +24,13 @@ from messages import (
     SubmitOutcome,
     VenueOrderStatus,
 )
+from messages.signing import SignOrders
 from messages.tracking import (
     CommandRejected,
     FillsQuery,
     ReconcileAll,
     ReconcileRequested,
     RequestSent,
-    SignOrders,
     TrackerRecovered,
     TrackerTick,
 )

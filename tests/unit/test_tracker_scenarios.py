@@ -34,15 +34,13 @@ from messages import (
     VenueOrderStatus,
 )
 from messages.ids import ExchangeOrderId
+from messages.signing import SignCancels, SignModifies, SignOrders
 from messages.tracking import (
     CommandRejected,
     FillUnmatched,
     GetOrder,
     OrderDenied,
     ReconcileRequested,
-    SignCancels,
-    SignModifies,
-    SignOrders,
     TrackerRecovered,
 )
 from tests.tracker_support import PAIR, Harness, status_report

@@ -12,7 +12,7 @@ from typing import Any
 
 from messages.commands import SubmitOrder
 from messages.enums import OrderSide, OrderType, TimeInForce
-from messages.tracking import CancelTarget, ModifyTarget
+from messages.signing import CancelTarget, ModifyTarget
 from venues.hyperliquid import wire
 from venues.hyperliquid.markets import MarketRegistry
 

@@ -15,7 +15,7 @@ import attrs
 import orjson
 
 from messages.ids import ClientOrderId
-from messages.tracking import CancelTarget
+from messages.signing import CancelTarget
 from venues.hyperliquid import actions, payloads, requests, wire
 from venues.hyperliquid.markets import MarketRegistry
 from venues.hyperliquid.models import JsonObject, UserRole
