@@ -130,7 +130,7 @@ class Signer(SupervisedActor):
             self._flush(core)
             return
         if isinstance(message, SendCredit):
-            core.grant(message.actions, reset=message.reset)
+            core.grant(message.actions, reset=message.reset, headroom=message.headroom)
             self._reported_orders = -1
             if not core.pending or self._flush_pending:
                 return

@@ -33,5 +33,7 @@ class SignerBacklog:
     oldest_age_ns: int
     """How long the oldest waiting order has waited (0 when none waits)."""
     credit: int
+    headroom: int = 0
+    """Actions the budget could pay for at once beyond the credit, as execution last said."""
     started: bool = False
     ts_init: int

@@ -26,6 +26,9 @@ class SendCredit:
 
     actions: int
     reset: bool = False
+    headroom: int = 0
+    """Actions the budget could pay for at once beyond this grant (its burst left): the signer
+    passes it on in `SignerBacklog`, so the risk gate knows a burst of orders leaves at once."""
     ts_init: int
 
 

@@ -161,7 +161,8 @@ def build_spec(w: Wiring, extra_strategies: tuple[StrategyFactory, ...] = ()) ->
                 # The configured checks, and the rate the budget pays for actions (derived).
                 config=GateConfig(risk=cfg.risk, pressure=attrs.evolve(
                     cfg.backpressure,
-                    actions_per_s=pacing.ip_weight_per_minute * pacing.action_share / 60)),
+                    actions_per_s=pacing.ip_weight_per_minute * pacing.action_share / 60,
+                    action_burst=pacing.action_burst)),
                 markets=w.markets, quote_pairs=pairs),
             peers=RiskGatePeers(tracker=paths.ORDER_TRACKER, market_stream=paths.MARKET_STREAM,
                                 event_sinks=(paths.MONITOR,), strategy_path=strategy_path)),

@@ -165,7 +165,9 @@ class ExecutionCore:
         """A new incarnation: the signer's credit is whatever this one grants from now on."""
         granted = self.pacer.grantable(self._mono())
         self.stats["granted"] += granted
-        self.ports.signer(SendCredit(actions=granted, reset=True, ts_init=self._now_ns()))
+        self.ports.signer(SendCredit(actions=granted, reset=True,
+                                     headroom=self.pacer.headroom(self._mono()),
+                                     ts_init=self._now_ns()))
         self._schedule_drain()
 
     # --- signed requests -----------------------------------------------------------------
@@ -191,7 +193,9 @@ class ExecutionCore:
         granted = 0 if self._query_due(mono) else self.pacer.grantable(mono)
         if granted or reset:
             self.stats["granted"] += granted
-            self.ports.signer(SendCredit(actions=granted, reset=reset, ts_init=self._now_ns()))
+            self.ports.signer(SendCredit(actions=granted, reset=reset,
+                                         headroom=self.pacer.headroom(mono),
+                                         ts_init=self._now_ns()))
         self._schedule_drain()
 
     def _query_due(self, mono: int) -> bool:

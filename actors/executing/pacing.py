@@ -96,6 +96,13 @@ class Pacer:
         self.outstanding += granted
         return granted
 
+    def headroom(self, now_ns: int) -> int:
+        """Actions the budget could pay for at once beyond the credit granted (the risk gate's
+        back-pressure counts them: a burst of 1,000 orders needs 26 actions, and 60 leave at
+        once after a quiet spell)."""
+        return max(0, int(min(self.action_weights.tokens_at(now_ns),
+                              self.weights.tokens_at(now_ns))))
+
     def starved_wait_s(self, now_ns: int) -> float | None:
         """When to try granting again, if the signer lacks credit only for want of weight."""
         cfg = self.config

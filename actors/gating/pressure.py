@@ -5,8 +5,9 @@ The signer reports what waits for credit (`SignerBacklog`: sent when it is starv
 100 more waiting orders, and once more when it has drained). A new order is refused at the gate
 when the oldest waiting order has waited longer than ``max_queue_delay_s``, or when what waits
 — reported by the signer, plus the orders admitted since its report and still on their way to
-it through the tracker — would take longer than that to send at the budget's sustained rate
-(``actions_per_s`` actions of up to 39 entries), or when too many orders wait. The queue is
+it through the tracker — would take longer than that to send: the budget pays for its burst
+left at once (``SignerBacklog.headroom``, refilled since) and then ``actions_per_s`` actions
+of up to 39 entries a second — or when too many orders wait. The queue is
 therefore bounded in time and memory, and it drains within ``max_queue_delay_s`` once the load
 drops: recovery is immediate.
 """
@@ -28,6 +29,9 @@ class PressureConfig:
     actions_per_s: float = attrs.field(default=10.0, metadata={"configurable": False})
     """The rate at which the budget pays for actions in a sustained way (the runtime derives it
     from execution's pacing: the IP weight budget and the actions' share of it)."""
+    action_burst: int = attrs.field(default=60, metadata={"configurable": False})
+    """Actions the budget pays for at once after a quiet spell (execution's ``action_burst``):
+    what execution last reported left of it refills at ``actions_per_s`` up to this."""
     max_queue_delay_s: float = 2.0
     """Refuse new orders once the oldest order waiting for the rate budget has waited this
     long: a queue that grows past it would outlive the orders in it."""
@@ -89,9 +93,16 @@ class BackPressure:
         cancels = backlog.cancels if backlog is not None else 0
         modifies = backlog.modifies if backlog is not None else 0
         credit = backlog.credit if backlog is not None else 0
+        # What the budget pays for at once beyond the credit: execution's last word, refilled
+        # since (without it a burst of 1,000 orders, 26 actions that leave at once, was
+        # partly refused as if it had to wait for the sustained rate).
+        burst = float(cfg.action_burst)
+        if backlog is not None:
+            refill = max(0, now_ns - self._backlog_at_ns) / 1e9 * cfg.actions_per_s
+            burst = min(burst, backlog.headroom + refill)
         actions = (-(-(reported + transit) // BATCH) + -(-cancels // BATCH)
                    + -(-modifies // BATCH))
-        drain_s = max(0, actions - credit) / cfg.actions_per_s
+        drain_s = max(0.0, actions - credit - burst) / cfg.actions_per_s
         if (age_s > cfg.max_queue_delay_s or drain_s > cfg.max_queue_delay_s
                 or reported + transit >= cfg.max_backlog_orders):
             self.refused += 1

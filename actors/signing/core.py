@@ -110,6 +110,8 @@ class SignerCore:
         given (tools that test the venue's own expiry check)."""
         self.credit = credit
         """Actions this core may still sign; None = unlimited (tests, tools)."""
+        self.headroom = 0
+        """What execution's budget could pay for at once beyond the credit (its last word)."""
         self._cancel_head_start_ns = int(cancel_head_start_s * 1e9)
         self._eager: WeightBudget | None = None
         """Partial actions signed at once (None: all of them, no coalescing delay)."""
@@ -153,7 +155,8 @@ class SignerCore:
         else:
             self._schedule.append(message)
 
-    def grant(self, actions_: int, *, reset: bool = False) -> None:
+    def grant(self, actions_: int, *, reset: bool = False, headroom: int = 0) -> None:
+        self.headroom = headroom
         if reset or self.credit is None:
             self.credit = max(0, actions_)
         else:
@@ -164,7 +167,8 @@ class SignerCore:
         oldest = now - self._orders[0].added_ns if self._orders else 0
         return SignerBacklog(orders=len(self._orders), cancels=len(self._cancels),
                              modifies=len(self._modifies), oldest_age_ns=oldest,
-                             credit=self.credit or 0, started=started, ts_init=now)
+                             credit=self.credit or 0, headroom=self.headroom, started=started,
+                             ts_init=now)
 
     # --- flushing --------------------------------------------------------------------------
     def _can_sign(self) -> bool:

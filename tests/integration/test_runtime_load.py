@@ -56,8 +56,10 @@ def test_offered_load_never_earns_a_venue_rejection_and_recovers_at_once(
         risk=RiskConfig(max_submits_per_s=10_000.0),
     )
     # 40/s, then 200/s, a pause, then 10/s. The pause lets what the gate admitted drain: at
-    # most max_queue_delay_s (2 s) of sending, then the cancels of its last orders.
-    ledger = FloodLedger(phases=((40.0, 4.0), (200.0, 4.0), (0.0, 4.0), (10.0, 4.0)))
+    # most max_queue_delay_s (2 s) of sending, then the cancels of its last orders. The 200/s
+    # phase outlasts the budget's burst (60 actions at once, then 2 a second here): 2,000
+    # orders and their cancels are ~104 actions.
+    ledger = FloodLedger(phases=((40.0, 4.0), (200.0, 10.0), (0.0, 4.0), (10.0, 4.0)))
     with running(config, (flood_strategy(ledger, PAIR),)) as rt:
         assert rt.sim is not None
         ledger.start.set()

@@ -217,3 +217,30 @@ def test_every_command_gets_exactly_one_outcome_and_nothing_raises(
         assert passed_modifies + len(rejected) == modifies
     else:
         assert passed_modifies + len(rejected) <= modifies
+
+
+def test_a_burst_the_budget_pays_for_at_once_is_admitted_whole() -> None:
+    """1,000 orders after a quiet spell are 26 actions: the budget's burst (60) pays for them at
+    once, as execution's report says, so none waits and none is refused. A flood past the
+    burst is refused as before, and the burst refills at the sustained rate."""
+    gate = _Gate(actions_per_s=10.0, action_burst=60, max_queue_delay_s=2.0)
+
+    def burst(first: int, n: int) -> int:
+        refused = 0
+        for i in range(first, first + n):
+            gate.core.submit(_order(i))
+            refused += isinstance(gate.tracker[-1], OrderDenied)
+        return refused
+
+    assert burst(0, 1000) == 0
+    # The signer reports the burst spent (execution's headroom 0) and the flood goes on.
+    gate.core.signer_backlog(SignerBacklog(orders=400, cancels=0, modifies=0, oldest_age_ns=0,
+                                           credit=0, headroom=0, ts_init=gate.ns))
+    assert burst(1000, 1000) > 0
+    # The signer drains (the burst still spent), then 6 s of quiet refill 60 actions' worth:
+    # a burst goes whole again; right after the drain it would not have.
+    gate.core.signer_backlog(SignerBacklog(orders=0, cancels=0, modifies=0, oldest_age_ns=0,
+                                           credit=4, headroom=0, ts_init=gate.ns))
+    assert gate.core.pressure.refusal(gate.ns, gate.ns) is None
+    gate.ns += 6 * 10**9
+    assert burst(2000, 1000) == 0
