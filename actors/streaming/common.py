@@ -17,9 +17,6 @@ class Recipient(Protocol):
     def tell(self, message: Any) -> None: ...
 
 
-_STATE_TYPES = (BookSnapshot, BestBidOffer)
-
-
 def positive(_inst: object, attribute: attrs.Attribute[float], value: float) -> None:
     """attrs validator of the streams' durations and intervals."""
     if not value > 0:

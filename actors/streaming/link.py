@@ -111,7 +111,7 @@ class StreamPorts:
 def actor_ports(
     ctx: ChildContext,
     *,
-    events: EventSink | None,
+    events: EventSink,
     connector: Connector | None,
     rng: random.Random | None,
 ) -> StreamPorts:
@@ -123,7 +123,7 @@ def actor_ports(
         timers=ctx.timers,
         post=ctx.self_handle.tell,
         guard=ctx.fence.check,
-        events=events if events is not None else ctx.emit,
+        events=events,
         connector=connector if connector is not None else websocket_connector(),
         rng=rng if rng is not None else random.Random(),  # noqa: S311 - back-off jitter
         id_base=ctx.fence.epoch << 32,
