@@ -101,7 +101,7 @@ class Pacer:
         back-pressure counts them: a burst of 1,000 orders needs 26 actions, and 60 leave at
         once after a quiet spell)."""
         return max(0, int(min(self.action_weights.tokens_at(now_ns),
-                              self.weights.tokens_at(now_ns))))
+                              self.weights.tokens_at(now_ns), self.config.action_burst)))
 
     def starved_wait_s(self, now_ns: int) -> float | None:
         """When to try granting again, if the signer lacks credit only for want of weight."""

@@ -219,3 +219,21 @@ def test_queries_borrow_ip_weight_nothing_else_uses_down_to_the_action_reserve()
     assert 2 * admitted <= 61 + 1200 - (60 - 2)
     # The reserve is there for actions: the signer still gets its credit at once.
     assert pacer.grantable(now) == config.credit_target
+
+
+def test_the_headroom_is_what_the_burst_has_left_and_never_more() -> None:
+    from actors.executing.pacing import Pacer, PacingConfig
+
+    pacer = Pacer(PacingConfig(action_burst=60), 0)
+    assert pacer.headroom(0) == 60
+    pacer.action_weights.tokens = 12.7
+    assert pacer.headroom(0) == 12
+    pacer.weights.tokens = 3.0  # the IP budget binds first
+    assert pacer.headroom(0) == 3
+    # Budgets lifted to infinity (the runtime bench's probes): still a number, the burst.
+    from unittest import mock
+
+    from venues.hyperliquid.ratelimit import WeightBudget
+
+    with mock.patch.object(WeightBudget, "tokens_at", return_value=float("inf")):
+        assert pacer.headroom(0) == 60
