@@ -90,7 +90,8 @@ def test_pnl_counts_only_what_was_traded_since_start(tmp_path: Path) -> None:
         # a new incarnation asks the tracker and execution for their view
         assert tree.crash("monitor")
         eventually(lambda: tree.incarnation("monitor") == 2, timeout=10)
+        # Each stand-in records on its own thread: wait for both, not one then the other.
         eventually(lambda: len(execution.all()) == 2, timeout=10)
-        assert len(tracker.all()) == 2
+        eventually(lambda: len(tracker.all()) == 2, timeout=10)
     finally:
         tree.stop()
