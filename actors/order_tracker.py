@@ -5,7 +5,8 @@ Accepts:
   CancelAll, ModifyOrder; from the venue side (execution, user stream) — SubmitAnswered,
   CancelAnswered, ModifyAnswered, OrderStatusReported, OrderNotFoundReported, FillReported,
   FillsReported, OpenOrdersReported, NonUserCancelReported, NonceInvalidated, ReconcileAll;
-  its own TrackerTick;
+  from a new signer incarnation — SignerBacklog (``started``: the PENDING_CANCEL orders'
+  cancels are sent again, a crashed signer may have held them unsigned); its own TrackerTick;
   asks GetOrder / GetOpenOrders / GetOrderFills (answered with TrackedOrder values);
   SendOpenOrders (answered by telling the requester an OpenOrdersSnapshot — no blocking ask).
 Emits:

@@ -4,7 +4,8 @@ Accepts: SignOrders, SignCancels, SignModifies (from the order tracker); Schedul
   SendCredit and InvalidateNonce (from execution); its own FlushBatch.
 Emits: SignedAction to execution; SignerBacklog to execution (credit) and the risk gate
   (back-pressure) — when it starts, when work is left waiting for credit, when that backlog has
-  drained; RequestFailed (definitive: nothing was
+  drained — and, when it starts, to the tracker (which sends again the cancels a crashed
+  predecessor may have held); RequestFailed (definitive: nothing was
   sent) to the tracker for requests that cannot be turned into an action or could no longer
   expire in time.
 Peers: `SignerPeers` — the paths of execution, the tracker and the gate (none: no backlog
@@ -121,6 +122,10 @@ class Signer(SupervisedActor):
         started = self.core.backlog(started=True)
         self._execution.tell(started)
         self._tell_backlog(started)
+        # The tracker sends again the cancels a crashed predecessor may have held unsigned
+        # (a cancel is idempotent at the venue; without this each waited for its 10 s
+        # deadline, then for a status query).
+        self._tracker.tell(started)
 
     def handle(self, message: object) -> None:
         core = self.core

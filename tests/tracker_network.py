@@ -26,6 +26,7 @@ from hypothesis import strategies as st
 from actors.order_tracking.config import TrackerConfig
 from actors.order_tracking.core import OrderTrackerCore
 from messages import ClientOrderId, OrderEvent, OrderState, RequestKind, SubmitOrder
+from messages.gate import SignerBacklog
 from messages.signing import SignCancels, SignModifies, SignOrders
 from messages.tracking import ReconcileRequested, RequestSent, TrackerRecovered, TrackerTick
 from messages.venue import RequestFailed
@@ -202,8 +203,12 @@ class TrackerWorld:
 
     def _signer_crash(self) -> None:
         """What waits unsigned is lost with the signer (by design): the tracker never hears of
-        it again and must prove it never placed by its expiry."""
+        it again and must prove it never placed by its expiry. The new incarnation says it
+        started, and the tracker sends its pending cancels again (copies of cancels that did
+        leave reach the venue too)."""
         self.held = []
+        self._handle(SignerBacklog(orders=0, cancels=0, modifies=0, oldest_age_ns=0, credit=0,
+                                   started=True, ts_init=self.now))
 
     def _serve_status(self, count: int) -> list[object]:
         """The venue answers the ``count`` oldest waiting status queries, as it is now."""

@@ -12,6 +12,7 @@ from actors.order_tracking.records import OrderRecord, PendingModify
 from actors.order_tracking.stage import Change
 from messages.commands import CancelAll, CancelOrder, ModifyOrder, SubmitOrder
 from messages.enums import OrderState, RequestKind
+from messages.gate import SignerBacklog
 from messages.ids import ClientOrderId
 from messages.signing import CancelTarget, ModifyTarget, SignCancels, SignModifies, SignOrders
 from messages.tracking import CommandRejected, OrderDenied, RequestSent
@@ -206,6 +207,24 @@ def on_cancel_all(change: Change, msg: CancelAll, now: int) -> None:
         if msg.strategy_id is not None and record.strategy_id != msg.strategy_id:
             continue
         _cancel_one(change, record, now, msg.strategy_id or "", batch)
+    if batch:
+        change.send(SignCancels(targets=tuple(batch), ts_init=now))
+
+
+def on_signer_started(change: Change, msg: SignerBacklog, now: int) -> None:
+    """A new signer incarnation: cancels its predecessor held unsigned died with it. Every
+    PENDING_CANCEL order's cancel is sent again (a cancel is idempotent at the venue: one that
+    did leave is answered first, and the copy's refusal comes for an order already ended; the
+    signer drops a copy that meets its original in its queue). Without this each lost cancel
+    waited for its deadline (`cancel_timeout_s`), then for a status query: a soak with a
+    signer crash every ~25 s spent ~800 status queries on them."""
+    if not msg.started:
+        return
+    batch: list[CancelTarget] = []
+    for record in list(change.live_orders()):
+        if record.state is S.PENDING_CANCEL:
+            change.update(record, now, deadline_ns=_cancel_deadline(change, now))
+            batch.append(cancel_target(record))
     if batch:
         change.send(SignCancels(targets=tuple(batch), ts_init=now))
 

@@ -30,6 +30,7 @@ from messages import codec
 from messages.account import NonUserCancelReported
 from messages.commands import CancelAll, CancelOrder, ModifyOrder, SubmitOrder
 from messages.enums import OrderState
+from messages.gate import SignerBacklog
 from messages.ids import ClientOrderId, ExchangeOrderId
 from messages.orders import OrderEvent
 from messages.tracking import (
@@ -94,6 +95,7 @@ _HANDLERS: dict[type, Handler] = {
     TrackerTick: upkeep.on_tick,
     TrackerRecovered: upkeep.on_recovered,
     ReconcileAll: upkeep.on_reconcile_all,
+    SignerBacklog: commands.on_signer_started,
 }
 
 INPUT_TYPES = tuple(_HANDLERS)

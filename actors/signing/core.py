@@ -146,7 +146,13 @@ class SignerCore:
             self._orders.extend(_Waiting(o, bound, now) for o in message.orders)
         elif isinstance(message, SignCancels):
             now = self._now_ns()
-            self._cancels.extend((t, now) for t in message.targets)
+            # One cancel per order in the queue: the tracker sends again the cancels a crashed
+            # predecessor may have held, and those still in the mailbox arrive here too.
+            waiting = {t.client_order_id for t, _ in self._cancels}
+            for target in message.targets:
+                if target.client_order_id not in waiting:
+                    waiting.add(target.client_order_id)
+                    self._cancels.append((target, now))
         elif isinstance(message, SignModifies):
             now = self._now_ns()
             self._modifies.extend((t, now, message.expires_after_ms) for t in message.targets)

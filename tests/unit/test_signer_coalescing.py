@@ -108,6 +108,17 @@ def _cancel(n: int) -> SignCancels:
                                              by_exchange_id=False),), ts_init=0)
 
 
+def test_a_cancel_already_waiting_is_not_queued_twice() -> None:
+    """The tracker sends a new signer incarnation every pending cancel again, and some of them
+    still wait in the mailbox the crashed one left: each order's cancel goes once."""
+    clock = Clock()
+    core = _core(clock, eager_per_minute=None)
+    core.add(_cancel(1))
+    core.add(SignCancels(targets=(_cancel(1).targets[0], _cancel(2).targets[0]), ts_init=0))
+    (action,) = _signed(core.flush())
+    assert action.client_order_ids == (ClientOrderId.derive("lc", 1), ClientOrderId.derive("lc", 2))
+
+
 @settings(max_examples=60, deadline=None)
 @given(rate=st.sampled_from([20, 50, 100, 200, 400]), seconds=st.integers(2, 5),
        linger_ms=st.sampled_from([100, 500]))

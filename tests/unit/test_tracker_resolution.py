@@ -24,7 +24,7 @@ from messages import (
     SubmitOutcome,
     VenueOrderStatus,
 )
-from messages.signing import SignOrders
+from messages.signing import SignCancels, SignOrders
 from messages.tracking import (
     CommandRejected,
     FillsQuery,
@@ -402,3 +402,37 @@ def test_a_refused_cancel_of_an_order_never_reported_sent_waits_for_its_proof_ti
     assert h.status_queries(lost) == 1
     h.send(OrderNotFoundReported(client_order_id=lost, ts_init=h.now))
     assert h.state(lost) is S.FAILED
+
+
+def test_a_new_signer_is_sent_again_the_cancels_its_predecessor_may_have_held() -> None:
+    """A cancel waiting unsigned in a signer that crashed was lost: it waited for its deadline
+    (10 s), then for a status query. A new signer incarnation gets every PENDING_CANCEL
+    order's cancel again at once; a copy of a cancel that did leave ends nothing twice."""
+    from messages.gate import SignerBacklog
+
+    h = Harness(TrackerConfig(cancel_timeout_s=10))
+    lost, sent = h.open(1, oid=11), h.open(2, oid=12)
+    h.cancel(lost)
+    h.cancel(sent)
+    h.sent(sent, RequestKind.CANCEL)
+    h.advance(4)
+    h.outbox.clear()
+    out = h.send(SignerBacklog(orders=0, cancels=0, modifies=0, oldest_age_ns=0, credit=0,
+                               started=True, ts_init=h.now))
+    (again,) = [o for o in out.outbox if isinstance(o, SignCancels)]
+    assert {t.client_order_id for t in again.targets} == {lost, sent}
+    h.advance(8)  # 12 s after the cancels were asked for, 8 s after they were sent again
+    assert h.state(lost) is S.PENDING_CANCEL  # its deadline starts again: no status query
+    assert h.status_queries(lost) == 0
+    h.cancel_answer(sent)  # the first copy
+    h.cancel_answer(sent, success=False,
+                    error="Order was never placed, already canceled, or filled.")
+    assert h.state(sent) is S.CANCELLED
+    assert h.status_queries(sent) == 0
+    h.cancel_answer(lost)
+    assert h.state(lost) is S.CANCELLED
+    # An ordinary backlog report changes nothing.
+    h.outbox.clear()
+    out = h.send(SignerBacklog(orders=3, cancels=0, modifies=0, oldest_age_ns=0, credit=0,
+                               ts_init=h.now))
+    assert not out.outbox
