@@ -22,7 +22,7 @@ from actors.order_tracking.commands import cancel_target
 from actors.order_tracking.fills import find
 from actors.order_tracking.lifecycle import Trigger
 from actors.order_tracking.outcomes import expect_terminal, rejected, uncertain
-from actors.order_tracking.records import ZERO, OrderRecord, proof_ahead
+from actors.order_tracking.records import ZERO, OrderRecord, proof_ahead, proof_ns
 from actors.order_tracking.stage import Change, filled_at_venue
 from messages import orders
 from messages.account import NonUserCancelReported
@@ -97,8 +97,7 @@ def on_cancel_answered(change: Change, msg: CancelAnswered, now: int) -> None:
             # Never reported sent: not at the venue now, but it may still arrive until its
             # expiry; asked at its proof time, when "unknown to the venue" decides (asked now,
             # and at every cancel-all of a stop, the answer proves nothing).
-            assert record.expires_after_ms is not None
-            proof = (record.expires_after_ms + int(cfg.not_found_grace_s * 1000) + 1) * 1_000_000
+            proof = proof_ns(record, cfg.not_found_grace_s)
             if record.state is S.PENDING_CANCEL:
                 change.fire(record, Trigger.UNCERTAIN, now, changes={"deadline_ns": proof},
                             extra={"reason": f"cancel refused: {msg.error}"})
@@ -235,8 +234,9 @@ def on_not_found(change: Change, msg: OrderNotFoundReported, now: int) -> None:
         # Possibly still on its way to the venue: ask again after the re-query interval, and
         # exactly when its expiry (+ grace) will prove it never placed, if that comes first.
         deadline = now + cfg.ns(cfg.unknown_requery_s)
-        if expires is not None:
-            deadline = min(deadline, (expires + grace_ms + 1) * 1_000_000)
+        proof = proof_ns(record, cfg.not_found_grace_s)
+        if proof is not None:
+            deadline = min(deadline, proof)
         change.update(record, now, not_found=count, deadline_ns=deadline)
         return
     change.fire(record, Trigger.NEVER_PLACED, now, changes={"not_found": count},

@@ -305,11 +305,17 @@ def record_from_list(v: list[Any]) -> OrderRecord:
     )
 
 
-def proof_ahead(record: OrderRecord, grace_s: float, now: int) -> bool:
-    """Never reported sent (and no sign of the venue's), before its proof time (expiry +
-    grace): "unknown to the venue" cannot decide yet, so asking the venue is wasted (its
-    deadline asks at the proof time at the latest)."""
+def proof_ns(record: OrderRecord, grace_s: float) -> int | None:
+    """From when "unknown to the venue" proves the order never placed (its expiresAfter +
+    grace has passed; None without an expiry)."""
     expires = record.expires_after_ms
+    return None if expires is None else (expires + int(grace_s * 1000) + 1) * 1_000_000
+
+
+def proof_ahead(record: OrderRecord, grace_s: float, now: int) -> bool:
+    """Never reported sent (and no sign of the venue's), before its proof time (`proof_ns`):
+    "unknown to the venue" cannot decide yet, so asking the venue is wasted (its deadline asks
+    at the proof time at the latest)."""
+    proof = proof_ns(record, grace_s)
     return (record.sent_ns is None and record.exchange_order_id is None and not record.fills
-            and not record.replaced_oids and expires is not None
-            and now <= (expires + int(grace_s * 1000)) * 1_000_000)
+            and not record.replaced_oids and proof is not None and now < proof)

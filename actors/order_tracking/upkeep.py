@@ -8,7 +8,7 @@ import attrs
 from actors.order_tracking import legs
 from actors.order_tracking.lifecycle import Trigger
 from actors.order_tracking.outcomes import finish
-from actors.order_tracking.records import OrderRecord
+from actors.order_tracking.records import OrderRecord, proof_ns
 from actors.order_tracking.stage import Change
 from messages import orders
 from messages.enums import OrderState
@@ -160,12 +160,10 @@ def on_recovered(change: Change, msg: TrackerRecovered, now: int) -> None:
     time: it is asked at once and every `unknown_requery_s`."""
     cfg = change.config
     requery = now + cfg.ns(cfg.unknown_requery_s)
-    grace_ms = int(cfg.not_found_grace_s * 1000)
     for record in list(change.live_orders()):
         if record.state is not S.PENDING_CREATE:
             continue
-        expires = record.expires_after_ms
-        proof = None if expires is None else (expires + grace_ms + 1) * 1_000_000
+        proof = proof_ns(record, cfg.not_found_grace_s)
         deadline = proof if proof is not None and proof > now else requery
         change.fire(record, Trigger.UNCERTAIN, now, changes={"deadline_ns": deadline},
                     extra={"reason": "restarted before the order was reported sent"})
